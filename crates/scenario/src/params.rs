@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The most parameters any environment kind has. Params live inline in an
 /// array of this size so that [`crate::Scenario::params_at`] never allocates.
-pub const MAX_PARAMS: usize = 8;
+pub const MAX_PARAMS: usize = 12;
 
 /// What the headset renders: each kind has its own scene and parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

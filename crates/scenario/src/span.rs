@@ -30,6 +30,7 @@ struct Entry {
 #[derive(Debug, Default)]
 pub(crate) struct SpanIndex {
     entries: HashMap<String, Entry>,
+    repeated: Vec<(String, Pos)>,
 }
 
 impl SpanIndex {
@@ -60,6 +61,12 @@ impl SpanIndex {
         self.lookup(path)
             .map(|e| e.key.unwrap_or(e.start))
             .unwrap_or(Pos { line: 1, col: 1 })
+    }
+
+    /// Keys given more than once in the same map or struct, with the position
+    /// of each repetition, in file order.
+    pub(crate) fn repeated(&self) -> &[(String, Pos)] {
+        &self.repeated
     }
 
     /// The text of a string value at `path`, exactly as found.
@@ -186,6 +193,9 @@ impl Scanner {
 
     fn record(&mut self, path: String, key: Option<Pos>, start: Pos, text: Option<String>) {
         let end = self.pos();
+        if let (Some(key), true) = (key, self.index.entries.contains_key(&path)) {
+            self.index.repeated.push((path.clone(), key));
+        }
         self.index.entries.insert(
             path,
             Entry {
@@ -410,6 +420,16 @@ mod tests {
         assert_eq!(index.value("list/1/nope"), Pos { line: 7, col: 5 });
         assert!(index.contains("list/0", Pos { line: 6, col: 10 }));
         assert!(!index.contains("list/0", Pos { line: 7, col: 6 }));
+        assert!(index.repeated().is_empty());
+    }
+
+    #[test]
+    fn notices_repeated_keys() {
+        let index = SpanIndex::build("(m: {\"a\": 1, \"b\": 2, \"a\": 3})");
+        assert_eq!(
+            index.repeated(),
+            &[("m/a".to_owned(), Pos { line: 1, col: 22 })]
+        );
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub fn parse(src: &str, origin: &str) -> Result<Scenario, ScenarioError> {
         diagnostics: Vec::new(),
     };
     let scenario = v.scenario(raw);
+    v.repeated_keys();
     if v.diagnostics.is_empty() {
         Ok(scenario)
     } else {
@@ -169,6 +170,34 @@ impl Validator<'_> {
         }
     }
 
+    /// serde keeps the last of a repeated map key; a clinician who pasted a
+    /// line twice should hear about it.
+    fn repeated_keys(&mut self) {
+        for (path, pos) in self.index.repeated() {
+            let mut segments = path.split('/');
+            let context = match (segments.next(), segments.next()) {
+                (Some("hierarchy"), Some(i)) => {
+                    let number = i
+                        .parse::<usize>()
+                        .map_or_else(|_| i.to_owned(), |i| (i + 1).to_string());
+                    Some(step_context(
+                        self.index.text(&format!("hierarchy/{i}/id")),
+                        &number,
+                    ))
+                }
+                (Some(first), _) => Some(first.to_owned()),
+                _ => None,
+            };
+            let field = path.rsplit('/').next().unwrap_or(path);
+            self.diagnostics.push(Diagnostic {
+                pos: *pos,
+                context,
+                field: Some(field.to_owned()),
+                message: "is given twice; remove one (the last would win)".to_owned(),
+            });
+        }
+    }
+
     fn scenario(&mut self, raw: RawScenario) -> Scenario {
         let top = |path: &'static str| Place {
             path,
@@ -214,7 +243,7 @@ impl Validator<'_> {
             if let Some(first) = seen.insert(step.id.as_str(), i) {
                 let path = format!("hierarchy/{i}/id");
                 let line = self.index.value(&format!("hierarchy/{first}/id")).line;
-                let context = step_context(Some(&step.id), &i.to_string());
+                let context = step_context(Some(&step.id), &(i + 1).to_string());
                 self.error(
                     &Place {
                         path: &path,

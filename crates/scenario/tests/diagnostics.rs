@@ -106,3 +106,16 @@ fn syntax_error_is_located() {
         expect![[r#"spiders.ron:48:13: step "bowl-moving": Expected comma"#]],
     );
 }
+
+#[test]
+fn a_parameter_given_twice_is_an_error() {
+    check(
+        &[(
+            r#""count": 1, "size_cm": 1.0"#,
+            r#""count": 1, "size_cm": 1.0, "count": 2"#,
+        )],
+        expect![[
+            r#"spiders.ron:30:51: step "bowl-far": count: is given twice; remove one (the last would win)"#
+        ]],
+    );
+}
