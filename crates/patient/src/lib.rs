@@ -61,9 +61,9 @@ pub struct PatientParams {
 impl Default for PatientParams {
     fn default() -> PatientParams {
         PatientParams {
-            sensitivity: 0.85,
+            sensitivity: 1.0,
             habituation_s: 80.0,
-            generalisation: 0.4,
+            generalisation: 0.35,
             avoidance: 0.4,
             baseline_suds: 8.0,
             resting_heart_rate: 70.0,
@@ -270,7 +270,7 @@ impl SyntheticPatient {
                 }
             }
             None if exposure > 0.02 => {
-                let urge = self.params.avoidance * ((self.distress - 35.0) / 50.0).clamp(0.0, 1.0);
+                let urge = self.params.avoidance * ((self.distress - 30.0) / 50.0).clamp(0.0, 1.0);
                 // Expected look-aways per second at full urge: one every 8 s.
                 if self.rng.uniform() < urge * dt / 8.0 {
                     let side = if self.rng.uniform() < 0.5 { -1.0 } else { 1.0 };

@@ -1,0 +1,2 @@
+//! Cross-crate tests live next to this file (`scenarios.rs`, `layering.rs`);
+//! the library itself is empty.

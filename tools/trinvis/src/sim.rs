@@ -1,0 +1,129 @@
+//! `trinvis sim --scenario FILE [--minutes N] [--seed S] [--auto] [--json]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use sim::{SimConfig, Simulation, Summary};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The scenario to run.
+    #[arg(long)]
+    scenario: PathBuf,
+    /// Session minutes to simulate, the one-minute baseline included.
+    #[arg(long, default_value_t = 30.0)]
+    minutes: f64,
+    /// Seed of the synthetic patient; equal seeds give equal sessions.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Automatic mode: the engine follows its advance rules. Without it a
+    /// simulated therapist accepts each suggestion after ten seconds.
+    #[arg(long)]
+    auto: bool,
+    /// Frames per second.
+    #[arg(long, default_value_t = 90.0)]
+    rate: f64,
+    /// Print the summary as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.scenario)
+        .with_context(|| format!("reading {}", args.scenario.display()))?;
+    let scenario = match scenario::parse(&text, &args.scenario.display().to_string()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if !(args.minutes > 0.0 && args.minutes <= 24.0 * 60.0) {
+        anyhow::bail!("--minutes must be between 0 and 1440, got {}", args.minutes);
+    }
+    if !(args.rate >= 1.0 && args.rate <= 1000.0) {
+        anyhow::bail!(
+            "--rate must be between 1 and 1000 frames per second, got {}",
+            args.rate
+        );
+    }
+    let config = SimConfig {
+        duration: Duration::from_secs_f64(args.minutes * 60.0),
+        seed: args.seed,
+        automatic: args.auto,
+        rate_hz: args.rate,
+        ..SimConfig::default()
+    };
+    let started = Instant::now();
+    let summary = Simulation::new(scenario, config).run();
+    let wall = started.elapsed();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", table(&summary, wall));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table(s: &Summary, wall: Duration) -> String {
+    let mut out = format!(
+        "{}: {:.0} min simulated at {} frames in {:.2} s ({:.0}x real time), seed {}, {}\n",
+        s.scenario,
+        s.simulated_s / 60.0,
+        s.frames,
+        wall.as_secs_f64(),
+        s.simulated_s / wall.as_secs_f64().max(1e-9),
+        s.seed,
+        if s.automatic {
+            "automatic mode"
+        } else {
+            "simulated therapist confirms suggestions"
+        },
+    );
+    out += &format!(
+        "reached step {} of {}; panics {}; heart-rate baseline {}\n\n",
+        s.highest_step,
+        s.step_count,
+        s.panics,
+        s.heart_rate_baseline
+            .map_or("-".to_owned(), |b| format!("{b:.0} bpm")),
+    );
+    out += &format!(
+        "{:>4}  {:<24} {:>6} {:>9} {:>6} {:>6} {:>6} {:>7} {:>8}\n",
+        "step", "id", "visits", "time", "peak", "final", "drop", "avoid", "mean HR"
+    );
+    for step in &s.steps {
+        out += &format!(
+            "{:>4}  {:<24} {:>6} {:>9} {:>6} {:>6} {:>6} {:>7} {:>8}\n",
+            step.step,
+            truncate(&step.id, 24),
+            step.visits,
+            clock(step.time_on_step_s),
+            opt(step.suds_peak.map(f64::from), 0, ""),
+            opt(step.suds_final.map(f64::from), 0, ""),
+            opt(step.suds_drop.map(|d| d * 100.0), 0, " %"),
+            format!("{:.0} %", step.avoidance_share * 100.0),
+            opt(step.heart_rate_mean, 0, ""),
+        );
+    }
+    out
+}
+
+fn opt(x: Option<f64>, decimals: usize, unit: &str) -> String {
+    x.map_or("-".to_owned(), |x| format!("{x:.decimals$}{unit}"))
+}
+
+fn clock(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        s.chars().take(n - 1).chain(['…']).collect()
+    }
+}
