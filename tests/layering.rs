@@ -4,12 +4,7 @@
 use std::process::Command;
 
 /// Crates that must stay free of rendering and async IO.
-const CORE: &[&str] = &[
-    "trinvis-scenario",
-    "trinvis-session",
-    "trinvis-patient",
-    "trinvis-sim",
-];
+const CORE: &[&str] = &["trinvis-scenario", "trinvis-session", "trinvis-patient", "trinvis-sim"];
 
 /// Name prefixes that mean a renderer, windowing or async runtime.
 const FORBIDDEN: &[&str] = &["bevy", "wgpu", "winit", "tokio", "async-std", "smol"];
@@ -20,11 +15,9 @@ fn forbidden_in(tree: &str) -> Vec<String> {
         .lines()
         .filter_map(|line| line.split_whitespace().next())
         .filter(|name| {
-            FORBIDDEN.iter().any(|f| {
-                *name == *f
-                    || name.starts_with(&format!("{f}_"))
-                    || name.starts_with(&format!("{f}-"))
-            })
+            FORBIDDEN
+                .iter()
+                .any(|f| *name == *f || name.starts_with(&format!("{f}_")) || name.starts_with(&format!("{f}-")))
         })
         .map(str::to_owned)
         .collect();
@@ -36,17 +29,7 @@ fn forbidden_in(tree: &str) -> Vec<String> {
 #[test]
 fn the_checker_notices_a_forbidden_crate() {
     let tree = "trinvis-session v0.1.0 (/x)\nserde v1.0.0\ntokio v1.40.0\nbevy_ecs v0.19.0\ntokio-util v0.7.0\nwinit v0.30.0\nbevy v0.19.0\nwgpu-core v25.0.0\n";
-    assert_eq!(
-        forbidden_in(tree),
-        [
-            "bevy",
-            "bevy_ecs",
-            "tokio",
-            "tokio-util",
-            "wgpu-core",
-            "winit"
-        ]
-    );
+    assert_eq!(forbidden_in(tree), ["bevy", "bevy_ecs", "tokio", "tokio-util", "wgpu-core", "winit"]);
     assert!(forbidden_in("tokiox v1\nmybevy v1\n").is_empty());
 }
 
@@ -70,20 +53,9 @@ fn core_crates_depend_on_no_renderer_window_or_async_runtime() {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
             .expect("cargo tree runs");
-        assert!(
-            output.status.success(),
-            "cargo tree -p {krate} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "cargo tree -p {krate} failed: {}", String::from_utf8_lossy(&output.stderr));
         let tree = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            tree.contains(krate),
-            "cargo tree -p {krate} printed no tree:\n{tree}"
-        );
-        assert_eq!(
-            forbidden_in(&tree),
-            Vec::<String>::new(),
-            "{krate} must not depend on these"
-        );
+        assert!(tree.contains(krate), "cargo tree -p {krate} printed no tree:\n{tree}");
+        assert_eq!(forbidden_in(&tree), Vec::<String>::new(), "{krate} must not depend on these");
     }
 }

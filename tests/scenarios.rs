@@ -14,10 +14,7 @@ fn scenario_files() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "ron"))
         .collect();
     files.sort();
-    assert!(
-        files.len() >= 6,
-        "expected the six shipped scenarios, found {files:?}"
-    );
+    assert!(files.len() >= 6, "expected the six shipped scenarios, found {files:?}");
     files
 }
 
@@ -25,30 +22,18 @@ fn scenario_files() -> Vec<PathBuf> {
 fn every_scenario_is_valid_and_a_simulated_session_completes() {
     for file in scenario_files() {
         let text = std::fs::read_to_string(&file).expect("readable");
-        let scenario =
-            scenario::parse(&text, &file.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let scenario = scenario::parse(&text, &file.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
         let has_rules = scenario.steps.iter().any(|s| s.advance.is_some());
         let steps = scenario.step_count();
         for automatic in [false, true] {
-            let config = SimConfig {
-                duration: Duration::from_secs(20 * 60),
-                automatic,
-                ..SimConfig::default()
-            };
+            let config = SimConfig { duration: Duration::from_secs(20 * 60), automatic, ..SimConfig::default() };
             let summary = Simulation::new(scenario.clone(), config).run();
             let name = file.display();
-            assert_eq!(
-                summary.frames,
-                20 * 60 * 90,
-                "{name}: ran the whole session"
-            );
+            assert_eq!(summary.frames, 20 * 60 * 90, "{name}: ran the whole session");
             assert!(!summary.steps.is_empty(), "{name}: the session started");
             // The arrival prompt comes 15 s after a step starts and the answer 3 s later.
             let rated = |s: &&sim::StepSummary| s.time_on_step_s < 30.0 || s.suds_peak.is_some();
-            assert!(
-                summary.steps.iter().all(|s| rated(&s)),
-                "{name}: every step longer than 30 s has ratings"
-            );
+            assert!(summary.steps.iter().all(|s| rated(&s)), "{name}: every step longer than 30 s has ratings");
             if has_rules {
                 assert!(
                     summary.highest_step >= 3.min(steps),
@@ -56,10 +41,7 @@ fn every_scenario_is_valid_and_a_simulated_session_completes() {
                     summary.highest_step
                 );
             } else {
-                assert_eq!(
-                    summary.highest_step, 1,
-                    "{name}: without rules nothing moves the patient up"
-                );
+                assert_eq!(summary.highest_step, 1, "{name}: without rules nothing moves the patient up");
             }
         }
     }

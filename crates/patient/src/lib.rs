@@ -90,11 +90,7 @@ pub struct Stimulus {
 
 impl Default for Stimulus {
     fn default() -> Stimulus {
-        Stimulus {
-            intensity: 0.0,
-            safe_blend: 0.0,
-            direction: Vec3::NEG_Z,
-        }
+        Stimulus { intensity: 0.0, safe_blend: 0.0, direction: Vec3::NEG_Z }
     }
 }
 
@@ -198,10 +194,7 @@ impl SyntheticPatient {
             self.habituation += (1.0 - self.habituation) * (1.0 - (-dt / p.habituation_s).exp());
         }
         let drive = p.baseline_suds
-            + (100.0 - p.baseline_suds)
-                * p.sensitivity
-                * exposure.powf(0.6)
-                * (1.0 - 0.85 * self.habituation);
+            + (100.0 - p.baseline_suds) * p.sensitivity * exposure.powf(0.6) * (1.0 - 0.85 * self.habituation);
         self.distress += (drive - self.distress) * (1.0 - (-dt / p.reaction_s).exp());
 
         let hr_goal = p.resting_heart_rate + p.heart_rate_gain * (self.distress / 100.0);
@@ -210,8 +203,7 @@ impl SyntheticPatient {
 
         let (stim_yaw, stim_pitch) = yaw_pitch(stimulus.direction);
         self.look(dt, stim_yaw, stim_pitch, exposure);
-        let forward =
-            Quat::from_euler(EulerRot::YXZ, self.yaw as f32, self.pitch as f32, 0.0) * Vec3::NEG_Z;
+        let forward = Quat::from_euler(EulerRot::YXZ, self.yaw as f32, self.pitch as f32, 0.0) * Vec3::NEG_Z;
         let to_stimulus = stimulus.direction.normalize_or(Vec3::NEG_Z);
         let angle = f64::from(forward.angle_between(to_stimulus)).to_degrees();
 
@@ -238,11 +230,7 @@ impl SyntheticPatient {
             _ => false,
         };
 
-        let sway = Vec3::new(
-            (self.time * 0.31).sin() as f32 * 0.02,
-            0.0,
-            (self.time * 0.23).cos() as f32 * 0.02,
-        );
+        let sway = Vec3::new((self.time * 0.31).sin() as f32 * 0.02, 0.0, (self.time * 0.23).cos() as f32 * 0.02);
         Output {
             head_position: Vec3::new(0.0, 1.6, 0.0) + sway,
             head_rotation: Quat::from_euler(EulerRot::YXZ, self.yaw as f32, self.pitch as f32, 0.0),
@@ -311,79 +299,34 @@ mod tests {
     const DT: f64 = 1.0 / 90.0;
 
     fn run(patient: &mut SyntheticPatient, seconds: f64, stimulus: &Stimulus) -> Vec<Output> {
-        (0..(seconds / DT) as usize)
-            .map(|_| patient.step(DT, stimulus))
-            .collect()
+        (0..(seconds / DT) as usize).map(|_| patient.step(DT, stimulus)).collect()
     }
 
     #[test]
     fn same_seed_same_patient() {
-        let s = Stimulus {
-            intensity: 0.5,
-            ..Stimulus::default()
-        };
-        let a = run(
-            &mut SyntheticPatient::new(PatientParams::default(), 9),
-            30.0,
-            &s,
-        );
-        let b = run(
-            &mut SyntheticPatient::new(PatientParams::default(), 9),
-            30.0,
-            &s,
-        );
+        let s = Stimulus { intensity: 0.5, ..Stimulus::default() };
+        let a = run(&mut SyntheticPatient::new(PatientParams::default(), 9), 30.0, &s);
+        let b = run(&mut SyntheticPatient::new(PatientParams::default(), 9), 30.0, &s);
         assert_eq!(a, b);
     }
 
     #[test]
     fn distress_rises_with_the_stimulus_then_habituates_by_half() {
         let mut p = SyntheticPatient::new(PatientParams::default(), 1);
-        run(
-            &mut p,
-            20.0,
-            &Stimulus {
-                intensity: 0.6,
-                ..Stimulus::default()
-            },
-        );
+        run(&mut p, 20.0, &Stimulus { intensity: 0.6, ..Stimulus::default() });
         let peak = p.distress();
-        run(
-            &mut p,
-            240.0,
-            &Stimulus {
-                intensity: 0.6,
-                ..Stimulus::default()
-            },
-        );
+        run(&mut p, 240.0, &Stimulus { intensity: 0.6, ..Stimulus::default() });
         let later = p.distress();
         assert!(peak > 35.0, "peak {peak}");
-        assert!(
-            later < peak * 0.5,
-            "peak {peak}, after four minutes {later}"
-        );
+        assert!(later < peak * 0.5, "peak {peak}, after four minutes {later}");
     }
 
     #[test]
     fn safe_scene_calms_and_heart_rate_follows() {
         let mut p = SyntheticPatient::new(PatientParams::default(), 2);
-        let out = run(
-            &mut p,
-            30.0,
-            &Stimulus {
-                intensity: 1.0,
-                ..Stimulus::default()
-            },
-        );
+        let out = run(&mut p, 30.0, &Stimulus { intensity: 1.0, ..Stimulus::default() });
         let tense = out.last().map(|o| o.heart_rate).unwrap_or_default();
-        let out = run(
-            &mut p,
-            60.0,
-            &Stimulus {
-                intensity: 1.0,
-                safe_blend: 1.0,
-                ..Stimulus::default()
-            },
-        );
+        let out = run(&mut p, 60.0, &Stimulus { intensity: 1.0, safe_blend: 1.0, ..Stimulus::default() });
         let calm = out.last().map(|o| o.heart_rate).unwrap_or_default();
         assert!(tense > 95.0 && calm < 80.0, "tense {tense}, calm {calm}");
     }
@@ -391,57 +334,27 @@ mod tests {
     #[test]
     fn avoidant_patients_look_away_more_when_distressed() {
         let share_away = |avoidance: f64| {
-            let params = PatientParams {
-                avoidance,
-                habituation_s: 1e9,
-                ..PatientParams::default()
-            };
-            let out = run(
-                &mut SyntheticPatient::new(params, 3),
-                300.0,
-                &Stimulus {
-                    intensity: 1.0,
-                    ..Stimulus::default()
-                },
-            );
+            let params = PatientParams { avoidance, habituation_s: 1e9, ..PatientParams::default() };
+            let out =
+                run(&mut SyntheticPatient::new(params, 3), 300.0, &Stimulus { intensity: 1.0, ..Stimulus::default() });
             out.iter().filter(|o| !o.gaze_on_stimulus).count() as f64 / out.len() as f64
         };
         let (none, some, much) = (share_away(0.0), share_away(0.4), share_away(1.0));
-        assert!(
-            none < 0.05 && some > none + 0.1 && much > some,
-            "{none} {some} {much}"
-        );
+        assert!(none < 0.05 && some > none + 0.1 && much > some, "{none} {some} {much}");
     }
 
     #[test]
     fn answers_prompts_in_fives_after_the_delay_and_panics_when_set() {
-        let params = PatientParams {
-            panic_at_suds: Some(50.0),
-            ..PatientParams::default()
-        };
+        let params = PatientParams { panic_at_suds: Some(50.0), ..PatientParams::default() };
         let mut p = SyntheticPatient::new(params, 4);
         p.ask_suds();
-        let out = run(
-            &mut p,
-            40.0,
-            &Stimulus {
-                intensity: 1.0,
-                ..Stimulus::default()
-            },
-        );
-        let answers: Vec<(usize, u8)> = out
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| o.suds_answer.map(|a| (i, a)))
-            .collect();
+        let out = run(&mut p, 40.0, &Stimulus { intensity: 1.0, ..Stimulus::default() });
+        let answers: Vec<(usize, u8)> =
+            out.iter().enumerate().filter_map(|(i, o)| o.suds_answer.map(|a| (i, a))).collect();
         assert_eq!(answers.len(), 1);
         let (frame, value) = answers[0];
         assert_eq!(frame, (3.0 / DT) as usize);
         assert_eq!(value % 5, 0);
-        assert_eq!(
-            out.iter().filter(|o| o.panic).count(),
-            1,
-            "panics once, then not again within a minute"
-        );
+        assert_eq!(out.iter().filter(|o| o.panic).count(), 1, "panics once, then not again within a minute");
     }
 }

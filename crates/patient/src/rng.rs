@@ -56,10 +56,6 @@ mod tests {
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
         assert!(mean.abs() < 0.03, "mean {mean}");
         assert!((var - 1.0).abs() < 0.05, "variance {var}");
-        assert!(
-            (0..1000)
-                .map(|_| r.uniform())
-                .all(|u| (0.0..1.0).contains(&u))
-        );
+        assert!((0..1000).map(|_| r.uniform()).all(|u| (0.0..1.0).contains(&u)));
     }
 }

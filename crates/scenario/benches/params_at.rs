@@ -11,17 +11,11 @@ fn params_at(c: &mut Criterion) {
     let mut level = 1.0;
     c.bench_function("params_at (heights, 7 params)", |b| {
         b.iter(|| {
-            level = if level >= scenario.max_level() {
-                1.0
-            } else {
-                level + 0.013
-            };
+            level = if level >= scenario.max_level() { 1.0 } else { level + 0.013 };
             black_box(scenario.params_at(black_box(level)))
         })
     });
-    c.bench_function("parse + validate heights.ron", |b| {
-        b.iter(|| scenario::parse(black_box(text), "heights.ron"))
-    });
+    c.bench_function("parse + validate heights.ron", |b| b.iter(|| scenario::parse(black_box(text), "heights.ron")));
 }
 
 criterion_group!(benches, params_at);

@@ -114,11 +114,7 @@ impl Scenario {
 
     /// `level` limited to the hierarchy; NaN becomes the first step.
     pub fn clamp_level(&self, level: f64) -> f64 {
-        if level.is_nan() {
-            self.min_level()
-        } else {
-            level.clamp(self.min_level(), self.max_level())
-        }
+        if level.is_nan() { self.min_level() } else { level.clamp(self.min_level(), self.max_level()) }
     }
 
     /// Index (0-based) of the step a level shows: the nearest one, half-way

@@ -51,10 +51,7 @@ impl EnvironmentKind {
 
     /// The schema entry for `name`, with its position.
     pub fn param(self, name: &str) -> Option<(usize, &'static ParamSpec)> {
-        self.params()
-            .iter()
-            .enumerate()
-            .find(|(_, spec)| spec.name == name)
+        self.params().iter().enumerate().find(|(_, spec)| spec.name == name)
     }
 }
 
@@ -173,11 +170,7 @@ impl Params {
 
     /// Name and value of every parameter, in schema order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, ParamValue)> + '_ {
-        self.kind
-            .params()
-            .iter()
-            .zip(&self.values)
-            .map(|(spec, v)| (spec.name, *v))
+        self.kind.params().iter().zip(&self.values).map(|(spec, v)| (spec.name, *v))
     }
 
     pub(crate) fn set(&mut self, index: usize, value: ParamValue) {
@@ -193,9 +186,7 @@ impl Params {
         let n = self.kind.params().len();
         for i in 0..n {
             out.values[i] = match (self.values[i], next.values[i]) {
-                (ParamValue::Number(a), ParamValue::Number(b)) => {
-                    ParamValue::Number(a + (b - a) * t)
-                }
+                (ParamValue::Number(a), ParamValue::Number(b)) => ParamValue::Number(a + (b - a) * t),
                 (ParamValue::Count(a), ParamValue::Count(b)) => {
                     let x = f64::from(a) + (f64::from(b) - f64::from(a)) * t;
                     // Both ends are u32, so the rounded value is too.
@@ -225,20 +216,10 @@ impl Serialize for Params {
     }
 }
 
-const fn number(
-    name: &'static str,
-    min: f64,
-    max: f64,
-    default: f64,
-    help: &'static str,
-) -> ParamSpec {
+const fn number(name: &'static str, min: f64, max: f64, default: f64, help: &'static str) -> ParamSpec {
     ParamSpec {
         name,
-        kind: ParamKind::Number {
-            min,
-            max,
-            min_exclusive: false,
-        },
+        kind: ParamKind::Number { min, max, min_exclusive: false },
         default: ParamValue::Number(default),
         help,
     }
@@ -247,38 +228,18 @@ const fn number(
 const fn positive(name: &'static str, max: f64, default: f64, help: &'static str) -> ParamSpec {
     ParamSpec {
         name,
-        kind: ParamKind::Number {
-            min: 0.0,
-            max,
-            min_exclusive: true,
-        },
+        kind: ParamKind::Number { min: 0.0, max, min_exclusive: true },
         default: ParamValue::Number(default),
         help,
     }
 }
 
-const fn count(
-    name: &'static str,
-    min: u32,
-    max: u32,
-    default: u32,
-    help: &'static str,
-) -> ParamSpec {
-    ParamSpec {
-        name,
-        kind: ParamKind::Count { min, max },
-        default: ParamValue::Count(default),
-        help,
-    }
+const fn count(name: &'static str, min: u32, max: u32, default: u32, help: &'static str) -> ParamSpec {
+    ParamSpec { name, kind: ParamKind::Count { min, max }, default: ParamValue::Count(default), help }
 }
 
 const fn flag(name: &'static str, default: bool, help: &'static str) -> ParamSpec {
-    ParamSpec {
-        name,
-        kind: ParamKind::Flag,
-        default: ParamValue::Flag(default),
-        help,
-    }
+    ParamSpec { name, kind: ParamKind::Flag, default: ParamValue::Flag(default), help }
 }
 
 const fn choice(
@@ -287,218 +248,68 @@ const fn choice(
     default: &'static str,
     help: &'static str,
 ) -> ParamSpec {
-    ParamSpec {
-        name,
-        kind: ParamKind::Choice(options),
-        default: ParamValue::Choice(default),
-        help,
-    }
+    ParamSpec { name, kind: ParamKind::Choice(options), default: ParamValue::Choice(default), help }
 }
 
 const HEIGHTS: &[ParamSpec] = &[
-    choice(
-        "setting",
-        &["balcony", "glass_lift", "rooftop", "bridge"],
-        "balcony",
-        "where the patient stands",
-    ),
-    positive(
-        "height_m",
-        1000.0,
-        3.0,
-        "height of the patient's floor above the ground, in metres",
-    ),
-    number(
-        "edge_distance_m",
-        0.0,
-        10.0,
-        2.0,
-        "distance from the patient to the edge, in metres",
-    ),
-    number(
-        "railing_height_m",
-        0.0,
-        1.5,
-        1.1,
-        "height of the railing; 0 = no railing",
-    ),
-    flag(
-        "glass_floor",
-        false,
-        "the floor under the patient is transparent",
-    ),
-    number(
-        "wind",
-        0.0,
-        1.0,
-        0.1,
-        "wind strength, 0 = still air, 1 = gale (sound and sway)",
-    ),
-    number(
-        "sway",
-        0.0,
-        1.0,
-        0.0,
-        "how much the platform moves, 0 = rigid",
-    ),
+    choice("setting", &["balcony", "glass_lift", "rooftop", "bridge"], "balcony", "where the patient stands"),
+    positive("height_m", 1000.0, 3.0, "height of the patient's floor above the ground, in metres"),
+    number("edge_distance_m", 0.0, 10.0, 2.0, "distance from the patient to the edge, in metres"),
+    number("railing_height_m", 0.0, 1.5, 1.1, "height of the railing; 0 = no railing"),
+    flag("glass_floor", false, "the floor under the patient is transparent"),
+    number("wind", 0.0, 1.0, 0.1, "wind strength, 0 = still air, 1 = gale (sound and sway)"),
+    number("sway", 0.0, 1.0, 0.0, "how much the platform moves, 0 = rigid"),
 ];
 
 const SPIDERS: &[ParamSpec] = &[
     count("count", 0, 50, 1, "number of spiders in the scene"),
-    positive(
-        "size_cm",
-        20.0,
-        2.0,
-        "leg span of each spider, in centimetres",
-    ),
-    number(
-        "distance_m",
-        0.0,
-        5.0,
-        3.0,
-        "distance from the nearest spider to the patient's hands, in metres",
-    ),
-    number(
-        "activity",
-        0.0,
-        1.0,
-        0.2,
-        "how much and how fast the spiders move, 0 = still",
-    ),
-    flag(
-        "contained",
-        true,
-        "the spiders are inside a closed glass bowl",
-    ),
-    number(
-        "realism",
-        0.0,
-        1.0,
-        0.5,
-        "0 = cartoon-like, 1 = hairy and detailed",
-    ),
+    positive("size_cm", 20.0, 2.0, "leg span of each spider, in centimetres"),
+    number("distance_m", 0.0, 5.0, 3.0, "distance from the nearest spider to the patient's hands, in metres"),
+    number("activity", 0.0, 1.0, 0.2, "how much and how fast the spiders move, 0 = still"),
+    flag("contained", true, "the spiders are inside a closed glass bowl"),
+    number("realism", 0.0, 1.0, 0.5, "0 = cartoon-like, 1 = hairy and detailed"),
 ];
 
 const PUBLIC_SPEAKING: &[ParamSpec] = &[
-    choice(
-        "room",
-        &["meeting_room", "classroom", "auditorium"],
-        "meeting_room",
-        "the room the talk is given in",
-    ),
+    choice("room", &["meeting_room", "classroom", "auditorium"], "meeting_room", "the room the talk is given in"),
     count("audience", 0, 200, 3, "number of listeners"),
-    number(
-        "attention",
-        0.0,
-        1.0,
-        0.5,
-        "share of listeners looking at the speaker",
-    ),
-    number(
-        "hostility",
-        0.0,
-        1.0,
-        0.0,
-        "0 = warm and nodding, 1 = frowning, bored, interrupting",
-    ),
-    flag(
-        "questions",
-        false,
-        "listeners raise hands and ask questions",
-    ),
-    number(
-        "speaker_distance_m",
-        0.5,
-        20.0,
-        4.0,
-        "distance from the lectern to the first row, in metres",
-    ),
+    number("attention", 0.0, 1.0, 0.5, "share of listeners looking at the speaker"),
+    number("hostility", 0.0, 1.0, 0.0, "0 = warm and nodding, 1 = frowning, bored, interrupting"),
+    flag("questions", false, "listeners raise hands and ask questions"),
+    number("speaker_distance_m", 0.5, 20.0, 4.0, "distance from the lectern to the first row, in metres"),
 ];
 
 const FLYING: &[ParamSpec] = &[
     choice(
         "phase",
-        &[
-            "gate", "boarding", "taxi", "takeoff", "cruise", "descent", "landing",
-        ],
+        &["gate", "boarding", "taxi", "takeoff", "cruise", "descent", "landing"],
         "gate",
         "which part of the flight is shown",
     ),
-    number(
-        "turbulence",
-        0.0,
-        1.0,
-        0.0,
-        "shaking of the cabin, 0 = smooth, 1 = severe",
-    ),
+    number("turbulence", 0.0, 1.0, 0.0, "shaking of the cabin, 0 = smooth, 1 = severe"),
     number("occupancy", 0.0, 1.0, 0.3, "share of seats taken"),
-    choice(
-        "seat",
-        &["aisle", "middle", "window"],
-        "aisle",
-        "where the patient sits",
-    ),
+    choice("seat", &["aisle", "middle", "window"], "aisle", "where the patient sits"),
     flag("night", false, "dark outside, cabin lights dimmed"),
-    choice(
-        "weather",
-        &["clear", "cloudy", "storm"],
-        "clear",
-        "what the windows show",
-    ),
+    choice("weather", &["clear", "cloudy", "storm"], "clear", "what the windows show"),
     number("engine_noise", 0.0, 1.0, 0.5, "loudness of the engines"),
-    flag(
-        "anxious_passenger",
-        false,
-        "a neighbour makes anxious comments",
-    ),
+    flag("anxious_passenger", false, "a neighbour makes anxious comments"),
 ];
 
 const LIFT: &[ParamSpec] = &[
-    positive(
-        "width_m",
-        4.0,
-        2.0,
-        "inner width of the lift car, in metres",
-    ),
-    positive(
-        "depth_m",
-        4.0,
-        2.0,
-        "inner depth of the lift car, in metres",
-    ),
+    positive("width_m", 4.0, 2.0, "inner width of the lift car, in metres"),
+    positive("depth_m", 4.0, 2.0, "inner depth of the lift car, in metres"),
     number("ride_s", 0.0, 600.0, 10.0, "length of the ride, in seconds"),
     count("people", 0, 12, 0, "other people in the car"),
     number("light", 0.0, 1.0, 1.0, "brightness, 0 = dark, 1 = bright"),
     flag("doors_open", true, "the doors stay open"),
-    flag(
-        "stops_between_floors",
-        false,
-        "the car halts between floors for a while",
-    ),
+    flag("stops_between_floors", false, "the car halts between floors for a while"),
 ];
 
 const SAFE: &[ParamSpec] = &[
-    choice(
-        "setting",
-        &["meadow", "beach", "forest"],
-        "meadow",
-        "the calm place shown",
-    ),
+    choice("setting", &["meadow", "beach", "forest"], "meadow", "the calm place shown"),
     number("light", 0.0, 1.0, 0.8, "brightness, 0 = dusk, 1 = full sun"),
-    number(
-        "ambience",
-        0.0,
-        1.0,
-        0.5,
-        "loudness of the calm ambient sound",
-    ),
-    number(
-        "breathing_guide",
-        0.0,
-        1.0,
-        0.0,
-        "visibility of a slow breathing guide, 0 = hidden",
-    ),
+    number("ambience", 0.0, 1.0, 0.5, "loudness of the calm ambient sound"),
+    number("breathing_guide", 0.0, 1.0, 0.0, "visibility of a slow breathing guide, 0 = hidden"),
 ];
 
 #[cfg(test)]
@@ -511,11 +322,7 @@ mod tests {
             let specs = kind.params();
             assert!(specs.len() <= MAX_PARAMS, "{kind} has too many params");
             for spec in specs {
-                assert!(
-                    crate::validate::check_value(spec, spec.default).is_ok(),
-                    "{kind}.{} default",
-                    spec.name
-                );
+                assert!(crate::validate::check_value(spec, spec.default).is_ok(), "{kind}.{} default", spec.name);
             }
             let mut names: Vec<_> = specs.iter().map(|s| s.name).collect();
             names.sort_unstable();

@@ -35,13 +35,7 @@ pub(crate) struct SpanIndex {
 
 impl SpanIndex {
     pub(crate) fn build(src: &str) -> SpanIndex {
-        let mut scanner = Scanner {
-            chars: src.chars().collect(),
-            i: 0,
-            line: 1,
-            col: 1,
-            index: SpanIndex::default(),
-        };
+        let mut scanner = Scanner { chars: src.chars().collect(), i: 0, line: 1, col: 1, index: SpanIndex::default() };
         scanner.trivia();
         scanner.value(String::new(), None);
         scanner.index
@@ -50,17 +44,13 @@ impl SpanIndex {
     /// Where the value at `path` starts; falls back to the closest enclosing
     /// value that was found, and to 1:1.
     pub(crate) fn value(&self, path: &str) -> Pos {
-        self.lookup(path)
-            .map(|e| e.start)
-            .unwrap_or(Pos { line: 1, col: 1 })
+        self.lookup(path).map(|e| e.start).unwrap_or(Pos { line: 1, col: 1 })
     }
 
     /// Where the key of the entry at `path` is (a field name or map key),
     /// else where its value starts.
     pub(crate) fn key(&self, path: &str) -> Pos {
-        self.lookup(path)
-            .map(|e| e.key.unwrap_or(e.start))
-            .unwrap_or(Pos { line: 1, col: 1 })
+        self.lookup(path).map(|e| e.key.unwrap_or(e.start)).unwrap_or(Pos { line: 1, col: 1 })
     }
 
     /// Keys given more than once in the same map or struct, with the position
@@ -81,9 +71,7 @@ impl SpanIndex {
 
     /// Whether `pos` falls within the value at `path`.
     pub(crate) fn contains(&self, path: &str, pos: Pos) -> bool {
-        self.entries
-            .get(path)
-            .is_some_and(|e| e.start <= pos && pos <= e.end)
+        self.entries.get(path).is_some_and(|e| e.start <= pos && pos <= e.end)
     }
 
     fn lookup(&self, path: &str) -> Option<&Entry> {
@@ -115,10 +103,7 @@ impl Scanner {
     }
 
     fn pos(&self) -> Pos {
-        Pos {
-            line: self.line,
-            col: self.col,
-        }
+        Pos { line: self.line, col: self.col }
     }
 
     fn bump(&mut self) -> Option<char> {
@@ -196,15 +181,7 @@ impl Scanner {
         if let (Some(key), true) = (key, self.index.entries.contains_key(&path)) {
             self.index.repeated.push((path.clone(), key));
         }
-        self.index.entries.insert(
-            path,
-            Entry {
-                key,
-                start,
-                end,
-                text,
-            },
-        );
+        self.index.entries.insert(path, Entry { key, start, end, text });
     }
 
     fn value(&mut self, path: String, key: Option<Pos>) {
@@ -212,9 +189,7 @@ impl Scanner {
         let mut text = None;
         match self.peek() {
             Some('"') => text = Some(self.string()),
-            Some('r') if matches!(self.peek_at(1), Some('#' | '"')) => {
-                text = Some(self.raw_string())
-            }
+            Some('r') if matches!(self.peek_at(1), Some('#' | '"')) => text = Some(self.raw_string()),
             Some('\'') => {
                 self.bump();
                 while let Some(c) = self.bump() {
@@ -236,9 +211,7 @@ impl Scanner {
                 }
             }
             _ => {
-                while self.peek().is_some_and(|c| {
-                    !matches!(c, ',' | ')' | ']' | '}' | ':') && !c.is_whitespace()
-                }) {
+                while self.peek().is_some_and(|c| !matches!(c, ',' | ')' | ']' | '}' | ':') && !c.is_whitespace()) {
                     self.bump();
                 }
             }
@@ -320,9 +293,9 @@ impl Scanner {
                 index += 1;
             }
             self.trivia();
-            if self.peek() == Some(',') {
-                self.bump();
-            } else if self.i == before {
+            // Past a separator, or past one character the scanner did not
+            // understand, so that it always moves on.
+            if self.peek() == Some(',') || self.i == before {
                 self.bump();
             }
         }
@@ -346,10 +319,7 @@ impl Scanner {
                 Some('"') => self.string(),
                 _ => {
                     let mut s = String::new();
-                    while let Some(c) = self
-                        .peek()
-                        .filter(|c| !matches!(c, ':' | ',' | '}') && !c.is_whitespace())
-                    {
+                    while let Some(c) = self.peek().filter(|c| !matches!(c, ':' | ',' | '}') && !c.is_whitespace()) {
                         s.push(c);
                         self.bump();
                     }
@@ -363,9 +333,9 @@ impl Scanner {
                 self.value(join(path, &name), Some(key));
             }
             self.trivia();
-            if self.peek() == Some(',') {
-                self.bump();
-            } else if self.i == before {
+            // Past a separator, or past one character the scanner did not
+            // understand, so that it always moves on.
+            if self.peek() == Some(',') || self.i == before {
                 self.bump();
             }
         }
@@ -374,18 +344,10 @@ impl Scanner {
     /// Whether the text ahead is `name :` (a struct field) rather than a value.
     fn at_field(&self) -> bool {
         let mut k = self.i;
-        if !self
-            .chars
-            .get(k)
-            .is_some_and(|c| c.is_alphabetic() || *c == '_')
-        {
+        if !self.chars.get(k).is_some_and(|c| c.is_alphabetic() || *c == '_') {
             return false;
         }
-        while self
-            .chars
-            .get(k)
-            .is_some_and(|c| c.is_alphanumeric() || *c == '_')
-        {
+        while self.chars.get(k).is_some_and(|c| c.is_alphanumeric() || *c == '_') {
             k += 1;
         }
         while self.chars.get(k).is_some_and(|c| c.is_whitespace()) {
@@ -396,11 +358,7 @@ impl Scanner {
 }
 
 fn join(path: &str, seg: &str) -> String {
-    if path.is_empty() {
-        seg.to_owned()
-    } else {
-        format!("{path}/{seg}")
-    }
+    if path.is_empty() { seg.to_owned() } else { format!("{path}/{seg}") }
 }
 
 #[cfg(test)]
@@ -426,25 +384,12 @@ mod tests {
     #[test]
     fn notices_repeated_keys() {
         let index = SpanIndex::build("(m: {\"a\": 1, \"b\": 2, \"a\": 3})");
-        assert_eq!(
-            index.repeated(),
-            &[("m/a".to_owned(), Pos { line: 1, col: 22 })]
-        );
+        assert_eq!(index.repeated(), &[("m/a".to_owned(), Pos { line: 1, col: 22 })]);
     }
 
     #[test]
     fn survives_broken_text() {
-        for src in [
-            "(",
-            "(a: ",
-            "[1, 2",
-            "{\"a\" 1}",
-            "\"unterminated",
-            "r#\"x",
-            "(a: b: c)",
-            ")))",
-            "/* open",
-        ] {
+        for src in ["(", "(a: ", "[1, 2", "{\"a\" 1}", "\"unterminated", "r#\"x", "(a: b: c)", ")))", "/* open"] {
             let _ = SpanIndex::build(src);
         }
     }

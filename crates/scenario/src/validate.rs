@@ -59,16 +59,11 @@ impl std::error::Error for ScenarioError {}
 /// errors (usually its path).
 pub fn parse(src: &str, origin: &str) -> Result<Scenario, ScenarioError> {
     let index = SpanIndex::build(src);
-    let options =
-        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-    let raw: RawScenario = options.from_str(src).map_err(|e| ScenarioError {
-        origin: origin.to_owned(),
-        diagnostics: vec![syntax_diagnostic(&index, &e)],
-    })?;
-    let mut v = Validator {
-        index: &index,
-        diagnostics: Vec::new(),
-    };
+    let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    let raw: RawScenario = options
+        .from_str(src)
+        .map_err(|e| ScenarioError { origin: origin.to_owned(), diagnostics: vec![syntax_diagnostic(&index, &e)] })?;
+    let mut v = Validator { index: &index, diagnostics: Vec::new() };
     let scenario = v.scenario(raw);
     v.repeated_keys();
     if v.diagnostics.is_empty() {
@@ -76,36 +71,20 @@ pub fn parse(src: &str, origin: &str) -> Result<Scenario, ScenarioError> {
     } else {
         let mut diagnostics = v.diagnostics;
         diagnostics.sort_by_key(|d| d.pos);
-        Err(ScenarioError {
-            origin: origin.to_owned(),
-            diagnostics,
-        })
+        Err(ScenarioError { origin: origin.to_owned(), diagnostics })
     }
 }
 
 fn syntax_diagnostic(index: &SpanIndex, e: &ron::error::SpannedError) -> Diagnostic {
-    let pos = Pos {
-        line: e.span.start.line as u32,
-        col: e.span.start.col as u32,
-    };
+    let pos = Pos { line: e.span.start.line as u32, col: e.span.start.col as u32 };
     let message = match &e.code {
-        ron::Error::NoSuchStructField {
-            expected, found, ..
-        } => {
-            format!(
-                "unknown field `{found}`; expected one of: {}",
-                expected.join(", ")
-            )
+        ron::Error::NoSuchStructField { expected, found, .. } => {
+            format!("unknown field `{found}`; expected one of: {}", expected.join(", "))
         }
         ron::Error::MissingStructField { field, .. } => format!("missing field `{field}`"),
         ron::Error::DuplicateStructField { field, .. } => format!("field `{field}` is given twice"),
-        ron::Error::NoSuchEnumVariant {
-            expected, found, ..
-        } => {
-            format!(
-                "unknown name `{found}`; expected one of: {}",
-                expected.join(", ")
-            )
+        ron::Error::NoSuchEnumVariant { expected, found, .. } => {
+            format!("unknown name `{found}`; expected one of: {}", expected.join(", "))
         }
         other => other.to_string(),
     };
@@ -114,12 +93,7 @@ fn syntax_diagnostic(index: &SpanIndex, e: &ron::error::SpannedError) -> Diagnos
         .take_while(|(_, path)| index.has(path))
         .find(|(_, path)| index.contains(path, pos))
         .map(|(i, path)| step_context(index.text(&format!("{path}/id")), &(i + 1).to_string()));
-    Diagnostic {
-        pos,
-        context,
-        field: None,
-        message,
-    }
+    Diagnostic { pos, context, field: None, message }
 }
 
 fn step_context(id: Option<&str>, number: &str) -> String {
@@ -177,13 +151,8 @@ impl Validator<'_> {
             let mut segments = path.split('/');
             let context = match (segments.next(), segments.next()) {
                 (Some("hierarchy"), Some(i)) => {
-                    let number = i
-                        .parse::<usize>()
-                        .map_or_else(|_| i.to_owned(), |i| (i + 1).to_string());
-                    Some(step_context(
-                        self.index.text(&format!("hierarchy/{i}/id")),
-                        &number,
-                    ))
+                    let number = i.parse::<usize>().map_or_else(|_| i.to_owned(), |i| (i + 1).to_string());
+                    Some(step_context(self.index.text(&format!("hierarchy/{i}/id")), &number))
                 }
                 (Some(first), _) => Some(first.to_owned()),
                 _ => None,
@@ -199,39 +168,22 @@ impl Validator<'_> {
     }
 
     fn scenario(&mut self, raw: RawScenario) -> Scenario {
-        let top = |path: &'static str| Place {
-            path,
-            context: None,
-            field: path,
-        };
+        let top = |path: &'static str| Place { path, context: None, field: path };
         if raw.format != f64::from(FORMAT_VERSION) {
             self.error(
                 &top("format"),
-                format!(
-                    "unsupported format version {}; this build reads format {FORMAT_VERSION}",
-                    raw.format
-                ),
+                format!("unsupported format version {}; this build reads format {FORMAT_VERSION}", raw.format),
             );
         }
         if !is_identifier(&raw.id) {
-            self.error(
-                &top("id"),
-                format!(
-                    "must be lower-case letters, digits and '-', got \"{}\"",
-                    raw.id
-                ),
-            );
+            self.error(&top("id"), format!("must be lower-case letters, digits and '-', got \"{}\"", raw.id));
         }
         self.not_empty(&top("version"), &raw.version);
         self.not_empty(&top("title"), &raw.title);
 
         let kind = raw.environment.kind;
-        let base = self.params(
-            Params::defaults(kind),
-            &raw.environment.params,
-            "environment/params",
-            Some("environment"),
-        );
+        let base =
+            self.params(Params::defaults(kind), &raw.environment.params, "environment/params", Some("environment"));
         let safety = self.safety(&raw.safety);
 
         if raw.hierarchy.is_empty() {
@@ -245,15 +197,8 @@ impl Validator<'_> {
                 let line = self.index.value(&format!("hierarchy/{first}/id")).line;
                 let context = step_context(Some(&step.id), &(i + 1).to_string());
                 self.error(
-                    &Place {
-                        path: &path,
-                        context: Some(&context),
-                        field: "id",
-                    },
-                    format!(
-                        "duplicate step id; step {} (line {line}) has it already",
-                        first + 1
-                    ),
+                    &Place { path: &path, context: Some(&context), field: "id" },
+                    format!("duplicate step id; step {} (line {line}) has it already", first + 1),
                 );
             }
             steps.push(self.step(i, step, &base));
@@ -272,19 +217,9 @@ impl Validator<'_> {
     }
 
     fn safety(&mut self, raw: &RawSafety) -> Safety {
-        let at = |field: &'static str, path: &'static str| Place {
-            path,
-            context: Some("safety"),
-            field,
-        };
+        let at = |field: &'static str, path: &'static str| Place { path, context: Some("safety"), field };
         let settings = match EnvironmentKind::Safe.param("setting") {
-            Some((
-                _,
-                ParamSpec {
-                    kind: ParamKind::Choice(options),
-                    ..
-                },
-            )) => *options,
+            Some((_, ParamSpec { kind: ParamKind::Choice(options), .. })) => *options,
             _ => &[],
         };
         let safe_scene = match settings.iter().find(|s| **s == raw.safe_scene) {
@@ -292,11 +227,7 @@ impl Validator<'_> {
             None => {
                 self.error(
                     &at("safe_scene", "safety/safe_scene"),
-                    format!(
-                        "unknown safe scene \"{}\"; expected one of: {}",
-                        raw.safe_scene,
-                        settings.join(", ")
-                    ),
+                    format!("unknown safe scene \"{}\"; expected one of: {}", raw.safe_scene, settings.join(", ")),
                 );
                 "meadow"
             }
@@ -309,13 +240,7 @@ impl Validator<'_> {
             600.0,
         );
         let fade = raw.link_loss_fade_s.unwrap_or(3.0);
-        self.range(
-            &at("link_loss_fade_s", "safety/link_loss_fade_s"),
-            fade,
-            0.0,
-            true,
-            30.0,
-        );
+        self.range(&at("link_loss_fade_s", "safety/link_loss_fade_s"), fade, 0.0, true, 30.0);
         let rate = self.range(
             &at("max_level_rate_per_s", "safety/max_level_rate_per_s"),
             raw.max_level_rate_per_s,
@@ -331,16 +256,7 @@ impl Validator<'_> {
             3600.0,
         );
         let after_step = raw.suds_prompt_after_step_s.unwrap_or(15.0);
-        self.range(
-            &at(
-                "suds_prompt_after_step_s",
-                "safety/suds_prompt_after_step_s",
-            ),
-            after_step,
-            0.0,
-            false,
-            3600.0,
-        );
+        self.range(&at("suds_prompt_after_step_s", "safety/suds_prompt_after_step_s"), after_step, 0.0, false, 3600.0);
         Safety {
             safe_scene,
             link_loss_timeout_s: timeout,
@@ -357,43 +273,22 @@ impl Validator<'_> {
         let p_id = path("id");
         if !is_identifier(&raw.id) {
             self.error(
-                &Place {
-                    path: &p_id,
-                    context: Some(&context),
-                    field: "id",
-                },
-                format!(
-                    "must be lower-case letters, digits and '-', got \"{}\"",
-                    raw.id
-                ),
+                &Place { path: &p_id, context: Some(&context), field: "id" },
+                format!("must be lower-case letters, digits and '-', got \"{}\"", raw.id),
             );
         }
         let p_title = path("title");
-        self.not_empty(
-            &Place {
-                path: &p_title,
-                context: Some(&context),
-                field: "title",
-            },
-            &raw.title,
-        );
+        self.not_empty(&Place { path: &p_title, context: Some(&context), field: "title" }, &raw.title);
         let params = self.params(*base, &raw.params, &path("params"), Some(&context));
         let p_min = path("min_time_s");
         let min_time_s = self.range(
-            &Place {
-                path: &p_min,
-                context: Some(&context),
-                field: "min_time_s",
-            },
+            &Place { path: &p_min, context: Some(&context), field: "min_time_s" },
             raw.min_time_s,
             0.0,
             false,
             7200.0,
         );
-        let advance = raw
-            .advance
-            .as_ref()
-            .map(|a| self.advance(a, &path("advance"), &context));
+        let advance = raw.advance.as_ref().map(|a| self.advance(a, &path("advance"), &context));
         Step {
             id: raw.id.clone(),
             title: raw.title.clone(),
@@ -417,11 +312,7 @@ impl Validator<'_> {
         );
         if let Some(x) = raw.suds_drop_from_peak {
             self.range(
-                &Place {
-                    path: &p_drop,
-                    context: Some(context),
-                    field: "advance.suds_drop_from_peak",
-                },
+                &Place { path: &p_drop, context: Some(context), field: "advance.suds_drop_from_peak" },
                 x,
                 0.0,
                 true,
@@ -430,22 +321,14 @@ impl Validator<'_> {
         }
         if let Some(hold) = &raw.suds_at_or_below {
             self.range(
-                &Place {
-                    path: &p_hold_suds,
-                    context: Some(context),
-                    field: "advance.suds_at_or_below.suds",
-                },
+                &Place { path: &p_hold_suds, context: Some(context), field: "advance.suds_at_or_below.suds" },
                 hold.suds,
                 0.0,
                 false,
                 100.0,
             );
             self.range(
-                &Place {
-                    path: &p_hold_for,
-                    context: Some(context),
-                    field: "advance.suds_at_or_below.for_s",
-                },
+                &Place { path: &p_hold_for, context: Some(context), field: "advance.suds_at_or_below.for_s" },
                 hold.for_s,
                 0.0,
                 false,
@@ -454,11 +337,7 @@ impl Validator<'_> {
         }
         if let Some(x) = raw.time_on_step_s {
             self.range(
-                &Place {
-                    path: &p_time,
-                    context: Some(context),
-                    field: "advance.time_on_step_s",
-                },
+                &Place { path: &p_time, context: Some(context), field: "advance.time_on_step_s" },
                 x,
                 0.0,
                 true,
@@ -467,11 +346,7 @@ impl Validator<'_> {
         }
         if let Some(x) = raw.heart_rate_within {
             self.range(
-                &Place {
-                    path: &p_hr,
-                    context: Some(context),
-                    field: "advance.heart_rate_within",
-                },
+                &Place { path: &p_hr, context: Some(context), field: "advance.heart_rate_within" },
                 x,
                 0.0,
                 true,
@@ -491,10 +366,7 @@ impl Validator<'_> {
         AdvanceRule {
             require: raw.require.unwrap_or_default(),
             suds_drop_from_peak: raw.suds_drop_from_peak,
-            suds_at_or_below: raw.suds_at_or_below.as_ref().map(|h| SudsHold {
-                suds: h.suds,
-                for_s: h.for_s,
-            }),
+            suds_at_or_below: raw.suds_at_or_below.as_ref().map(|h| SudsHold { suds: h.suds, for_s: h.for_s }),
             time_on_step_s: raw.time_on_step_s,
             heart_rate_within: raw.heart_rate_within,
         }
@@ -510,21 +382,14 @@ impl Validator<'_> {
         let kind = out.kind();
         for (name, value) in raw {
             let value_path = format!("{path}/{name}");
-            let place = Place {
-                path: &value_path,
-                context,
-                field: name,
-            };
+            let place = Place { path: &value_path, context, field: name };
             let Some((i, spec)) = kind.param(name) else {
                 let known: Vec<_> = kind.params().iter().map(|s| s.name).collect();
                 let pos = self.index.key(&value_path);
                 self.report(
                     pos,
                     &place,
-                    format!(
-                        "unknown parameter for {kind}; expected one of: {}",
-                        known.join(", ")
-                    ),
+                    format!("unknown parameter for {kind}; expected one of: {}", known.join(", ")),
                 );
                 continue;
             };
@@ -543,9 +408,7 @@ fn convert(spec: &ParamSpec, value: &RawValue) -> Result<ParamValue, String> {
         (ParamKind::Number { .. }, RawValue::Number(x)) => Ok(ParamValue::Number(*x)),
         (ParamKind::Count { min, max }, RawValue::Number(x)) => {
             if x.fract() != 0.0 || *x < f64::from(min) || *x > f64::from(max) {
-                Err(format!(
-                    "must be a whole number from {min} to {max}, got {value}"
-                ))
+                Err(format!("must be a whole number from {min} to {max}, got {value}"))
             } else {
                 // Checked whole and within u32 bounds just above.
                 Ok(ParamValue::Count(*x as u32))
@@ -560,23 +423,16 @@ fn convert(spec: &ParamSpec, value: &RawValue) -> Result<ParamValue, String> {
         (ParamKind::Number { .. }, _) => Err(format!("must be a number, got {value}")),
         (ParamKind::Count { .. }, _) => Err(format!("must be a whole number, got {value}")),
         (ParamKind::Flag, _) => Err(format!("must be true or false, got {value}")),
-        (ParamKind::Choice(options), _) => {
-            Err(format!("must be one of {}, got {value}", quoted(options)))
-        }
+        (ParamKind::Choice(options), _) => Err(format!("must be one of {}, got {value}", quoted(options))),
     }
 }
 
 /// Whether `value` is within the spec's range; the message says what is accepted.
 pub(crate) fn check_value(spec: &ParamSpec, value: ParamValue) -> Result<(), String> {
     match (spec.kind, value) {
-        (
-            ParamKind::Number {
-                min,
-                max,
-                min_exclusive,
-            },
-            ParamValue::Number(x),
-        ) => check_range(x, min, min_exclusive, max),
+        (ParamKind::Number { min, max, min_exclusive }, ParamValue::Number(x)) => {
+            check_range(x, min, min_exclusive, max)
+        }
         (ParamKind::Count { min, max }, ParamValue::Count(n)) if (min..=max).contains(&n) => Ok(()),
         (ParamKind::Flag, ParamValue::Flag(_)) => Ok(()),
         (ParamKind::Choice(options), ParamValue::Choice(c)) if options.contains(&c) => Ok(()),
@@ -592,25 +448,17 @@ fn check_range(x: f64, lo: f64, lo_exclusive: bool, hi: f64) -> Result<(), Strin
     Err(if above {
         format!("must be <= {hi}, got {x}")
     } else {
-        format!(
-            "must be {} {lo}, got {x}",
-            if lo_exclusive { ">" } else { ">=" }
-        )
+        format!("must be {} {lo}, got {x}", if lo_exclusive { ">" } else { ">=" })
     })
 }
 
 fn quoted(options: &[&str]) -> String {
-    options
-        .iter()
-        .map(|o| format!("\"{o}\""))
-        .collect::<Vec<_>>()
-        .join(", ")
+    options.iter().map(|o| format!("\"{o}\"")).collect::<Vec<_>>().join(", ")
 }
 
 fn is_identifier(s: &str) -> bool {
     !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }

@@ -211,9 +211,7 @@ impl Session {
 
     /// The log from sequence number `seq` on.
     pub fn events_since(&self, seq: u64) -> &[Event] {
-        let start = usize::try_from(seq)
-            .unwrap_or(usize::MAX)
-            .min(self.events.len());
+        let start = usize::try_from(seq).unwrap_or(usize::MAX).min(self.events.len());
         &self.events[start..]
     }
 
@@ -225,9 +223,7 @@ impl Session {
     /// Brings the session up to `now`: easing, step changes, safety watchdog,
     /// SUDS prompts and advance rules.
     pub fn tick(&mut self, now: Duration) {
-        let now_us = u64::try_from(now.as_micros())
-            .unwrap_or(u64::MAX)
-            .max(self.now_us);
+        let now_us = u64::try_from(now.as_micros()).unwrap_or(u64::MAX).max(self.now_us);
         let dt_us = now_us - self.now_us;
         self.now_us = now_us;
         if self.state == State::Ended {
@@ -255,12 +251,7 @@ impl Session {
         if state == State::Ended {
             return Err(Rejection::Ended);
         }
-        let wrong_state = || {
-            Err(Rejection::WrongState {
-                command: command.name().to_owned(),
-                state,
-            })
-        };
+        let wrong_state = || Err(Rejection::WrongState { command: command.name().to_owned(), state });
         match &command {
             Command::Start => {
                 if state != State::Waiting {
@@ -325,23 +316,13 @@ impl Session {
             }
             Command::RequestSuds => {
                 self.last_prompt_us = self.now_us;
-                self.emit(EventKind::SudsRequested {
-                    by: PromptSource::Therapist,
-                });
+                self.emit(EventKind::SudsRequested { by: PromptSource::Therapist });
             }
             Command::RecordSuds { value } => self.record_suds(*value, Actor::Therapist)?,
-            Command::Marker { label } => self.emit(EventKind::Marker {
-                label: label.clone(),
-            }),
+            Command::Marker { label } => self.emit(EventKind::Marker { label: label.clone() }),
             Command::Note { text } => self.emit(EventKind::Note { text: text.clone() }),
-            Command::Prediction { text } => self.emit(EventKind::Prediction {
-                step: self.step(),
-                text: text.clone(),
-            }),
-            Command::Outcome { text } => self.emit(EventKind::Outcome {
-                step: self.step(),
-                text: text.clone(),
-            }),
+            Command::Prediction { text } => self.emit(EventKind::Prediction { step: self.step(), text: text.clone() }),
+            Command::Outcome { text } => self.emit(EventKind::Outcome { step: self.step(), text: text.clone() }),
             Command::SetAutomatic { on } => {
                 if self.automatic != *on {
                     self.automatic = *on;
@@ -397,11 +378,7 @@ impl Session {
 
     fn emit(&mut self, kind: EventKind) {
         let seq = self.events.len() as u64;
-        self.events.push(Event {
-            seq,
-            at_us: self.now_us,
-            kind,
-        });
+        self.events.push(Event { seq, at_us: self.now_us, kind });
     }
 
     fn set_state(&mut self, to: State, by: Actor) {
@@ -420,12 +397,10 @@ impl Session {
         }
         self.target = to;
         self.emit(EventKind::TargetChanged { from, to, by });
-        if let Some(suggestion) = self.suggestion.take() {
-            if self.scenario.step_index_at(to) + 1 != suggestion.step {
-                self.emit(EventKind::SuggestionWithdrawn {
-                    step: suggestion.step,
-                });
-            }
+        if let Some(suggestion) = self.suggestion.take()
+            && self.scenario.step_index_at(to) + 1 != suggestion.step
+        {
+            self.emit(EventKind::SuggestionWithdrawn { step: suggestion.step });
         }
     }
 
@@ -439,25 +414,15 @@ impl Session {
         let max_step = self.scenario.safety.max_level_rate_per_s * dt_s;
         let delta = (self.target - self.applied).clamp(-max_step, max_step);
         if (delta > 0.0 && may_rise) || (delta < 0.0 && may_fall) {
-            self.applied = if delta.abs() >= (self.target - self.applied).abs() {
-                self.target
-            } else {
-                self.applied + delta
-            };
+            self.applied =
+                if delta.abs() >= (self.target - self.applied).abs() { self.target } else { self.applied + delta };
         }
         if self.applied != before {
             if self.applied == self.target {
-                self.emit(EventKind::LevelSettled {
-                    level: self.applied,
-                });
+                self.emit(EventKind::LevelSettled { level: self.applied });
             }
             let step = self.scenario.step_index_at(self.applied);
-            if step != self.step
-                && matches!(
-                    self.state,
-                    State::Running | State::SafeScene | State::Paused
-                )
-            {
+            if step != self.step && matches!(self.state, State::Running | State::SafeScene | State::Paused) {
                 self.leave_step();
                 self.enter_step(step);
             }
@@ -465,11 +430,7 @@ impl Session {
     }
 
     fn fade(&mut self, dt_us: u64) {
-        let goal = if matches!(self.state, State::SafeScene | State::Ended) {
-            1.0
-        } else {
-            0.0
-        };
+        let goal = if matches!(self.state, State::SafeScene | State::Ended) { 1.0 } else { 0.0 };
         let max_step = dt_us as f64 / 1e6 / self.safe_fade_s;
         self.safe_blend += (goal - self.safe_blend).clamp(-max_step, max_step);
     }
@@ -501,8 +462,7 @@ impl Session {
             return;
         };
         let timeout_us = (self.scenario.safety.link_loss_timeout_s * 1e6) as u64;
-        if matches!(self.state, State::Running | State::Paused) && self.now_us - since >= timeout_us
-        {
+        if matches!(self.state, State::Running | State::Paused) && self.now_us - since >= timeout_us {
             self.enter_safe_scene(SafeCause::LinkLoss);
         }
     }
@@ -511,26 +471,15 @@ impl Session {
         self.step = step;
         let id = self.scenario.steps[step].id.clone();
         self.visit = Visit {
-            stats: StepStats {
-                step: step + 1,
-                id: id.clone(),
-                entered_at_us: self.now_us,
-                ..StepStats::default()
-            },
+            stats: StepStats { step: step + 1, id: id.clone(), entered_at_us: self.now_us, ..StepStats::default() },
             ..Visit::default()
         };
         self.emit(EventKind::StepEntered { step: step + 1, id });
-        self.arrival_prompt_at = self
-            .scenario
-            .safety
-            .suds_prompt_after_step_s
-            .map(|s| self.now_us + (s * 1e6) as u64);
-        if let Some(suggestion) = self.suggestion.take() {
-            if suggestion.step != step + 1 {
-                self.emit(EventKind::SuggestionWithdrawn {
-                    step: suggestion.step,
-                });
-            }
+        self.arrival_prompt_at = self.scenario.safety.suds_prompt_after_step_s.map(|s| self.now_us + (s * 1e6) as u64);
+        if let Some(suggestion) = self.suggestion.take()
+            && suggestion.step != step + 1
+        {
+            self.emit(EventKind::SuggestionWithdrawn { step: suggestion.step });
         }
     }
 
@@ -540,8 +489,7 @@ impl Session {
         }
         let mut stats = std::mem::take(&mut self.visit.stats);
         if self.visit.heart_rate_count > 0 {
-            stats.heart_rate_mean =
-                Some(self.visit.heart_rate_sum / f64::from(self.visit.heart_rate_count));
+            stats.heart_rate_mean = Some(self.visit.heart_rate_sum / f64::from(self.visit.heart_rate_count));
         }
         self.emit(EventKind::StepLeft { stats });
     }
@@ -561,10 +509,7 @@ impl Session {
         stats.suds_peak = Some(stats.suds_peak.map_or(value, |p| p.max(value)));
         stats.suds_last = Some(value);
         stats.ratings += 1;
-        let hold = self.scenario.steps[self.step]
-            .advance
-            .as_ref()
-            .and_then(|a| a.suds_at_or_below);
+        let hold = self.scenario.steps[self.step].advance.as_ref().and_then(|a| a.suds_at_or_below);
         match hold {
             Some(hold) if f64::from(value) <= hold.suds => {
                 self.visit.below_since_us.get_or_insert(self.now_us);
@@ -595,23 +540,19 @@ impl Session {
     }
 
     fn prompt(&mut self) {
-        if let Some(at) = self.arrival_prompt_at {
-            if self.now_us >= at {
-                self.arrival_prompt_at = None;
-                self.last_prompt_us = self.now_us;
-                self.emit(EventKind::SudsRequested {
-                    by: PromptSource::StepArrival,
-                });
-                return;
-            }
+        if let Some(at) = self.arrival_prompt_at
+            && self.now_us >= at
+        {
+            self.arrival_prompt_at = None;
+            self.last_prompt_us = self.now_us;
+            self.emit(EventKind::SudsRequested { by: PromptSource::StepArrival });
+            return;
         }
-        if let Some(interval) = self.scenario.safety.suds_prompt_interval_s {
-            if self.now_us - self.last_prompt_us >= (interval * 1e6) as u64 {
-                self.last_prompt_us = self.now_us;
-                self.emit(EventKind::SudsRequested {
-                    by: PromptSource::Interval,
-                });
-            }
+        if let Some(interval) = self.scenario.safety.suds_prompt_interval_s
+            && self.now_us - self.last_prompt_us >= (interval * 1e6) as u64
+        {
+            self.last_prompt_us = self.now_us;
+            self.emit(EventKind::SudsRequested { by: PromptSource::Interval });
         }
     }
 
@@ -625,10 +566,7 @@ impl Session {
             (None, true) => {
                 let reason = rule.map(|rule| self.reason(rule)).unwrap_or_default();
                 let step = self.step + 2;
-                self.suggestion = Some(Suggestion {
-                    step,
-                    reason: reason.clone(),
-                });
+                self.suggestion = Some(Suggestion { step, reason: reason.clone() });
                 self.emit(EventKind::SuggestionRaised { step, reason });
                 if self.automatic {
                     self.set_target(self.scenario.level_of_step(step - 1), Actor::Automatic);
@@ -647,25 +585,20 @@ impl Session {
         let stats = &self.visit.stats;
         let time_on_step_s = stats.time_on_step_us as f64 / 1e6;
         [
-            rule.suds_drop_from_peak
-                .map(|fraction| stats.drop_from_peak().is_some_and(|d| d >= fraction)),
+            rule.suds_drop_from_peak.map(|fraction| stats.drop_from_peak().is_some_and(|d| d >= fraction)),
             rule.suds_at_or_below.map(|hold| {
-                self.visit
-                    .below_since_us
-                    .is_some_and(|since| (self.now_us - since) as f64 / 1e6 >= hold.for_s)
+                self.visit.below_since_us.is_some_and(|since| (self.now_us - since) as f64 / 1e6 >= hold.for_s)
             }),
             rule.time_on_step_s.map(|t| time_on_step_s >= t),
-            rule.heart_rate_within
-                .map(|fraction| match (self.heart_rate, self.baseline.bpm) {
-                    (Some(hr), Some(base)) => hr <= base * (1.0 + fraction),
-                    _ => false,
-                }),
+            rule.heart_rate_within.map(|fraction| match (self.heart_rate, self.baseline.bpm) {
+                (Some(hr), Some(base)) => hr <= base * (1.0 + fraction),
+                _ => false,
+            }),
         ]
     }
 
     fn rule_holds(&self, rule: &AdvanceRule) -> bool {
-        let min_time_met = self.visit.stats.time_on_step_us as f64 / 1e6
-            >= self.scenario.steps[self.step].min_time_s;
+        let min_time_met = self.visit.stats.time_on_step_us as f64 / 1e6 >= self.scenario.steps[self.step].min_time_s;
         let mut given = self.criteria(rule).into_iter().flatten();
         min_time_met
             && match rule.require {
@@ -678,22 +611,13 @@ impl Session {
         let stats = &self.visit.stats;
         let held = self.criteria(rule);
         let mut parts = Vec::new();
-        if held[0] == Some(true) {
-            if let (Some(peak), Some(last), Some(drop)) =
-                (stats.suds_peak, stats.suds_last, stats.drop_from_peak())
-            {
-                parts.push(format!(
-                    "SUDS fell {:.0} % from its peak of {peak} (now {last})",
-                    drop * 100.0
-                ));
-            }
+        if held[0] == Some(true)
+            && let (Some(peak), Some(last), Some(drop)) = (stats.suds_peak, stats.suds_last, stats.drop_from_peak())
+        {
+            parts.push(format!("SUDS fell {:.0} % from its peak of {peak} (now {last})", drop * 100.0));
         }
         if let (Some(true), Some(hold)) = (held[1], rule.suds_at_or_below) {
-            parts.push(format!(
-                "SUDS at or below {} for {}",
-                hold.suds,
-                minutes(hold.for_s)
-            ));
+            parts.push(format!("SUDS at or below {} for {}", hold.suds, minutes(hold.for_s)));
         }
         if let (Some(true), Some(hr), Some(base)) = (held[3], self.heart_rate, self.baseline.bpm) {
             parts.push(format!(
@@ -701,10 +625,7 @@ impl Session {
                 (hr / base - 1.0).max(0.0) * 100.0
             ));
         }
-        parts.push(format!(
-            "{} on step",
-            minutes(stats.time_on_step_us as f64 / 1e6)
-        ));
+        parts.push(format!("{} on step", minutes(stats.time_on_step_us as f64 / 1e6)));
         parts.join("; ")
     }
 }

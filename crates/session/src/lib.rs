@@ -32,7 +32,5 @@ mod engine;
 mod event;
 
 pub use command::{Command, LinkStatus, PatientInput, Rejection};
-pub use engine::{
-    Config, PANIC_FADE_S, RETURN_FADE_S, Session, State, Suggestion, THERAPIST_FADE_S,
-};
+pub use engine::{Config, PANIC_FADE_S, RETURN_FADE_S, Session, State, Suggestion, THERAPIST_FADE_S};
 pub use event::{Actor, Event, EventKind, PromptSource, SafeCause, StepStats};

@@ -60,13 +60,7 @@ fn op(commands: BoxedStrategy<Command>) -> impl Strategy<Value = Op> {
 
 /// Time steps from one frame at 90 Hz to half a minute.
 fn script(commands: BoxedStrategy<Command>) -> impl Strategy<Value = Vec<(u64, Op)>> {
-    prop::collection::vec(
-        (
-            prop_oneof![Just(11_111u64), 1u64..2_000_000, 1u64..30_000_000],
-            op(commands),
-        ),
-        1..200,
-    )
+    prop::collection::vec((prop_oneof![Just(11_111u64), 1u64..2_000_000, 1u64..30_000_000], op(commands)), 1..200)
 }
 
 fn apply(session: &mut Session, now: Duration, op: &Op) {
@@ -133,15 +127,14 @@ proptest! {
                 prop_assert!(after <= target_before.max(session.target_level()) + 1e-9);
             }
             for event in session.events_since(seen) {
-                if let EventKind::TargetChanged { from, to, by } = &event.kind {
-                    if to > from {
+                if let EventKind::TargetChanged { from, to, by } = &event.kind
+                    && to > from {
                         prop_assert!(matches!(by, Actor::Therapist | Actor::Automatic), "raised by {by:?}");
                         if *by == Actor::Automatic {
                             let switched_off_now = matches!(op, Op::Command(Command::SetAutomatic { on: false }));
                             prop_assert!(session.automatic() || switched_off_now);
                         }
                     }
-                }
             }
             seen = session.events().len() as u64;
         }
@@ -185,11 +178,10 @@ proptest! {
                 Op::Link(LinkStatus::Connected) => lost_since = None,
                 _ => {}
             }
-            if let Some(since) = lost_since {
-                if now - since >= timeout && matches!(state_before, State::Running | State::Paused) && !matches!(op, Op::Command(_)) {
+            if let Some(since) = lost_since
+                && now - since >= timeout && matches!(state_before, State::Running | State::Paused) && !matches!(op, Op::Command(_)) {
                     prop_assert_eq!(session.state(), State::SafeScene, "lost since {:?}, now {:?}", since, now);
                 }
-            }
         }
     }
 

@@ -7,6 +7,8 @@
 //! panic, hr BPM (patient); lost, connected (link); tick.
 //! Update expectations with `UPDATE_EXPECT=1 cargo test -p trinvis-session`.
 
+#![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
+
 mod common;
 
 use std::fmt::Write;
@@ -24,15 +26,9 @@ fn check(script: &str, expect: Expect) {
         let (verb, arg) = rest.split_once(' ').unwrap_or((rest, ""));
         let times: Vec<f64> = match time.split_once("..") {
             Some((from, to)) => {
-                let (from, to, dt): (f64, f64, f64) = (
-                    from.parse().unwrap(),
-                    to.parse().unwrap(),
-                    arg.parse().unwrap(),
-                );
-                (0..)
-                    .map(|i| from + f64::from(i) * dt)
-                    .take_while(|t| *t <= to + 1e-9)
-                    .collect()
+                let (from, to, dt): (f64, f64, f64) =
+                    (from.parse().unwrap(), to.parse().unwrap(), arg.parse().unwrap());
+                (0..).map(|i| from + f64::from(i) * dt).take_while(|t| *t <= to + 1e-9).collect()
             }
             None => vec![time.parse().unwrap()],
         };
@@ -44,13 +40,7 @@ fn check(script: &str, expect: Expect) {
                 let mut kind = kind.as_object().unwrap().clone();
                 kind.remove("seq");
                 kind.remove("at_us");
-                writeln!(
-                    out,
-                    "{:>8.3} {}",
-                    event.at_us as f64 / 1e6,
-                    serde_json::Value::Object(kind)
-                )
-                .unwrap();
+                writeln!(out, "{:>8.3} {}", event.at_us as f64 / 1e6, serde_json::Value::Object(kind)).unwrap();
             }
             printed = session.events().len() as u64;
             if let Err(rejection) = result {
@@ -71,21 +61,12 @@ fn check(script: &str, expect: Expect) {
     expect.assert_eq(&out);
 }
 
-fn apply(
-    session: &mut Session,
-    now: Duration,
-    verb: &str,
-    arg: &str,
-) -> Result<(), session::Rejection> {
+fn apply(session: &mut Session, now: Duration, verb: &str, arg: &str) -> Result<(), session::Rejection> {
     let command = |c| Some(c);
     let therapist = match verb {
         "start" => command(Command::Start),
-        "level" => command(Command::SetLevel {
-            level: arg.parse().unwrap(),
-        }),
-        "step" => command(Command::GoToStep {
-            step: arg.parse().unwrap(),
-        }),
+        "level" => command(Command::SetLevel { level: arg.parse().unwrap() }),
+        "step" => command(Command::GoToStep { step: arg.parse().unwrap() }),
         "next" => command(Command::NextStep),
         "previous" => command(Command::PreviousStep),
         "accept" => command(Command::AcceptSuggestion),
@@ -94,9 +75,7 @@ fn apply(
         "safe" => command(Command::SafeScene),
         "stop" => command(Command::Stop),
         "request" => command(Command::RequestSuds),
-        "record" => command(Command::RecordSuds {
-            value: arg.parse().unwrap(),
-        }),
+        "record" => command(Command::RecordSuds { value: arg.parse().unwrap() }),
         "marker" => command(Command::Marker { label: arg.into() }),
         "note" => command(Command::Note { text: arg.into() }),
         "predict" => command(Command::Prediction { text: arg.into() }),
@@ -108,22 +87,21 @@ fn apply(
         return session.command(now, c);
     }
     match verb {
-        "suds" => session.patient(
-            now,
-            PatientInput::Suds {
-                value: arg.parse().unwrap(),
-            },
-        ),
+        "suds" => session.patient(now, PatientInput::Suds { value: arg.parse().unwrap() }),
         "panic" => session.patient(now, PatientInput::Panic),
-        "hr" => session.patient(
-            now,
-            PatientInput::HeartRate {
-                bpm: arg.parse().unwrap(),
-            },
-        ),
-        "lost" => Ok(session.link(now, LinkStatus::Lost)),
-        "connected" => Ok(session.link(now, LinkStatus::Connected)),
-        "tick" => Ok(session.tick(now)),
+        "hr" => session.patient(now, PatientInput::HeartRate { bpm: arg.parse().unwrap() }),
+        "lost" => {
+            session.link(now, LinkStatus::Lost);
+            Ok(())
+        }
+        "connected" => {
+            session.link(now, LinkStatus::Connected);
+            Ok(())
+        }
+        "tick" => {
+            session.tick(now);
+            Ok(())
+        }
         other => panic!("unknown verb {other}"),
     }
 }

@@ -140,12 +140,7 @@ impl Simulation {
     pub fn new(scenario: Scenario, config: SimConfig) -> Simulation {
         let tallies = vec![Tally::default(); scenario.step_count()];
         Simulation {
-            session: Session::new(
-                scenario,
-                Config {
-                    automatic: config.automatic,
-                },
-            ),
+            session: Session::new(scenario, Config { automatic: config.automatic }),
             patient: SyntheticPatient::new(config.patient.clone(), config.seed),
             config,
             frame: 0,
@@ -183,11 +178,7 @@ impl Simulation {
         // While waiting the patient rests: the baseline is taken without the stimulus.
         let exposed = self.session.state() != State::Waiting;
         let stimulus = Stimulus {
-            intensity: if exposed {
-                self.session.applied_level() / scenario.max_level()
-            } else {
-                0.0
-            },
+            intensity: if exposed { self.session.applied_level() / scenario.max_level() } else { 0.0 },
             safe_blend: self.session.safe_blend(),
             direction: Vec3::new(0.0, -0.3, -1.0),
         };
@@ -201,16 +192,9 @@ impl Simulation {
             self.panics += 1;
             let _ = self.session.patient(now, PatientInput::Panic);
         }
-        let hr_every = (self.config.rate_hz / self.config.heart_rate_hz)
-            .round()
-            .max(1.0) as u64;
-        if self.frame % hr_every == 0 {
-            let _ = self.session.patient(
-                now,
-                PatientInput::HeartRate {
-                    bpm: out.heart_rate,
-                },
-            );
+        let hr_every = (self.config.rate_hz / self.config.heart_rate_hz).round().max(1.0) as u64;
+        if self.frame.is_multiple_of(hr_every) {
+            let _ = self.session.patient(now, PatientInput::HeartRate { bpm: out.heart_rate });
         }
         self.session.tick(now);
         self.read_events();
@@ -238,6 +222,12 @@ impl Simulation {
 
     /// Runs to the configured duration, stops the session and summarises.
     pub fn run(mut self) -> Summary {
+        self.run_to_end()
+    }
+
+    /// Like [`Simulation::run`], keeping the simulation (and its session's
+    /// event log) for the caller.
+    pub fn run_to_end(&mut self) -> Summary {
         while !self.finished() {
             self.step();
         }
@@ -245,7 +235,7 @@ impl Simulation {
     }
 
     /// Stops the session now and summarises.
-    pub fn finish(mut self) -> Summary {
+    pub fn finish(&mut self) -> Summary {
         let now = self.now();
         self.therapist(now, Command::Stop);
         self.read_events();
@@ -268,13 +258,8 @@ impl Simulation {
                     }
                     _ => None,
                 },
-                avoidance_share: if t.frames == 0 {
-                    0.0
-                } else {
-                    t.frames_away as f64 / t.frames as f64
-                },
-                heart_rate_mean: (t.heart_rate_weight > 0.0)
-                    .then(|| t.heart_rate_sum / t.heart_rate_weight),
+                avoidance_share: if t.frames == 0 { 0.0 } else { t.frames_away as f64 / t.frames as f64 },
+                heart_rate_mean: (t.heart_rate_weight > 0.0).then(|| t.heart_rate_sum / t.heart_rate_weight),
             })
             .collect();
         Summary {

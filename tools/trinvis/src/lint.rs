@@ -20,24 +20,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if files.is_empty() {
         anyhow::bail!(
             "no .ron files in {}",
-            args.paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
     let mut failed = 0;
     for file in &files {
-        let text =
-            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         match scenario::parse(&text, &file.display().to_string()) {
-            Ok(s) => println!(
-                "ok   {} ({}, {} steps)",
-                file.display(),
-                s.id,
-                s.step_count()
-            ),
+            Ok(s) => println!("ok   {} ({}, {} steps)", file.display(), s.id, s.step_count()),
             Err(e) => {
                 failed += 1;
                 eprintln!("{e}");

@@ -9,11 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "trinvis",
-    version,
-    about = "Trinvis: open VR exposure therapy runtime"
-)]
+#[command(name = "trinvis", version, about = "Trinvis: open VR exposure therapy runtime")]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use session::{Event, EventKind};
 use sim::{SimConfig, Simulation, Summary};
 
 #[derive(Debug, clap::Args)]
@@ -28,11 +29,15 @@ pub struct Args {
     /// Print the summary as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also print the session's event log, one line per event (with --json:
+    /// the events as JSON lines before the summary).
+    #[arg(long)]
+    events: bool,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.scenario)
-        .with_context(|| format!("reading {}", args.scenario.display()))?;
+    let text =
+        std::fs::read_to_string(&args.scenario).with_context(|| format!("reading {}", args.scenario.display()))?;
     let scenario = match scenario::parse(&text, &args.scenario.display().to_string()) {
         Ok(s) => s,
         Err(e) => {
@@ -44,10 +49,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--minutes must be between 0 and 1440, got {}", args.minutes);
     }
     if !(args.rate >= 1.0 && args.rate <= 1000.0) {
-        anyhow::bail!(
-            "--rate must be between 1 and 1000 frames per second, got {}",
-            args.rate
-        );
+        anyhow::bail!("--rate must be between 1 and 1000 frames per second, got {}", args.rate);
     }
     let config = SimConfig {
         duration: Duration::from_secs_f64(args.minutes * 60.0),
@@ -57,8 +59,21 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ..SimConfig::default()
     };
     let started = Instant::now();
-    let summary = Simulation::new(scenario, config).run();
+    let mut simulation = Simulation::new(scenario, config);
+    let summary = simulation.run_to_end();
     let wall = started.elapsed();
+    if args.events {
+        for event in simulation.session().events() {
+            if args.json {
+                println!("{}", serde_json::to_string(event)?);
+            } else {
+                println!("{}", describe(event, simulation.session().scenario()));
+            }
+        }
+        if !args.json {
+            println!();
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -76,19 +91,14 @@ fn table(s: &Summary, wall: Duration) -> String {
         wall.as_secs_f64(),
         s.simulated_s / wall.as_secs_f64().max(1e-9),
         s.seed,
-        if s.automatic {
-            "automatic mode"
-        } else {
-            "simulated therapist confirms suggestions"
-        },
+        if s.automatic { "automatic mode" } else { "simulated therapist confirms suggestions" },
     );
     out += &format!(
         "reached step {} of {}; panics {}; heart-rate baseline {}\n\n",
         s.highest_step,
         s.step_count,
         s.panics,
-        s.heart_rate_baseline
-            .map_or("-".to_owned(), |b| format!("{b:.0} bpm")),
+        s.heart_rate_baseline.map_or("-".to_owned(), |b| format!("{b:.0} bpm")),
     );
     out += &format!(
         "{:>4}  {:<24} {:>6} {:>9} {:>6} {:>6} {:>6} {:>7} {:>8}\n",
@@ -111,6 +121,42 @@ fn table(s: &Summary, wall: Duration) -> String {
     out
 }
 
+/// One event as a line for people: session clock, then what happened.
+fn describe(event: &Event, scenario: &scenario::Scenario) -> String {
+    let what = match &event.kind {
+        EventKind::StateChanged { from, to, by } => format!("{from} -> {to} ({by:?})"),
+        EventKind::SafeSceneEntered { cause, fade_s } => format!("safe scene ({cause:?}), fade {fade_s} s"),
+        EventKind::TargetChanged { from, to, by } => format!("target level {from:.2} -> {to:.2} ({by:?})"),
+        EventKind::LevelSettled { level } => format!("level settled at {level:.2}"),
+        EventKind::StepEntered { step, id } => {
+            let title = scenario.steps.get(step - 1).map_or("", |s| s.title.as_str());
+            format!("step {step} {id}: {title}")
+        }
+        EventKind::StepLeft { stats } => format!(
+            "left step {} after {}, SUDS peak {} last {}",
+            stats.step,
+            clock(stats.time_on_step_us as f64 / 1e6),
+            opt(stats.suds_peak.map(f64::from), 0, ""),
+            opt(stats.suds_last.map(f64::from), 0, "")
+        ),
+        EventKind::SuggestionRaised { step, reason } => format!("suggest step {step}: {reason}"),
+        EventKind::SuggestionWithdrawn { step } => format!("suggestion of step {step} withdrawn"),
+        EventKind::SudsRequested { by } => format!("SUDS asked ({by:?})"),
+        EventKind::SudsRecorded { value, by } => format!("SUDS {value} ({by:?})"),
+        EventKind::Panic => "PANIC pressed".to_owned(),
+        EventKind::HeartRateBaseline { bpm } => format!("heart-rate baseline {bpm:.0} bpm"),
+        EventKind::LinkLost => "link lost".to_owned(),
+        EventKind::LinkRestored => "link restored".to_owned(),
+        EventKind::AutomaticMode { on } => format!("automatic mode {}", if *on { "on" } else { "off" }),
+        EventKind::Marker { label } => format!("marker: {label}"),
+        EventKind::Note { text } => format!("note: {text}"),
+        EventKind::Prediction { step, text } => format!("prediction for step {step}: {text}"),
+        EventKind::Outcome { step, text } => format!("outcome of step {step}: {text}"),
+    };
+    let t = event.at_us as f64 / 1e6;
+    format!("{:>3}:{:04.1}  {what}", (t / 60.0).floor() as u64, t % 60.0)
+}
+
 fn opt(x: Option<f64>, decimals: usize, unit: &str) -> String {
     x.map_or("-".to_owned(), |x| format!("{x:.decimals$}{unit}"))
 }
@@ -121,9 +167,5 @@ fn clock(seconds: f64) -> String {
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_owned()
-    } else {
-        s.chars().take(n - 1).chain(['…']).collect()
-    }
+    if s.chars().count() <= n { s.to_owned() } else { s.chars().take(n - 1).chain(['…']).collect() }
 }

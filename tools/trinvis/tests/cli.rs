@@ -1,14 +1,12 @@
 //! The `trinvis` binary as a user runs it: real files, exit codes, output.
 
+#![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn trinvis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trinvis"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("trinvis runs")
+    Command::new(env!("CARGO_BIN_EXE_trinvis")).args(args).current_dir(root()).output().expect("trinvis runs")
 }
 
 fn root() -> PathBuf {
@@ -21,8 +19,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// A copy of heights.ron with one edit, in a fresh temporary folder.
 fn edited_copy(name: &str, from: &str, to: &str) -> PathBuf {
-    let original =
-        std::fs::read_to_string(root().join("scenarios/heights.ron")).expect("heights.ron");
+    let original = std::fs::read_to_string(root().join("scenarios/heights.ron")).expect("heights.ron");
     assert!(original.contains(from));
     let dir = std::env::temp_dir().join(format!("trinvis-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -36,10 +33,7 @@ fn lint_passes_on_the_shipped_scenarios() {
     let out = trinvis(&["lint"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
-        text(&out.stdout)
-            .lines()
-            .filter(|l| l.starts_with("ok "))
-            .count(),
+        text(&out.stdout).lines().filter(|l| l.starts_with("ok ")).count(),
         std::fs::read_dir(root().join("scenarios")).unwrap().count()
     );
 }
@@ -50,10 +44,7 @@ fn lint_fails_with_a_located_error_on_a_misspelt_field() {
     let out = trinvis(&["lint", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    let expected = format!(
-        "{}:32:13: step \"floor-1\": unknown field `min_tme_s`",
-        path.display()
-    );
+    let expected = format!("{}:32:13: step \"floor-1\": unknown field `min_tme_s`", path.display());
     assert!(err.contains(&expected), "{err}");
 }
 
@@ -63,10 +54,7 @@ fn lint_fails_with_a_located_error_on_a_negative_height() {
     let out = trinvis(&["lint", Path::new(&path).to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    let expected = format!(
-        "{}:51:35: step \"floor-3\": height_m: must be > 0, got -2",
-        path.display()
-    );
+    let expected = format!("{}:51:35: step \"floor-3\": height_m: must be > 0, got -2", path.display());
     assert!(err.contains(&expected), "{err}");
 }
 
@@ -79,50 +67,22 @@ fn lint_says_when_a_path_does_not_exist() {
 
 #[test]
 fn sim_climbs_the_heights_ladder_and_prints_the_table() {
-    let out = trinvis(&[
-        "sim",
-        "--scenario",
-        "scenarios/heights.ron",
-        "--minutes",
-        "30",
-        "--auto",
-    ]);
+    let out = trinvis(&["sim", "--scenario", "scenarios/heights.ron", "--minutes", "30", "--auto"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let table = text(&out.stdout);
     assert!(table.contains("step  id"), "{table}");
-    let rows: Vec<&str> = table
-        .lines()
-        .filter(|l| {
-            l.trim_start()
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_digit())
-        })
-        .collect();
+    let rows: Vec<&str> =
+        table.lines().filter(|l| l.trim_start().chars().next().is_some_and(|c| c.is_ascii_digit())).collect();
     assert!(rows.len() >= 5, "climbed at least five steps:\n{table}");
     assert!(rows[0].contains("floor-1"), "{table}");
 }
 
 #[test]
 fn sim_json_is_deterministic_for_a_seed() {
-    let run = || {
-        trinvis(&[
-            "sim",
-            "--scenario",
-            "scenarios/spiders.ron",
-            "--minutes",
-            "12",
-            "--seed",
-            "7",
-            "--json",
-        ])
-    };
+    let run = || trinvis(&["sim", "--scenario", "scenarios/spiders.ron", "--minutes", "12", "--seed", "7", "--json"]);
     let (a, b) = (run(), run());
     assert!(a.status.success(), "{}", text(&a.stderr));
     assert_eq!(a.stdout, b.stdout);
     let json = text(&a.stdout);
-    assert!(
-        json.contains("\"scenario\": \"spiders\"") && json.contains("\"seed\": 7"),
-        "{json}"
-    );
+    assert!(json.contains("\"scenario\": \"spiders\"") && json.contains("\"seed\": 7"), "{json}");
 }
