@@ -289,6 +289,7 @@ const FLYING: &[ParamSpec] = &[
     number("turbulence", 0.0, 1.0, 0.0, "shaking of the cabin, 0 = smooth, 1 = severe"),
     number("occupancy", 0.0, 1.0, 0.3, "share of seats taken"),
     choice("seat", &["aisle", "middle", "window"], "aisle", "where the patient sits"),
+    count("row", 1, 40, 12, "seat row, 1 = front of the cabin"),
     flag("night", false, "dark outside, cabin lights dimmed"),
     choice("weather", &["clear", "cloudy", "storm"], "clear", "what the windows show"),
     number("engine_noise", 0.0, 1.0, 0.5, "loudness of the engines"),

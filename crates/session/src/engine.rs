@@ -87,6 +87,9 @@ pub struct Session {
     heart_rate: Option<f64>,
     heart_rate_at_us: u64,
     baseline: Baseline,
+    /// Time spent running, µs: the clock of prompts and SUDS holds, so that
+    /// pauses and the safe scene do not count toward them.
+    running_us: u64,
     last_prompt_us: u64,
     arrival_prompt_at: Option<u64>,
     events: Vec<Event>,
@@ -127,6 +130,7 @@ impl Session {
             heart_rate: None,
             heart_rate_at_us: 0,
             baseline: Baseline::default(),
+            running_us: 0,
             last_prompt_us: 0,
             arrival_prompt_at: None,
             events: Vec::new(),
@@ -234,6 +238,7 @@ impl Session {
 
         if self.state == State::Running {
             self.visit.stats.time_on_step_us += dt_us;
+            self.running_us += dt_us;
         }
         self.ease(dt_s);
         self.fade(dt_us);
@@ -264,7 +269,7 @@ impl Session {
                 }
                 self.set_state(State::Running, Actor::Therapist);
                 self.enter_step(self.scenario.step_index_at(self.applied));
-                self.last_prompt_us = self.now_us;
+                self.last_prompt_us = self.running_us;
             }
             Command::SetLevel { level } => {
                 if level.is_nan() {
@@ -315,7 +320,7 @@ impl Session {
                 self.set_state(State::Ended, Actor::Therapist);
             }
             Command::RequestSuds => {
-                self.last_prompt_us = self.now_us;
+                self.last_prompt_us = self.running_us;
                 self.emit(EventKind::SudsRequested { by: PromptSource::Therapist });
             }
             Command::RecordSuds { value } => self.record_suds(*value, Actor::Therapist)?,
@@ -475,7 +480,10 @@ impl Session {
             ..Visit::default()
         };
         self.emit(EventKind::StepEntered { step: step + 1, id });
-        self.arrival_prompt_at = self.scenario.safety.suds_prompt_after_step_s.map(|s| self.now_us + (s * 1e6) as u64);
+        self.arrival_prompt_at =
+            self.scenario.safety.suds_prompt_after_step_s.map(|s| self.running_us + (s * 1e6) as u64);
+        // The interval counts from the arrival, so the two prompts do not crowd each other.
+        self.last_prompt_us = self.running_us;
         if let Some(suggestion) = self.suggestion.take()
             && suggestion.step != step + 1
         {
@@ -499,7 +507,7 @@ impl Session {
             return Err(Rejection::InvalidSuds { value });
         }
         self.emit(EventKind::SudsRecorded { value, by });
-        self.last_prompt_us = self.now_us;
+        self.last_prompt_us = self.running_us;
         self.arrival_prompt_at = None;
         if self.state == State::Waiting {
             return Ok(());
@@ -512,7 +520,7 @@ impl Session {
         let hold = self.scenario.steps[self.step].advance.as_ref().and_then(|a| a.suds_at_or_below);
         match hold {
             Some(hold) if f64::from(value) <= hold.suds => {
-                self.visit.below_since_us.get_or_insert(self.now_us);
+                self.visit.below_since_us.get_or_insert(self.running_us);
             }
             _ => self.visit.below_since_us = None,
         }
@@ -541,17 +549,17 @@ impl Session {
 
     fn prompt(&mut self) {
         if let Some(at) = self.arrival_prompt_at
-            && self.now_us >= at
+            && self.running_us >= at
         {
             self.arrival_prompt_at = None;
-            self.last_prompt_us = self.now_us;
+            self.last_prompt_us = self.running_us;
             self.emit(EventKind::SudsRequested { by: PromptSource::StepArrival });
             return;
         }
         if let Some(interval) = self.scenario.safety.suds_prompt_interval_s
-            && self.now_us - self.last_prompt_us >= (interval * 1e6) as u64
+            && self.running_us - self.last_prompt_us >= (interval * 1e6) as u64
         {
-            self.last_prompt_us = self.now_us;
+            self.last_prompt_us = self.running_us;
             self.emit(EventKind::SudsRequested { by: PromptSource::Interval });
         }
     }
@@ -568,9 +576,6 @@ impl Session {
                 let step = self.step + 2;
                 self.suggestion = Some(Suggestion { step, reason: reason.clone() });
                 self.emit(EventKind::SuggestionRaised { step, reason });
-                if self.automatic {
-                    self.set_target(self.scenario.level_of_step(step - 1), Actor::Automatic);
-                }
             }
             (Some(suggestion), false) => {
                 let step = suggestion.step;
@@ -578,6 +583,14 @@ impl Session {
                 self.emit(EventKind::SuggestionWithdrawn { step });
             }
             _ => {}
+        }
+        // Automatic mode follows a suggestion only while the console can see
+        // it: with the link lost the headset never raises on its own.
+        if self.automatic
+            && self.link_lost_since.is_none()
+            && let Some(step) = self.suggestion.as_ref().map(|s| s.step)
+        {
+            self.set_target(self.scenario.level_of_step(step - 1), Actor::Automatic);
         }
     }
 
@@ -587,7 +600,7 @@ impl Session {
         [
             rule.suds_drop_from_peak.map(|fraction| stats.drop_from_peak().is_some_and(|d| d >= fraction)),
             rule.suds_at_or_below.map(|hold| {
-                self.visit.below_since_us.is_some_and(|since| (self.now_us - since) as f64 / 1e6 >= hold.for_s)
+                self.visit.below_since_us.is_some_and(|since| (self.running_us - since) as f64 / 1e6 >= hold.for_s)
             }),
             rule.time_on_step_s.map(|t| time_on_step_s >= t),
             rule.heart_rate_within.map(|fraction| match (self.heart_rate, self.baseline.bpm) {

@@ -298,3 +298,32 @@ fn prompts_arrive_after_each_step_and_at_the_interval_and_notes_are_kept() {
         "#]],
     );
 }
+
+#[test]
+fn automatic_mode_waits_for_the_link_before_raising() {
+    check(
+        "
+        0 auto on
+        0 start
+        5 suds 80
+        30 lost
+        31 suds 30
+        35 tick
+        36 connected
+        37 tick
+        ",
+        expect![[r#"
+               0.000 {"on":true,"type":"automatic_mode"}
+               0.000 {"by":"therapist","from":"waiting","to":"running","type":"state_changed"}
+               0.000 {"id":"far","step":1,"type":"step_entered"}
+               5.000 {"by":"step_arrival","type":"suds_requested"}
+               5.000 {"by":"patient","type":"suds_recorded","value":80}
+              30.000 {"type":"link_lost"}
+              31.000 {"by":"patient","type":"suds_recorded","value":30}
+              35.000 {"reason":"SUDS fell 62 % from its peak of 80 (now 30); 35 s on step","step":2,"type":"suggestion_raised"}
+              36.000 {"type":"link_restored"}
+              37.000 {"by":"automatic","from":1.0,"to":2.0,"type":"target_changed"}
+            -- running level 1.00 -> 2.00, step 1, safe 0.00
+        "#]],
+    );
+}

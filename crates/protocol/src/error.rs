@@ -1,0 +1,55 @@
+//! `error`: a message was refused. The connection stays open.
+
+use serde::{Deserialize, Serialize};
+
+/// What was refused and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorMessage {
+    /// Machine-readable kind.
+    pub code: ErrorCode,
+    /// For people: what was wrong and what would be accepted.
+    pub message: String,
+}
+
+/// Kinds of refusal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, or not a message this peer may send.
+    Malformed,
+    /// A message that does not fit the connection's state (e.g. no hello yet).
+    OutOfOrder,
+    /// Too many commands in a short time.
+    RateLimited,
+    /// No session with that id.
+    NoSuchSession,
+    /// The session's headset is not connected; the command was not sent.
+    HeadsetOffline,
+    /// The headset rejected the command or did not answer.
+    CommandFailed,
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    use super::*;
+    use crate::ConsoleToBrowser;
+    use crate::testing::check;
+
+    #[test]
+    fn snapshot_and_round_trip() {
+        check(
+            &ConsoleToBrowser::Error(ErrorMessage {
+                code: ErrorCode::Malformed,
+                message: "unknown variant `hallo`, expected one of `list_sessions`, `subscribe`, `unsubscribe`, `command` at line 1 column 16".into(),
+            }),
+            expect![[r#"
+                {
+                  "type": "error",
+                  "code": "malformed",
+                  "message": "unknown variant `hallo`, expected one of `list_sessions`, `subscribe`, `unsubscribe`, `command` at line 1 column 16"
+                }"#]],
+        );
+    }
+}

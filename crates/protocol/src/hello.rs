@@ -1,0 +1,69 @@
+//! `hello`: the first message a headset sends on every connection.
+
+use serde::{Deserialize, Serialize};
+
+/// Who is connecting, with what, and where to resume.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Stable id of this headset installation.
+    pub headset_id: String,
+    /// Name and version of the headset app, e.g. `trinvis-headset 0.1.0`.
+    pub app: String,
+    /// The scenario being run.
+    pub scenario: ScenarioRef,
+    /// The pseudonymous patient code; never a name.
+    pub patient_code: String,
+    /// Set when reconnecting: the session this headset was in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The oldest sequence number the headset still holds unacknowledged
+    /// (the first it would resend); 1 on a new session.
+    pub resume_from: u64,
+}
+
+/// Identifies a scenario file exactly.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioRef {
+    /// The scenario's `id`.
+    pub id: String,
+    /// The scenario's `version`.
+    pub version: String,
+    /// SHA-256 of the file's bytes, lower-case hex.
+    pub sha256: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    use super::*;
+    use crate::HeadsetToConsole;
+    use crate::testing::check;
+
+    #[test]
+    fn snapshot_and_round_trip() {
+        check(
+            &HeadsetToConsole::Hello(Hello {
+                headset_id: "quest-3-lab-2".into(),
+                app: "trinvis-headset 0.1.0".into(),
+                scenario: ScenarioRef { id: "spiders".into(), version: "1.0.0".into(), sha256: "9f2c".into() },
+                patient_code: "P-0042".into(),
+                session_id: None,
+                resume_from: 1,
+            }),
+            expect![[r#"
+                {
+                  "type": "hello",
+                  "headset_id": "quest-3-lab-2",
+                  "app": "trinvis-headset 0.1.0",
+                  "scenario": {
+                    "id": "spiders",
+                    "version": "1.0.0",
+                    "sha256": "9f2c"
+                  },
+                  "patient_code": "P-0042",
+                  "resume_from": 1
+                }"#]],
+        );
+    }
+}

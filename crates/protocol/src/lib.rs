@@ -1,0 +1,187 @@
+//! Trinvis wire protocol v1: the messages between a headset, the console
+//! and the therapist's browser, as pure data (serde JSON). No sockets, no
+//! runtime: the edges (crates/link, crates/console) move these over
+//! WebSockets, and `docs/protocol.md` is the reference for other languages.
+//!
+//! Every message is a JSON object with a `"type"` field. Each direction has
+//! its own envelope enum; one file per message kind holds the payloads.
+//!
+//! ```
+//! use protocol::{HeadsetToConsole, decode};
+//! let text = r#"{"type":"command_ack","seq":7,"id":3,"ok":true}"#;
+//! let HeadsetToConsole::CommandAck(ack) = decode::<HeadsetToConsole>(text).unwrap() else { panic!() };
+//! assert_eq!((ack.seq, ack.id, ack.ok), (7, 3, true));
+//! ```
+
+mod ack;
+mod browser;
+mod command;
+mod command_ack;
+mod error;
+mod events;
+mod hello;
+mod ping;
+mod sessions;
+mod telemetry;
+mod welcome;
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use ack::Ack;
+pub use browser::{CommandRequest, CommandResult, SessionRef};
+pub use command::{Command, CommandMessage};
+pub use command_ack::CommandAck;
+pub use error::{ErrorCode, ErrorMessage};
+pub use events::{EventBatch, SessionEvent};
+pub use hello::{Hello, ScenarioRef};
+pub use ping::{Ping, Pong};
+pub use sessions::{Dropped, LinkState, SessionInfo, SessionList, SessionState};
+pub use telemetry::{Pose, Sample, TelemetryBatch};
+pub use welcome::Welcome;
+
+/// The WebSocket subprotocol every connection must ask for.
+pub const SUBPROTOCOL: &str = "trinvis.v1";
+
+/// Largest message a peer may send, in bytes. Larger ones close the
+/// connection with code 1009 (message too big).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Headset → console.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HeadsetToConsole {
+    /// First message on every connection.
+    Hello(Hello),
+    /// Samples, one per frame.
+    Telemetry(TelemetryBatch),
+    /// Entries of the session engine's log.
+    Events(EventBatch),
+    /// The result of a command.
+    CommandAck(CommandAck),
+    /// Answer to a ping.
+    Pong(Pong),
+}
+
+/// Console → headset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ConsoleToHeadset {
+    /// Answer to hello: the session this connection belongs to.
+    Welcome(Welcome),
+    /// A therapist's command.
+    Command(CommandMessage),
+    /// Everything up to a sequence number is stored; the headset may forget it.
+    Ack(Ack),
+    /// For the round-trip time and clock offset.
+    Ping(Ping),
+    /// Something the headset sent was refused.
+    Error(ErrorMessage),
+}
+
+/// Browser → console.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BrowserToConsole {
+    /// Ask for the session list again (it is also pushed on every change).
+    ListSessions,
+    /// Receive a session's telemetry and events.
+    Subscribe(SessionRef),
+    /// Stop receiving them.
+    Unsubscribe(SessionRef),
+    /// Send a command to a session's headset.
+    Command(CommandRequest),
+}
+
+/// Console → browser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ConsoleToBrowser {
+    /// Every session the console knows, connected or not.
+    Sessions(SessionList),
+    /// Telemetry of a subscribed session.
+    Telemetry {
+        /// The session.
+        session_id: String,
+        /// The batch as the headset sent it.
+        batch: TelemetryBatch,
+    },
+    /// Events of a subscribed session.
+    Events {
+        /// The session.
+        session_id: String,
+        /// The batch as the headset sent it.
+        batch: EventBatch,
+    },
+    /// What became of a command this browser sent.
+    CommandResult(CommandResult),
+    /// Telemetry samples left out for this browser because it fell behind.
+    Dropped(Dropped),
+    /// Something the browser sent was refused.
+    Error(ErrorMessage),
+}
+
+/// Why a text is not a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError {
+    /// What was wrong, from the JSON parser: names the field and column.
+    pub message: String,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Parses one message.
+pub fn decode<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
+    serde_json::from_str(text).map_err(|e| DecodeError { message: e.to_string() })
+}
+
+/// Serialises one message.
+pub fn encode<T: Serialize>(message: &T) -> String {
+    // Our message types contain only strings, numbers, bools, maps with
+    // string keys and sequences: serialising them cannot fail.
+    serde_json::to_string(message)
+        .unwrap_or_else(|e| format!(r#"{{"type":"error","code":"internal","message":"{e}"}}"#))
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use expect_test::Expect;
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+
+    /// The JSON snapshot of `message`, and a round trip back to it.
+    pub fn check<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(message: &T, expect: Expect) {
+        let json = serde_json::to_string_pretty(message).expect("serialises");
+        expect.assert_eq(&json);
+        let back: T = serde_json::from_str(&json).expect("parses back");
+        assert_eq!(&back, message);
+        // The compact form parses too, as it is what goes on the wire.
+        let back: T = super::decode(&super::encode(message)).expect("compact parses back");
+        assert_eq!(&back, message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_malformed_messages_are_errors_that_say_why() {
+        let e = decode::<HeadsetToConsole>(r#"{"type":"hallo"}"#).unwrap_err();
+        assert!(e.message.starts_with("unknown variant `hallo`, expected one of `hello`"), "{e}");
+        let e = decode::<HeadsetToConsole>(r#"{"type":"command_ack","seq":"x"}"#).unwrap_err();
+        assert!(e.message.contains("invalid type: string \"x\", expected u64"), "{e}");
+        let e = decode::<BrowserToConsole>("{not json").unwrap_err();
+        assert!(e.message.contains("line 1 column 2"), "{e}");
+        let e = decode::<BrowserToConsole>(r#"{"session_id":"s"}"#).unwrap_err();
+        assert!(e.message.contains("missing field `type`"), "{e}");
+    }
+}

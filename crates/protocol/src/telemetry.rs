@@ -1,0 +1,155 @@
+//! `telemetry`: what the patient does and what the headset shows, per frame.
+
+use serde::{Deserialize, Serialize};
+
+use crate::SessionState;
+
+/// A batch of samples, sent every few frames.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TelemetryBatch {
+    /// Sequence number of this message (shared with `events` and
+    /// `command_ack`): 1, 2, 3 … without gaps for one session.
+    pub seq: u64,
+    /// One per rendered frame, oldest first.
+    pub samples: Vec<Sample>,
+}
+
+/// One frame.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Headset monotonic time, microseconds.
+    pub t_us: u64,
+    /// Session time, microseconds (the engine's clock).
+    pub session_us: u64,
+    /// Head pose in the world (metres; y up, -z forward).
+    pub head: Pose,
+    /// Left hand or controller, when tracked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_hand: Option<Pose>,
+    /// Right hand or controller, when tracked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub right_hand: Option<Pose>,
+    /// Gaze direction, a unit vector in the world (head forward when there is no eye tracking).
+    pub gaze: [f32; 3],
+    /// Whether the feared stimulus is within the gaze cone.
+    pub gaze_on_stimulus: bool,
+    /// Angle between the gaze and the nearest stimulus, degrees.
+    pub stimulus_angle_deg: f32,
+    /// Distance from the head to the nearest stimulus, metres, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stimulus_distance_m: Option<f32>,
+    /// The session's state.
+    pub state: SessionState,
+    /// Level the session eases toward.
+    pub target_level: f32,
+    /// Level shown.
+    pub applied_level: f32,
+    /// Step shown, from 1.
+    pub step: u16,
+    /// How much the safe scene covers the scenario, 0..1.
+    pub safe_blend: f32,
+    /// Time of this frame, milliseconds.
+    pub frame_ms: f32,
+    /// Frames missed since the previous sample against the display's refresh rate.
+    pub dropped_frames: u32,
+    /// Heart rate, beats per minute, when a sensor is connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heart_rate: Option<f32>,
+}
+
+/// Position and orientation.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pose {
+    /// Position, metres: x, y, z.
+    pub p: [f32; 3],
+    /// Orientation quaternion: x, y, z, w.
+    pub q: [f32; 4],
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    use super::*;
+    use crate::HeadsetToConsole;
+    use crate::testing::check;
+
+    #[test]
+    fn snapshot_and_round_trip() {
+        let sample = Sample {
+            t_us: 5_000_011_111,
+            session_us: 61_011_111,
+            head: Pose { p: [0.0, 1.6, 0.0], q: [0.0, 0.0, 0.0, 1.0] },
+            left_hand: None,
+            right_hand: Some(Pose { p: [0.2, 1.1, -0.3], q: [0.0, 0.0, 0.0, 1.0] }),
+            gaze: [0.0, -0.287, -0.958],
+            gaze_on_stimulus: true,
+            stimulus_angle_deg: 4.5,
+            stimulus_distance_m: Some(0.6),
+            state: SessionState::Running,
+            target_level: 3.0,
+            applied_level: 2.5,
+            step: 3,
+            safe_blend: 0.0,
+            frame_ms: 11.1,
+            dropped_frames: 0,
+            heart_rate: Some(84.0),
+        };
+        check(
+            &HeadsetToConsole::Telemetry(TelemetryBatch { seq: 42, samples: vec![sample] }),
+            expect![[r#"
+            {
+              "type": "telemetry",
+              "seq": 42,
+              "samples": [
+                {
+                  "t_us": 5000011111,
+                  "session_us": 61011111,
+                  "head": {
+                    "p": [
+                      0.0,
+                      1.6,
+                      0.0
+                    ],
+                    "q": [
+                      0.0,
+                      0.0,
+                      0.0,
+                      1.0
+                    ]
+                  },
+                  "right_hand": {
+                    "p": [
+                      0.2,
+                      1.1,
+                      -0.3
+                    ],
+                    "q": [
+                      0.0,
+                      0.0,
+                      0.0,
+                      1.0
+                    ]
+                  },
+                  "gaze": [
+                    0.0,
+                    -0.287,
+                    -0.958
+                  ],
+                  "gaze_on_stimulus": true,
+                  "stimulus_angle_deg": 4.5,
+                  "stimulus_distance_m": 0.6,
+                  "state": "running",
+                  "target_level": 3.0,
+                  "applied_level": 2.5,
+                  "step": 3,
+                  "safe_blend": 0.0,
+                  "frame_ms": 11.1,
+                  "dropped_frames": 0,
+                  "heart_rate": 84.0
+                }
+              ]
+            }"#]],
+        );
+    }
+}

@@ -1,0 +1,42 @@
+//! `welcome`: the console's answer to `hello`.
+
+use serde::{Deserialize, Serialize};
+
+/// The session this connection belongs to, and what the console already has.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// New, or the one named in `hello` when the console still knows it.
+    pub session_id: String,
+    /// Highest sequence number stored; the headset resends everything after
+    /// it that it still holds, then carries on. 0 when nothing is stored.
+    pub acked: u64,
+    /// Name and version of the console.
+    pub console: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    use super::*;
+    use crate::ConsoleToHeadset;
+    use crate::testing::check;
+
+    #[test]
+    fn snapshot_and_round_trip() {
+        check(
+            &ConsoleToHeadset::Welcome(Welcome {
+                session_id: "20261126T101500Z-5f3a".into(),
+                acked: 0,
+                console: "trinvis-console 0.1.0".into(),
+            }),
+            expect![[r#"
+                {
+                  "type": "welcome",
+                  "session_id": "20261126T101500Z-5f3a",
+                  "acked": 0,
+                  "console": "trinvis-console 0.1.0"
+                }"#]],
+        );
+    }
+}
