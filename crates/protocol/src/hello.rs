@@ -19,6 +19,11 @@ pub struct Hello {
     /// The oldest sequence number the headset still holds unacknowledged
     /// (the first it would resend); 1 on a new session.
     pub resume_from: u64,
+    /// Headset clock when this hello was sent, µs (the clock of `Sample::t_us`):
+    /// the console's first estimate of the clock offset.
+    pub headset_us: u64,
+    /// Headset clock at session time 0, µs: maps events' `at_us` to the headset clock.
+    pub session_epoch_us: u64,
 }
 
 /// Identifies a scenario file exactly.
@@ -50,6 +55,8 @@ mod tests {
                 patient_code: "P-0042".into(),
                 session_id: None,
                 resume_from: 1,
+                headset_us: 5_000_000_000,
+                session_epoch_us: 4_939_000_000,
             }),
             expect![[r#"
                 {
@@ -62,7 +69,9 @@ mod tests {
                     "sha256": "9f2c"
                   },
                   "patient_code": "P-0042",
-                  "resume_from": 1
+                  "resume_from": 1,
+                  "headset_us": 5000000000,
+                  "session_epoch_us": 4939000000
                 }"#]],
         );
     }

@@ -30,30 +30,36 @@ pub struct Sample {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub right_hand: Option<Pose>,
     /// Gaze direction, a unit vector in the world (head forward when there is no eye tracking).
+    #[serde(serialize_with = "fixed::unit3")]
     pub gaze: [f32; 3],
     /// Whether the feared stimulus is within the gaze cone.
     pub gaze_on_stimulus: bool,
     /// Angle between the gaze and the nearest stimulus, degrees.
+    #[serde(serialize_with = "fixed::hundredths")]
     pub stimulus_angle_deg: f32,
     /// Distance from the head to the nearest stimulus, metres, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "fixed::opt_millimetres")]
     pub stimulus_distance_m: Option<f32>,
     /// The session's state.
     pub state: SessionState,
     /// Level the session eases toward.
+    #[serde(serialize_with = "fixed::level")]
     pub target_level: f32,
     /// Level shown.
+    #[serde(serialize_with = "fixed::level")]
     pub applied_level: f32,
     /// Step shown, from 1.
     pub step: u16,
     /// How much the safe scene covers the scenario, 0..1.
+    #[serde(serialize_with = "fixed::level")]
     pub safe_blend: f32,
     /// Time of this frame, milliseconds.
+    #[serde(serialize_with = "fixed::hundredths")]
     pub frame_ms: f32,
     /// Frames missed since the previous sample against the display's refresh rate.
     pub dropped_frames: u32,
     /// Heart rate, beats per minute, when a sensor is connected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "fixed::opt_tenths")]
     pub heart_rate: Option<f32>,
 }
 
@@ -61,9 +67,59 @@ pub struct Sample {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Pose {
     /// Position, metres: x, y, z.
+    #[serde(serialize_with = "fixed::millimetres3")]
     pub p: [f32; 3],
     /// Orientation quaternion: x, y, z, w.
+    #[serde(serialize_with = "fixed::unit4")]
     pub q: [f32; 4],
+}
+
+/// Telemetry is written with the precision it has, not the digits an `f32`
+/// prints: a tenth of a millimetre, 1e-5 for unit vectors and quaternions
+/// (well under a hundredth of a degree). This halves a recording's size.
+mod fixed {
+    use serde::Serializer;
+    use serde::ser::SerializeTuple;
+
+    fn round(x: f32, scale: f32) -> f32 {
+        (x * scale).round() / scale
+    }
+
+    fn array<S: Serializer, const N: usize>(v: &[f32; N], s: S, scale: f32) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(N)?;
+        for x in v {
+            t.serialize_element(&round(*x, scale))?;
+        }
+        t.end()
+    }
+
+    pub fn millimetres3<S: Serializer>(v: &[f32; 3], s: S) -> Result<S::Ok, S::Error> {
+        array(v, s, 1e4)
+    }
+    pub fn unit3<S: Serializer>(v: &[f32; 3], s: S) -> Result<S::Ok, S::Error> {
+        array(v, s, 1e5)
+    }
+    pub fn unit4<S: Serializer>(v: &[f32; 4], s: S) -> Result<S::Ok, S::Error> {
+        array(v, s, 1e5)
+    }
+    pub fn hundredths<S: Serializer>(x: &f32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f32(round(*x, 100.0))
+    }
+    pub fn level<S: Serializer>(x: &f32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f32(round(*x, 1e4))
+    }
+    pub fn opt_millimetres<S: Serializer>(x: &Option<f32>, s: S) -> Result<S::Ok, S::Error> {
+        match x {
+            Some(x) => s.serialize_some(&round(*x, 1e4)),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn opt_tenths<S: Serializer>(x: &Option<f32>, s: S) -> Result<S::Ok, S::Error> {
+        match x {
+            Some(x) => s.serialize_some(&round(*x, 10.0)),
+            None => s.serialize_none(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -73,6 +129,18 @@ mod tests {
     use super::*;
     use crate::HeadsetToConsole;
     use crate::testing::check;
+
+    #[test]
+    fn floats_are_written_with_the_precision_they_have() {
+        let pose = Pose {
+            p: [0.000_206_662_98, 1.6, 0.019_999_411],
+            q: [-0.034_898_996, 0.005_347_563, 0.000_186_741, 0.999_376_54],
+        };
+        assert_eq!(
+            serde_json::to_string(&pose).unwrap(),
+            r#"{"p":[0.0002,1.6,0.02],"q":[-0.0349,0.00535,0.00019,0.99938]}"#
+        );
+    }
 
     #[test]
     fn snapshot_and_round_trip() {

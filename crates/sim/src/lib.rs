@@ -37,6 +37,11 @@ pub struct SimConfig {
     pub automatic: bool,
     /// Time in the waiting state before the start, for the heart-rate baseline.
     pub baseline: Duration,
+    /// A simulated therapist starts the session after the baseline and
+    /// accepts each suggestion after `therapist_delay`. Off when a real
+    /// therapist steers from the console; then automatic mode, if on, starts
+    /// the session after the baseline by itself.
+    pub simulated_therapist: bool,
     /// How long the simulated therapist takes to accept a suggestion.
     pub therapist_delay: Duration,
     /// Heart-rate samples per second.
@@ -53,6 +58,7 @@ impl Default for SimConfig {
             seed: 1,
             automatic: false,
             baseline: Duration::from_secs(60),
+            simulated_therapist: true,
             therapist_delay: Duration::from_secs(10),
             heart_rate_hz: 1.0,
             patient: PatientParams::default(),
@@ -156,6 +162,11 @@ impl Simulation {
         &self.session
     }
 
+    /// The session, for a driver that also feeds it commands (a live link).
+    pub fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
     /// Session time of the next frame.
     pub fn now(&self) -> Duration {
         Duration::from_secs_f64(self.frame as f64 / self.config.rate_hz)
@@ -171,7 +182,8 @@ impl Simulation {
     pub fn step(&mut self) -> patient::Output {
         let now = self.now();
         let dt = 1.0 / self.config.rate_hz;
-        if self.session.state() == State::Waiting && now >= self.config.baseline {
+        let starts_itself = self.config.simulated_therapist || self.config.automatic;
+        if starts_itself && self.session.state() == State::Waiting && now >= self.config.baseline {
             self.therapist(now, Command::Start);
         }
         let scenario = self.session.scenario();
@@ -199,7 +211,7 @@ impl Simulation {
         self.session.tick(now);
         self.read_events();
 
-        if !self.config.automatic {
+        if self.config.simulated_therapist && !self.config.automatic {
             match (self.session.suggestion().is_some(), self.suggested_at) {
                 (true, None) => self.suggested_at = Some(now),
                 (true, Some(at)) if now - at >= self.config.therapist_delay => {

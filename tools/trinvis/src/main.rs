@@ -1,8 +1,11 @@
 //! `trinvis`: the command line for clinicians, researchers and developers.
 //! Glue only: each subcommand parses its flags and calls a library.
 
+mod console_cmd;
 mod lint;
+mod recover;
 mod sim;
+mod sim_live;
 
 use std::process::ExitCode;
 
@@ -19,15 +22,30 @@ struct Cli {
 enum Cmd {
     /// Check scenario files; exit 0 when all are valid, 1 otherwise.
     Lint(lint::Args),
-    /// Run a session with a synthetic patient, faster than real time.
+    /// Run a session with a synthetic patient: faster than real time, or in
+    /// real time against a console as simulated headsets.
     Sim(sim::Args),
+    /// Run the console: the therapist's page, the headset hub, the recorder.
+    Console(console_cmd::Args),
+    /// Write a clean copy of a recording that was cut short.
+    Recover(recover::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Logs go to stderr, `info` by default; RUST_LOG=debug for more.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
     let result = match cli.command {
         Cmd::Lint(args) => lint::run(&args),
         Cmd::Sim(args) => sim::run(&args),
+        Cmd::Console(args) => console_cmd::run(&args),
+        Cmd::Recover(args) => recover::run(&args),
     };
     match result {
         Ok(code) => code,

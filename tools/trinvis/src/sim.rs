@@ -33,6 +33,16 @@ pub struct Args {
     /// the events as JSON lines before the summary).
     #[arg(long)]
     events: bool,
+    /// Run in real time as headsets connected to this console
+    /// (`ws://127.0.0.1:7450`), steered from its page.
+    #[arg(long, requires = "token")]
+    console: Option<String>,
+    /// The headset token the console printed.
+    #[arg(long, env = "TRINVIS_HEADSET_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Simulated headsets (with --console), each its own patient (seeds S, S+1, …).
+    #[arg(long, default_value_t = 1)]
+    patients: u32,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -58,6 +68,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         rate_hz: args.rate,
         ..SimConfig::default()
     };
+    if let Some(console) = &args.console {
+        if !(1..=1000).contains(&args.patients) {
+            anyhow::bail!("--patients must be between 1 and 1000, got {}", args.patients);
+        }
+        let scenario_ref = link::scenario_ref(&scenario, &text);
+        return crate::sim_live::run(crate::sim_live::Live {
+            console: console.clone(),
+            token: args.token.clone().unwrap_or_default(),
+            patients: args.patients,
+            config,
+            scenario,
+            scenario_ref,
+        });
+    }
     let started = Instant::now();
     let mut simulation = Simulation::new(scenario, config);
     let summary = simulation.run_to_end();

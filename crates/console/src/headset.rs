@@ -1,0 +1,306 @@
+//! One headset connection: hello, then telemetry, events and command acks
+//! in; welcome, commands, acks and pings out.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::ws::{Message, WebSocket};
+use protocol::{
+    Ack, ConsoleToBrowser, ConsoleToHeadset, ErrorCode, ErrorMessage, HeadsetToConsole, Hello, LinkState, Ping,
+    SessionInfo, SessionState, Welcome, decode, encode,
+};
+use recording::{Channel, Metadata};
+use tokio::sync::{mpsc, watch};
+
+use crate::hub::{Hub, Session};
+use crate::recorder::Recorder;
+use crate::socket::{Incoming, close, receive};
+use crate::time::compact;
+use crate::{rfc3339, unix_us};
+
+const CONSOLE: &str = concat!("trinvis-console ", env!("CARGO_PKG_VERSION"));
+
+pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
+    let hello = match tokio::time::timeout(hub.config.hello_timeout, first_hello(&mut socket)).await {
+        Ok(Some(hello)) => hello,
+        Ok(None) => return,
+        Err(_) => {
+            close(&mut socket, 1008, "no hello in time").await;
+            return;
+        }
+    };
+    if !is_pseudonym(&hello.patient_code) {
+        let message =
+            "patient_code must be a pseudonymous code (letters, digits, '-' or '_'; 2 to 32 characters), never a name";
+        send(
+            &mut socket,
+            &ConsoleToHeadset::Error(ErrorMessage { code: ErrorCode::Malformed, message: message.into() }),
+        )
+        .await;
+        close(&mut socket, 1008, "patient_code is not a pseudonymous code").await;
+        return;
+    }
+    let connection = hub.next_id();
+    let (tx, mut outgoing) = mpsc::unbounded_channel();
+    let (session_id, mut flushed) = match attach(&hub, &hello, connection, tx) {
+        Ok(attached) => attached,
+        Err(e) => {
+            tracing::error!("cannot record a new session: {e}");
+            close(&mut socket, 1011, "the console cannot write its recording").await;
+            return;
+        }
+    };
+    let acked = *flushed.borrow_and_update();
+    tracing::info!(session = %session_id, headset = %hello.headset_id, "headset connected");
+    if !send(
+        &mut socket,
+        &ConsoleToHeadset::Welcome(Welcome { session_id: session_id.clone(), acked, console: CONSOLE.into() }),
+    )
+    .await
+    {
+        hub.headset_gone(&session_id, connection);
+        return;
+    }
+    hub.broadcast_sessions();
+
+    let mut ping = tokio::time::interval(hub.config.ping_interval);
+    let mut stop = hub.stop.clone();
+    let mut last_seen = Instant::now();
+    let mut ping_id = 0u64;
+    loop {
+        tokio::select! {
+            incoming = receive(&mut socket) => match incoming {
+                Incoming::Text(text) => {
+                    last_seen = Instant::now();
+                    if let Err(message) = handle(&hub, &session_id, &text) {
+                        let error = ConsoleToHeadset::Error(ErrorMessage { code: ErrorCode::Malformed, message });
+                        if !send(&mut socket, &error).await { break; }
+                    }
+                }
+                Incoming::Alive => last_seen = Instant::now(),
+                Incoming::Gone => break,
+            },
+            out = outgoing.recv() => match out {
+                Some(message) => if !send(&mut socket, &message).await { break },
+                // A newer connection for this session took over.
+                None => { close(&mut socket, 1000, "replaced by a newer connection").await; break }
+            },
+            changed = flushed.changed() => {
+                if changed.is_err() { break; }
+                let up_to = *flushed.borrow_and_update();
+                if !send(&mut socket, &ConsoleToHeadset::Ack(Ack { up_to })).await { break; }
+            }
+            _ = ping.tick() => {
+                if last_seen.elapsed() > hub.config.peer_timeout {
+                    tracing::warn!(session = %session_id, "headset silent for {:?}: dropped", hub.config.peer_timeout);
+                    close(&mut socket, 1001, "no sign of life").await;
+                    break;
+                }
+                ping_id += 1;
+                let (offset_us, rtt_us) = {
+                    let state = hub.lock();
+                    state.sessions.get(&session_id).map_or((None, None), |s| (Some(s.offset_us), s.info.rtt_us))
+                };
+                let message = ConsoleToHeadset::Ping(Ping { id: ping_id, console_us: unix_us(), offset_us, rtt_us });
+                if socket.send(Message::Ping(Default::default())).await.is_err() || !send(&mut socket, &message).await { break; }
+            }
+            _ = stop.changed() => { close(&mut socket, 1001, "the console is shutting down").await; break }
+        }
+    }
+    tracing::info!(session = %session_id, "headset disconnected");
+    hub.headset_gone(&session_id, connection);
+}
+
+async fn send(socket: &mut WebSocket, message: &ConsoleToHeadset) -> bool {
+    socket.send(Message::Text(encode(message).into())).await.is_ok()
+}
+
+/// Waits for the hello; anything else first is refused.
+async fn first_hello(socket: &mut WebSocket) -> Option<Hello> {
+    loop {
+        match receive(socket).await {
+            Incoming::Text(text) => match decode::<HeadsetToConsole>(&text) {
+                Ok(HeadsetToConsole::Hello(hello)) => return Some(hello),
+                Ok(_) => {
+                    let message = "the first message must be hello".to_owned();
+                    send(socket, &ConsoleToHeadset::Error(ErrorMessage { code: ErrorCode::OutOfOrder, message })).await;
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    send(socket, &ConsoleToHeadset::Error(ErrorMessage { code: ErrorCode::Malformed, message })).await;
+                }
+            },
+            Incoming::Alive => {}
+            Incoming::Gone => return None,
+        }
+    }
+}
+
+/// Pseudonymous codes only: a name with a space or a dot never passes.
+fn is_pseudonym(code: &str) -> bool {
+    (2..=32).contains(&code.len())
+        && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && code.starts_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// Joins the session the hello names, or opens a new one with its recording.
+fn attach(
+    hub: &Hub,
+    hello: &Hello,
+    connection: u64,
+    tx: mpsc::UnboundedSender<ConsoleToHeadset>,
+) -> Result<(String, watch::Receiver<u64>), recording::Error> {
+    let now = unix_us();
+    let offset_us = hello.headset_us as i64 - now as i64;
+    let mut state = hub.lock();
+    if let Some(id) = &hello.session_id
+        && let Some(session) = state.sessions.get_mut(id)
+        && let Some(recorder) = &session.recorder
+    {
+        let flushed = recorder.flushed();
+        session.headset = Some((connection, tx));
+        session.info.link = LinkState::Connected;
+        session.annotate("headset_reconnected", &format!("resuming from seq {}", hello.resume_from));
+        return Ok((id.clone(), flushed));
+    }
+    let id = format!("{}-{}", compact(now), crate::auth::short_id());
+    let file = format!("{id}.mcap");
+    let metadata = Metadata {
+        session_id: id.clone(),
+        patient_code: hello.patient_code.clone(),
+        headset_id: hello.headset_id.clone(),
+        headset_app: hello.app.clone(),
+        console_app: CONSOLE.into(),
+        scenario_id: hello.scenario.id.clone(),
+        scenario_version: hello.scenario.version.clone(),
+        scenario_sha256: hello.scenario.sha256.clone(),
+        started: rfc3339(now),
+        started_unix_us: now,
+        clock_offset_us: offset_us,
+    };
+    let recorder = Recorder::start(&hub.config.recordings.join(&file), &metadata, hub.config.flush_interval)?;
+    let flushed = recorder.flushed();
+    let session = Session {
+        info: SessionInfo {
+            session_id: id.clone(),
+            headset_id: hello.headset_id.clone(),
+            patient_code: hello.patient_code.clone(),
+            scenario: hello.scenario.clone(),
+            state: SessionState::Waiting,
+            link: LinkState::Connected,
+            started: rfc3339(now),
+            rtt_us: None,
+            recording: file,
+        },
+        headset: Some((connection, tx)),
+        recorder: Some(recorder),
+        // A headset resuming a session this console does not know (it was
+        // restarted) continues its numbering; what came before is elsewhere.
+        received: hello.resume_from.saturating_sub(1),
+        offset_us,
+        epoch_us: hello.session_epoch_us,
+    };
+    if let Some(old) = &hello.session_id {
+        session.annotate(
+            "resumed_unknown_session",
+            &format!("the headset resumes session {old}, which this console does not know"),
+        );
+    }
+    session.annotate("headset_connected", &format!("{} ({})", hello.headset_id, hello.app));
+    state.sessions.insert(id.clone(), session);
+    Ok((id, flushed))
+}
+
+/// Whether `seq` is new for the session; notes gaps. Duplicates (resent
+/// after a reconnect, already stored) are skipped.
+fn accept_seq(session: &mut Session, seq: u64) -> bool {
+    if seq <= session.received {
+        return false;
+    }
+    if seq > session.received + 1 {
+        session.annotate("gap", &format!("sequence numbers {} to {} never arrived", session.received + 1, seq - 1));
+    }
+    session.received = seq;
+    true
+}
+
+/// Handles one message from the headset; an error is sent back, and the
+/// connection stays open.
+fn handle(hub: &Hub, session_id: &str, text: &str) -> Result<(), String> {
+    let message = decode::<HeadsetToConsole>(text).map_err(|e| e.to_string())?;
+    match message {
+        HeadsetToConsole::Hello(_) => return Err("hello was already received on this connection".into()),
+        HeadsetToConsole::Telemetry(batch) => {
+            // Serialise outside the lock: the lock only orders and hands over.
+            let samples: Vec<(u64, Vec<u8>)> =
+                batch.samples.iter().map(|s| (s.t_us, serde_json::to_vec(s).unwrap_or_default())).collect();
+            let changed_state = {
+                let mut state = hub.lock();
+                let Some(session) = state.sessions.get_mut(session_id) else { return Ok(()) };
+                if !accept_seq(session, batch.seq) {
+                    return Ok(());
+                }
+                for (t_us, json) in samples {
+                    session.record(Channel::Telemetry, session.console_time(t_us), json, Some(batch.seq));
+                }
+                let new_state = batch.samples.last().map(|s| s.state);
+                let changed = new_state.is_some_and(|s| s != session.info.state);
+                if let Some(s) = new_state {
+                    session.info.state = s;
+                }
+                changed
+            };
+            hub.fan_out(session_id, &ConsoleToBrowser::Telemetry { session_id: session_id.to_owned(), batch }, true);
+            if changed_state {
+                hub.broadcast_sessions();
+            }
+        }
+        HeadsetToConsole::Events(batch) => {
+            let events: Vec<(u64, Vec<u8>)> =
+                batch.events.iter().map(|e| (e.at_us, serde_json::to_vec(e).unwrap_or_default())).collect();
+            {
+                let mut state = hub.lock();
+                let Some(session) = state.sessions.get_mut(session_id) else { return Ok(()) };
+                if !accept_seq(session, batch.seq) {
+                    return Ok(());
+                }
+                for (at_us, json) in events {
+                    session.record(
+                        Channel::Events,
+                        session.console_time(session.epoch_us + at_us),
+                        json,
+                        Some(batch.seq),
+                    );
+                }
+            }
+            hub.fan_out(session_id, &ConsoleToBrowser::Events { session_id: session_id.to_owned(), batch }, false);
+        }
+        HeadsetToConsole::CommandAck(ack) => {
+            {
+                let mut state = hub.lock();
+                let Some(session) = state.sessions.get_mut(session_id) else { return Ok(()) };
+                if !accept_seq(session, ack.seq) {
+                    return Ok(());
+                }
+                session.record(Channel::Acks, unix_us(), encode(&ack).into_bytes(), Some(ack.seq));
+            }
+            hub.command_acked(&ack);
+        }
+        HeadsetToConsole::Pong(pong) => {
+            let now = unix_us();
+            let rtt_us = now.saturating_sub(pong.console_us);
+            let offset_us = pong.headset_us as i64 - (pong.console_us + rtt_us / 2) as i64;
+            let mut state = hub.lock();
+            let Some(session) = state.sessions.get_mut(session_id) else { return Ok(()) };
+            // Keep the estimate from the quickest round trips: their offset is the most exact.
+            let best = session.info.rtt_us.unwrap_or(u64::MAX);
+            if rtt_us <= best.saturating_mul(2) {
+                session.offset_us = offset_us;
+            }
+            session.info.rtt_us = Some(rtt_us);
+            let json = serde_json::json!({"type": "clock", "text": "clock offset estimate", "offset_us": offset_us, "rtt_us": rtt_us});
+            session.record(Channel::Annotations, now, json.to_string().into_bytes(), None);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,241 @@
+//! The console's shared state: sessions, browsers, commands in flight. One
+//! mutex guards it; every critical section is short and never awaits.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use protocol::{
+    CommandAck, CommandMessage, CommandRequest, CommandResult, ConsoleToBrowser, ConsoleToHeadset, Dropped, ErrorCode,
+    LinkState, SessionInfo, SessionList, encode,
+};
+use recording::Channel;
+use tokio::sync::{mpsc, watch};
+
+use crate::queue::Outbox;
+use crate::recorder::Recorder;
+use crate::{Config, unix_us};
+
+/// A session the console knows, connected or not.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub info: SessionInfo,
+    /// The connected headset's outgoing channel and connection number.
+    pub headset: Option<(u64, mpsc::UnboundedSender<ConsoleToHeadset>)>,
+    pub recorder: Option<Recorder>,
+    /// Highest sequence number received with none missing below it.
+    pub received: u64,
+    /// `headset clock - console clock`, µs.
+    pub offset_us: i64,
+    /// Headset clock at session time 0, µs.
+    pub epoch_us: u64,
+}
+
+impl Session {
+    /// Console time (µs since the epoch) of a headset clock reading.
+    pub fn console_time(&self, headset_us: u64) -> u64 {
+        (headset_us as i64 - self.offset_us).max(0) as u64
+    }
+
+    pub fn record(&self, channel: Channel, log_us: u64, data: Vec<u8>, seq: Option<u64>) {
+        if let Some(recorder) = &self.recorder {
+            recorder.write(channel, log_us, unix_us(), data, seq);
+        }
+    }
+
+    pub fn annotate(&self, kind: &str, text: &str) {
+        let now = unix_us();
+        let json = serde_json::json!({ "type": kind, "text": text });
+        self.record(Channel::Annotations, now, json.to_string().into_bytes(), None);
+    }
+}
+
+#[derive(Debug)]
+struct Browser {
+    outbox: Arc<Outbox>,
+    subscriptions: BTreeSet<String>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    browser: u64,
+    request_id: u64,
+    session_id: String,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub sessions: BTreeMap<String, Session>,
+    browsers: HashMap<u64, Browser>,
+    pending: HashMap<u64, Pending>,
+}
+
+/// Shared by every connection.
+#[derive(Debug)]
+pub(crate) struct Hub {
+    pub config: Config,
+    /// Becomes true when the console shuts down.
+    pub stop: watch::Receiver<bool>,
+    state: Mutex<State>,
+    next_id: AtomicU64,
+}
+
+impl Hub {
+    pub(crate) fn new(config: Config, stop: watch::Receiver<bool>) -> Hub {
+        Hub { config, stop, state: Mutex::new(State::default()), next_id: AtomicU64::new(1) }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A number unique in this console run (connections, browsers, commands).
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn add_browser(&self, outbox: Arc<Outbox>) -> u64 {
+        let id = self.next_id();
+        let mut state = self.lock();
+        state.browsers.insert(id, Browser { outbox: outbox.clone(), subscriptions: BTreeSet::new() });
+        outbox.push(encode(&ConsoleToBrowser::Sessions(list(&state))));
+        id
+    }
+
+    pub(crate) fn remove_browser(&self, id: u64) {
+        let mut state = self.lock();
+        if let Some(b) = state.browsers.remove(&id) {
+            b.outbox.close();
+        }
+        state.pending.retain(|_, p| p.browser != id);
+    }
+
+    /// Subscribes a browser; false when the session does not exist.
+    pub(crate) fn subscribe(&self, browser: u64, session_id: &str, on: bool) -> bool {
+        let mut state = self.lock();
+        if !state.sessions.contains_key(session_id) {
+            return false;
+        }
+        if let Some(b) = state.browsers.get_mut(&browser) {
+            if on {
+                b.subscriptions.insert(session_id.to_owned());
+            } else {
+                b.subscriptions.remove(session_id);
+            }
+        }
+        true
+    }
+
+    pub(crate) fn session_list(&self) -> SessionList {
+        list(&self.lock())
+    }
+
+    /// Sends the session list to every browser.
+    pub(crate) fn broadcast_sessions(&self) {
+        let state = self.lock();
+        let text = encode(&ConsoleToBrowser::Sessions(list(&state)));
+        for b in state.browsers.values() {
+            b.outbox.push(text.clone());
+        }
+    }
+
+    /// Sends a message about `session_id` to its subscribers.
+    pub(crate) fn fan_out(&self, session_id: &str, message: &ConsoleToBrowser, droppable: bool) {
+        let state = self.lock();
+        let mut text = None;
+        for b in state.browsers.values().filter(|b| b.subscriptions.contains(session_id)) {
+            let text = text.get_or_insert_with(|| encode(message)).clone();
+            if droppable { b.outbox.push_telemetry(session_id, text) } else { b.outbox.push(text) }
+        }
+    }
+
+    /// Reports dropped telemetry to a browser, if any.
+    pub(crate) fn dropped_report(outbox: &Outbox) {
+        for (session_id, telemetry_batches) in outbox.take_dropped() {
+            outbox.push(encode(&ConsoleToBrowser::Dropped(Dropped { session_id, telemetry_batches })));
+        }
+    }
+
+    /// Forwards a browser's command to its session's headset and records it.
+    /// The result comes back through [`Hub::command_acked`].
+    pub(crate) fn send_command(&self, browser: u64, request: CommandRequest) -> Result<(), CommandResult> {
+        let refuse = |code: ErrorCode, error: &str| CommandResult {
+            session_id: request.session_id.clone(),
+            request_id: request.request_id,
+            command_id: 0,
+            ok: false,
+            error: Some(error.to_owned()),
+            code: Some(code),
+        };
+        let mut state = self.lock();
+        let Some(session) = state.sessions.get(&request.session_id) else {
+            return Err(refuse(ErrorCode::NoSuchSession, "no session with this id"));
+        };
+        let Some((_, tx)) = &session.headset else {
+            return Err(refuse(ErrorCode::HeadsetOffline, "the headset is not connected; nothing was sent"));
+        };
+        let id = self.next_id();
+        let message = CommandMessage { id, command: request.command.clone() };
+        session.record(Channel::Commands, unix_us(), encode(&message).into_bytes(), None);
+        if tx.send(ConsoleToHeadset::Command(message)).is_err() {
+            return Err(refuse(ErrorCode::HeadsetOffline, "the headset went away; nothing was sent"));
+        }
+        state.pending.insert(id, Pending { browser, request_id: request.request_id, session_id: request.session_id });
+        Ok(())
+    }
+
+    /// A headset answered a command: the sender hears of it.
+    pub(crate) fn command_acked(&self, ack: &CommandAck) {
+        let mut state = self.lock();
+        let Some(pending) = state.pending.remove(&ack.id) else { return };
+        if let Some(b) = state.browsers.get(&pending.browser) {
+            b.outbox.push(encode(&ConsoleToBrowser::CommandResult(CommandResult {
+                session_id: pending.session_id,
+                request_id: pending.request_id,
+                command_id: ack.id,
+                ok: ack.ok,
+                error: ack.error.clone(),
+                code: (!ack.ok).then_some(ErrorCode::CommandFailed),
+            })));
+        }
+    }
+
+    /// Sends a message that must arrive to one browser.
+    pub(crate) fn to_browser(&self, browser: u64, message: &ConsoleToBrowser) {
+        if let Some(b) = self.lock().browsers.get(&browser) {
+            b.outbox.push(encode(message));
+        }
+    }
+
+    /// Marks a headset connection gone, unless a newer one took its place.
+    pub(crate) fn headset_gone(&self, session_id: &str, connection: u64) {
+        {
+            let mut state = self.lock();
+            let Some(session) = state.sessions.get_mut(session_id) else { return };
+            if session.headset.as_ref().is_none_or(|(c, _)| *c != connection) {
+                return;
+            }
+            session.headset = None;
+            session.info.link = LinkState::Disconnected;
+            session.annotate("headset_disconnected", "the headset connection closed");
+            // A session that ended has nothing more to come: close its file.
+            if session.info.state == protocol::SessionState::Ended
+                && let Some(recorder) = session.recorder.take()
+            {
+                tokio::task::spawn_blocking(move || recorder.finish());
+            }
+        }
+        self.broadcast_sessions();
+    }
+
+    /// Closes every recording (at shutdown).
+    pub(crate) fn finish_all(&self) -> Vec<Recorder> {
+        self.lock().sessions.values_mut().filter_map(|s| s.recorder.take()).collect()
+    }
+}
+
+fn list(state: &State) -> SessionList {
+    let mut sessions: Vec<SessionInfo> = state.sessions.values().map(|s| s.info.clone()).collect();
+    sessions.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| a.session_id.cmp(&b.session_id)));
+    SessionList { sessions }
+}

@@ -1,0 +1,208 @@
+//! The Trinvis console: one port serving the therapist's page and two
+//! WebSocket endpoints, one for headsets and one for browsers. It routes
+//! commands from browsers to headsets and their results back, fans
+//! telemetry and events out to the browsers that subscribed, and records
+//! every session to `recordings/<UTC start>-<id>.mcap`.
+//!
+//! ```no_run
+//! # async fn example() -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:7450").await?;
+//! let config = console::Config::new("recordings".into());
+//! println!("therapist: http://127.0.0.1:7450/?token={}", config.therapist_token);
+//! console::serve(listener, config, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+//!
+//! Architecture invariant: the console never blocks a network task on the
+//! disk (each recording has its own thread), never drops an event, a command
+//! or an acknowledgement, and never trusts a peer: every message is size-
+//! checked and parsed into protocol types before anything acts on it.
+
+mod auth;
+mod browser;
+mod headset;
+mod hub;
+mod queue;
+mod recorder;
+mod socket;
+mod time;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use auth::{new_token, token_matches};
+pub use time::{rfc3339, unix_us};
+
+use crate::hub::Hub;
+
+/// How the console runs. [`Config::new`] makes fresh random tokens.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The browser's token: part of the therapist URL.
+    pub therapist_token: String,
+    /// The headsets' token.
+    pub headset_token: String,
+    /// Where recordings go; created if missing.
+    pub recordings: PathBuf,
+    /// How often each peer is pinged.
+    pub ping_interval: Duration,
+    /// A peer silent this long is dropped.
+    pub peer_timeout: Duration,
+    /// A headset must say hello within this time.
+    pub hello_timeout: Duration,
+    /// Commands a browser may send at once.
+    pub command_burst: u32,
+    /// Commands per second a browser may send in the long run.
+    pub commands_per_s: f64,
+    /// Telemetry messages a slow browser's queue holds before the oldest go.
+    pub browser_queue: usize,
+    /// Longest time between two closed chunks of a recording.
+    pub flush_interval: Duration,
+}
+
+impl Config {
+    /// Defaults with new random tokens.
+    pub fn new(recordings: PathBuf) -> Config {
+        Config {
+            therapist_token: new_token(),
+            headset_token: new_token(),
+            recordings,
+            ping_interval: Duration::from_secs(2),
+            peer_timeout: Duration::from_secs(10),
+            hello_timeout: Duration::from_secs(10),
+            command_burst: 20,
+            commands_per_s: 10.0,
+            browser_queue: 1024,
+            flush_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Serves on `listener` until `shutdown` completes, then closes every
+/// connection and every recording.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(&config.recordings)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let hub = Arc::new(Hub::new(config, stop_rx.clone()));
+    let app = Router::new()
+        .route("/", get(page))
+        .route("/health", get(|| async { "ok" }))
+        .route("/ws/headset", get(headset_socket))
+        .route("/ws/browser", get(browser_socket))
+        .with_state(hub.clone());
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut stop = stop_rx;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await?;
+    let recorders = hub.finish_all();
+    let _ = tokio::task::spawn_blocking(move || recorders.into_iter().for_each(recorder::Recorder::finish)).await;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+fn authorised(query: &TokenQuery, expected: &str) -> bool {
+    query.token.as_deref().is_some_and(|t| token_matches(t, expected))
+}
+
+fn refuse(status: StatusCode, text: &str) -> Response {
+    (status, format!("{text}\n")).into_response()
+}
+
+async fn page(State(hub): State<Arc<Hub>>, Query(query): Query<TokenQuery>) -> Response {
+    if !authorised(&query, &hub.config.therapist_token) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "wrong or missing token: open the therapist URL that `trinvis console` printed",
+        );
+    }
+    ([(header::CACHE_CONTROL, "no-store")], Html(include_str!("page.html"))).into_response()
+}
+
+/// Whether the client asked for our subprotocol.
+fn offers_subprotocol(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == protocol::SUBPROTOCOL)
+}
+
+#[allow(clippy::result_large_err, reason = "a refusal is a response, made once per connection attempt")]
+fn upgrade(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    headers: &HeaderMap,
+) -> Result<WebSocketUpgrade, Response> {
+    let ws = ws.map_err(IntoResponse::into_response)?;
+    if !offers_subprotocol(headers) {
+        return Err(refuse(StatusCode::BAD_REQUEST, "ask for the WebSocket subprotocol trinvis.v1"));
+    }
+    // The transport takes up to 1 MiB so that an oversized message can be
+    // answered with close code 1009; the protocol's limit is checked on each.
+    Ok(ws.protocols([protocol::SUBPROTOCOL]).max_message_size(1 << 20).max_frame_size(1 << 20))
+}
+
+async fn headset_socket(
+    State(hub): State<Arc<Hub>>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if !authorised(&query, &hub.config.headset_token) {
+        return refuse(StatusCode::UNAUTHORIZED, "wrong or missing headset token");
+    }
+    match upgrade(ws, &headers) {
+        Ok(ws) => ws.on_upgrade(move |socket| headset::run(hub, socket)),
+        Err(response) => response,
+    }
+}
+
+async fn browser_socket(
+    State(hub): State<Arc<Hub>>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if !authorised(&query, &hub.config.therapist_token) {
+        return refuse(StatusCode::UNAUTHORIZED, "wrong or missing token");
+    }
+    // A page from another site must not drive a patient's session with the
+    // therapist's browser: only this console's own origin may connect.
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let own = [format!("http://{host}"), format!("https://{host}")];
+        if !own.iter().any(|o| origin.as_bytes() == o.as_bytes()) {
+            return refuse(StatusCode::FORBIDDEN, "this origin may not connect to the console");
+        }
+    }
+    match upgrade(ws, &headers) {
+        Ok(ws) => ws.on_upgrade(move |socket| browser::run(hub, socket)),
+        Err(response) => response,
+    }
+}

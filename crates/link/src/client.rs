@@ -1,0 +1,304 @@
+//! The link task: connect, hello, resend, then relay both ways until the
+//! connection drops; reconnect with backoff; stop when the [`crate::Link`]
+//! is dropped, after a last attempt to deliver what is buffered.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use protocol::{
+    CommandAck, CommandMessage, ConsoleToHeadset, EventBatch, HeadsetToConsole, Hello, Pong, Sample, TelemetryBatch,
+    decode, encode,
+};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::{LinkConfig, Outgoing, Shared};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a connection attempt (TCP, WebSocket handshake, welcome) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Telemetry waits at most this long for a batch to fill.
+const BATCH_INTERVAL: Duration = Duration::from_millis(100);
+/// After the link is dropped, how long the task keeps trying to deliver.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Numbered messages not yet acknowledged, oldest first.
+struct Buffer {
+    items: VecDeque<(u64, String)>,
+    next_seq: u64,
+    capacity: usize,
+}
+
+impl Buffer {
+    fn push(&mut self, shared: &Shared, make: impl FnOnce(u64) -> HeadsetToConsole) -> (u64, String) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let text = encode(&make(seq));
+        self.items.push_back((seq, text.clone()));
+        if self.items.len() > self.capacity {
+            self.items.pop_front();
+            shared.lost_messages.fetch_add(1, Ordering::Relaxed);
+        }
+        shared.sent_seq.store(seq, Ordering::Relaxed);
+        shared.unacked.store(self.items.len() as u64, Ordering::Relaxed);
+        (seq, text)
+    }
+
+    fn ack(&mut self, shared: &Shared, up_to: u64) {
+        while self.items.front().is_some_and(|(seq, _)| *seq <= up_to) {
+            self.items.pop_front();
+        }
+        shared.acked.fetch_max(up_to, Ordering::Relaxed);
+        shared.unacked.store(self.items.len() as u64, Ordering::Relaxed);
+    }
+
+    fn oldest(&self) -> u64 {
+        self.items.front().map_or(self.next_seq, |(seq, _)| *seq)
+    }
+}
+
+struct Task {
+    config: LinkConfig,
+    outgoing: mpsc::Receiver<Outgoing>,
+    commands: mpsc::UnboundedSender<CommandMessage>,
+    shared: Arc<Shared>,
+    buffer: Buffer,
+    samples: Vec<Sample>,
+    batch_due: Option<Instant>,
+    session_id: Option<String>,
+    closing: bool,
+}
+
+pub(crate) async fn run(
+    config: LinkConfig,
+    outgoing: mpsc::Receiver<Outgoing>,
+    commands: mpsc::UnboundedSender<CommandMessage>,
+    shared: Arc<Shared>,
+) {
+    let buffer = Buffer { items: VecDeque::new(), next_seq: 1, capacity: config.resend_capacity.max(1) };
+    let mut task = Task {
+        config,
+        outgoing,
+        commands,
+        shared,
+        buffer,
+        samples: Vec::new(),
+        batch_due: None,
+        session_id: None,
+        closing: false,
+    };
+    let mut backoff = task.config.reconnect_min;
+    let mut first = true;
+    let mut drain_deadline: Option<Instant> = None;
+    loop {
+        if task.closing {
+            let deadline = *drain_deadline.get_or_insert_with(|| Instant::now() + DRAIN_TIMEOUT);
+            task.flush_batch();
+            if task.buffer.items.is_empty() || Instant::now() >= deadline {
+                return;
+            }
+        }
+        match task.connect().await {
+            Ok(mut socket) => {
+                if !first {
+                    task.shared.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                first = false;
+                backoff = task.config.reconnect_min;
+                task.shared.connected.store(true, Ordering::Relaxed);
+                let outcome = task.relay(&mut socket, drain_deadline).await;
+                task.shared.connected.store(false, Ordering::Relaxed);
+                let _ = socket.close(None).await;
+                if let Err(e) = outcome {
+                    tracing::debug!("link: connection ended: {e}");
+                }
+            }
+            Err(e) => tracing::debug!("link: cannot connect: {e}"),
+        }
+        if task.closing && drain_deadline.is_some_and(|d| Instant::now() >= d) {
+            return;
+        }
+        // Wait before the next attempt, taking what the caller sends meanwhile.
+        let wake = Instant::now() + backoff;
+        backoff = (backoff * 2).min(task.config.reconnect_max);
+        while !task.closing {
+            tokio::select! {
+                // Offline, everything numbered waits in the buffer for the next connection.
+                item = task.outgoing.recv() => { let _ = task.take(item); }
+                () = sleep_until(wake) => break,
+                () = sleep_until(task.batch_due.unwrap_or(wake)), if task.batch_due.is_some() => task.flush_batch(),
+            }
+        }
+    }
+}
+
+impl Task {
+    /// Connects, says hello, waits for the welcome and resends what the
+    /// console lacks.
+    async fn connect(&mut self) -> Result<Socket, String> {
+        let base = self.config.console.replacen("http://", "ws://", 1).replacen("https://", "wss://", 1);
+        let url = format!("{base}/ws/headset?token={}", self.config.token);
+        let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+        request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol::SUBPROTOCOL));
+        let ws_config = WebSocketConfig::default().max_message_size(Some(1 << 20));
+        let (mut socket, _) =
+            timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true))
+                .await
+                .map_err(|_| "timed out".to_owned())?
+                .map_err(|e| e.to_string())?;
+        let hello = HeadsetToConsole::Hello(Hello {
+            headset_id: self.config.headset_id.clone(),
+            app: self.config.app.clone(),
+            scenario: self.config.scenario.clone(),
+            patient_code: self.config.patient_code.clone(),
+            session_id: self.session_id.clone(),
+            resume_from: self.buffer.oldest(),
+            headset_us: self.config.clock.now_us(),
+            session_epoch_us: self.config.session_epoch_us,
+        });
+        socket.send(Message::text(encode(&hello))).await.map_err(|e| e.to_string())?;
+        let welcome = timeout(CONNECT_TIMEOUT, async {
+            loop {
+                match socket.next().await {
+                    Some(Ok(Message::Text(text))) => match decode::<ConsoleToHeadset>(text.as_str()) {
+                        Ok(ConsoleToHeadset::Welcome(w)) => return Ok(w),
+                        Ok(ConsoleToHeadset::Error(e)) => return Err(format!("console refused: {}", e.message)),
+                        _ => {}
+                    },
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.to_string()),
+                    None => return Err("closed before welcome".to_owned()),
+                }
+            }
+        })
+        .await
+        .map_err(|_| "no welcome in time".to_owned())??;
+        if let Ok(mut id) = self.shared.session_id.lock() {
+            *id = Some(welcome.session_id.clone());
+        }
+        self.session_id = Some(welcome.session_id);
+        self.buffer.ack(&self.shared, welcome.acked);
+        for (_, text) in &self.buffer.items {
+            socket.send(Message::text(text.clone())).await.map_err(|e| e.to_string())?;
+        }
+        Ok(socket)
+    }
+
+    /// Relays until the connection drops or, when closing, everything is acknowledged.
+    async fn relay(&mut self, socket: &mut Socket, drain_deadline: Option<Instant>) -> Result<(), String> {
+        loop {
+            if self.closing {
+                self.flush_batch_into(socket).await?;
+                if self.buffer.items.is_empty() || drain_deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(());
+                }
+            }
+            let far = Instant::now() + Duration::from_secs(3600);
+            tokio::select! {
+                item = self.outgoing.recv(), if !self.closing => {
+                    if let Some(text) = self.take(item) {
+                        socket.send(Message::text(text)).await.map_err(|e| e.to_string())?;
+                    }
+                }
+                () = sleep_until(self.batch_due.unwrap_or(far)), if self.batch_due.is_some() => {
+                    self.flush_batch_into(socket).await?;
+                }
+                () = sleep_until(drain_deadline.unwrap_or(far)), if drain_deadline.is_some() => return Ok(()),
+                incoming = socket.next() => match incoming {
+                    Some(Ok(Message::Text(text))) => self.receive(socket, text.as_str()).await?,
+                    Some(Ok(Message::Close(_))) | None => return Err("closed by the console".to_owned()),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.to_string()),
+                },
+            }
+        }
+    }
+
+    /// Takes one item from the caller; returns a message to send now, if any.
+    fn take(&mut self, item: Option<Outgoing>) -> Option<String> {
+        match item {
+            None => {
+                self.closing = true;
+                None
+            }
+            Some(Outgoing::Sample(sample)) => {
+                self.samples.push(*sample);
+                self.batch_due.get_or_insert_with(|| Instant::now() + BATCH_INTERVAL);
+                (self.samples.len() >= self.config.batch_samples).then(|| self.batch()).flatten()
+            }
+            Some(Outgoing::Events(events)) => {
+                // Samples taken before these events go first, keeping the order.
+                let _ = self.batch();
+                Some(self.buffer.push(&self.shared, |seq| HeadsetToConsole::Events(EventBatch { seq, events })).1)
+            }
+            Some(Outgoing::Ack { id, result }) => {
+                let (ok, error) = match result {
+                    Ok(()) => (true, None),
+                    Err(e) => (false, Some(e)),
+                };
+                Some(
+                    self.buffer
+                        .push(&self.shared, |seq| HeadsetToConsole::CommandAck(CommandAck { seq, id, ok, error }))
+                        .1,
+                )
+            }
+        }
+    }
+
+    /// Numbers the pending samples as one message (kept in the buffer).
+    fn batch(&mut self) -> Option<String> {
+        self.batch_due = None;
+        if self.samples.is_empty() {
+            return None;
+        }
+        let samples = std::mem::take(&mut self.samples);
+        Some(self.buffer.push(&self.shared, |seq| HeadsetToConsole::Telemetry(TelemetryBatch { seq, samples })).1)
+    }
+
+    fn flush_batch(&mut self) {
+        let _ = self.batch();
+    }
+
+    async fn flush_batch_into(&mut self, socket: &mut Socket) -> Result<(), String> {
+        if let Some(text) = self.batch() {
+            socket.send(Message::text(text)).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    async fn receive(&mut self, socket: &mut Socket, text: &str) -> Result<(), String> {
+        match decode::<ConsoleToHeadset>(text) {
+            Ok(ConsoleToHeadset::Command(command)) => {
+                let _ = self.commands.send(command);
+            }
+            Ok(ConsoleToHeadset::Ack(ack)) => self.buffer.ack(&self.shared, ack.up_to),
+            Ok(ConsoleToHeadset::Ping(ping)) => {
+                let pong = HeadsetToConsole::Pong(Pong {
+                    id: ping.id,
+                    console_us: ping.console_us,
+                    headset_us: self.config.clock.now_us(),
+                });
+                socket.send(Message::text(encode(&pong))).await.map_err(|e| e.to_string())?;
+                if let (Some(offset), Some(rtt)) = (ping.offset_us, ping.rtt_us) {
+                    self.shared.offset_us.store(offset, Ordering::Relaxed);
+                    self.shared.rtt_us.store(rtt, Ordering::Relaxed);
+                    self.shared.has_clock.store(true, Ordering::Relaxed);
+                }
+            }
+            Ok(ConsoleToHeadset::Error(e)) => tracing::warn!("console refused a message: {}", e.message),
+            Ok(ConsoleToHeadset::Welcome(_)) => {}
+            Err(e) => tracing::warn!("console sent something unreadable: {e}"),
+        }
+        Ok(())
+    }
+}

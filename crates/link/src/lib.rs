@@ -1,0 +1,313 @@
+//! The headset's side of the live link: a WebSocket client to the console
+//! that never blocks its caller (the render loop or the simulator).
+//!
+//! The caller pushes telemetry samples, session events and command results
+//! into a bounded queue and polls for commands; a task on its own thread (or
+//! on a runtime the caller owns) batches, numbers and sends them. Every
+//! numbered message stays in a resend buffer until the console acknowledges
+//! it, so a cut link loses nothing: after a reconnect (with backoff) the
+//! headset says `hello` with its session id and resends what the console
+//! does not have.
+//!
+//! ```no_run
+//! use link::{Clock, Link, LinkConfig};
+//! # fn scenario_ref() -> protocol::ScenarioRef { unimplemented!() }
+//! let clock = Clock::new();
+//! let config = LinkConfig::new("ws://127.0.0.1:7450", "TOKEN", "quest-3-lab-2", "P-0042", scenario_ref(), clock.clone());
+//! let mut link = Link::start(config);
+//! while let Some(command) = link.poll_command() {
+//!     link.ack_command(command.id, Ok(()));
+//! }
+//! ```
+//!
+//! Architecture invariant: no call on [`Link`] waits on the network; when
+//! the queue is full, telemetry is dropped and counted, never the caller
+//! held up.
+
+mod bridge;
+mod client;
+mod convert;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use protocol::{CommandMessage, Sample, ScenarioRef, SessionEvent};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+pub use bridge::Bridge;
+pub use convert::{command_from_wire, event_to_wire, state_to_wire};
+
+/// The headset's monotonic clock, in microseconds from an arbitrary start.
+/// Telemetry's `t_us`, pongs and the session epoch all use it.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    /// A clock starting now (at 1 s, so no reading is ever 0).
+    pub fn new() -> Clock {
+        Clock { start: Instant::now() }
+    }
+
+    /// Microseconds since the clock started, plus one second.
+    pub fn now_us(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX).saturating_add(1_000_000)
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::new()
+    }
+}
+
+/// Identifies a scenario file for `hello`: its id, version and the SHA-256
+/// of its text.
+pub fn scenario_ref(scenario: &scenario::Scenario, text: &str) -> ScenarioRef {
+    let digest = Sha256::digest(text.as_bytes());
+    ScenarioRef {
+        id: scenario.id.clone(),
+        version: scenario.version.clone(),
+        sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+/// How to reach the console and who this headset is.
+#[derive(Clone, Debug)]
+pub struct LinkConfig {
+    /// The console's base address, `ws://host:port` (or `http://`).
+    pub console: String,
+    /// The headset token the console printed.
+    pub token: String,
+    /// This headset.
+    pub headset_id: String,
+    /// App name and version.
+    pub app: String,
+    /// Pseudonymous patient code.
+    pub patient_code: String,
+    /// The scenario.
+    pub scenario: ScenarioRef,
+    /// The headset clock.
+    pub clock: Clock,
+    /// Headset clock at session time 0.
+    pub session_epoch_us: u64,
+    /// Samples per telemetry message (also sent every 100 ms).
+    pub batch_samples: usize,
+    /// Most messages kept for resending; past it the oldest are lost (and
+    /// the console records the gap). The default holds 30 minutes at 90 Hz.
+    pub resend_capacity: usize,
+    /// Items the caller may queue before samples are dropped.
+    pub queue_capacity: usize,
+    /// First wait before reconnecting; it doubles up to `reconnect_max`.
+    pub reconnect_min: Duration,
+    /// Longest wait before reconnecting.
+    pub reconnect_max: Duration,
+}
+
+impl LinkConfig {
+    /// Defaults for a headset at 90 Hz.
+    pub fn new(
+        console: &str,
+        token: &str,
+        headset_id: &str,
+        patient_code: &str,
+        scenario: ScenarioRef,
+        clock: Clock,
+    ) -> LinkConfig {
+        LinkConfig {
+            console: console.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            headset_id: headset_id.to_owned(),
+            app: concat!("trinvis-link ", env!("CARGO_PKG_VERSION")).to_owned(),
+            patient_code: patient_code.to_owned(),
+            scenario,
+            session_epoch_us: clock.now_us(),
+            clock,
+            batch_samples: 9,
+            resend_capacity: 20_000,
+            queue_capacity: 8_192,
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What the caller hands the link.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    Sample(Box<Sample>),
+    Events(Vec<SessionEvent>),
+    Ack { id: u64, result: Result<(), String> },
+}
+
+/// Counters and state shared with the task.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub connected: AtomicBool,
+    pub session_id: Mutex<Option<String>>,
+    pub acked: AtomicU64,
+    pub sent_seq: AtomicU64,
+    pub unacked: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub dropped_samples: AtomicU64,
+    pub lost_messages: AtomicU64,
+    pub rtt_us: AtomicU64,
+    pub offset_us: AtomicI64,
+    pub has_clock: AtomicBool,
+}
+
+/// A snapshot of the link, for the headset's status display and telemetry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// Connected and welcomed.
+    pub connected: bool,
+    /// The console's session id, once welcomed.
+    pub session_id: Option<String>,
+    /// Highest sequence number the console acknowledged.
+    pub acked: u64,
+    /// Highest sequence number given out.
+    pub sent_seq: u64,
+    /// Messages waiting for acknowledgement.
+    pub unacked: u64,
+    /// Connections after the first.
+    pub reconnects: u64,
+    /// Samples dropped because the caller's queue was full.
+    pub dropped_samples: u64,
+    /// Messages dropped from a full resend buffer.
+    pub lost_messages: u64,
+    /// Round-trip time the console measured, µs.
+    pub rtt_us: Option<u64>,
+    /// `headset clock - console clock` as the console estimated it, µs.
+    pub offset_us: Option<i64>,
+}
+
+/// The headset's link to the console.
+#[derive(Debug)]
+pub struct Link {
+    outgoing: mpsc::Sender<Outgoing>,
+    commands: mpsc::UnboundedReceiver<CommandMessage>,
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Link {
+    /// Starts the link on a thread of its own.
+    pub fn start(config: LinkConfig) -> Link {
+        let (mut link, task) = Link::parts(config);
+        link.thread = std::thread::Builder::new()
+            .name("trinvis-link".into())
+            .spawn(move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime.block_on(task),
+                Err(e) => tracing::error!("the link cannot start its runtime: {e}"),
+            })
+            .ok();
+        link
+    }
+
+    /// Starts the link as a task on the caller's runtime.
+    pub fn start_on(runtime: &tokio::runtime::Handle, config: LinkConfig) -> Link {
+        let (link, task) = Link::parts(config);
+        runtime.spawn(task);
+        link
+    }
+
+    fn parts(config: LinkConfig) -> (Link, impl Future<Output = ()> + Send + 'static) {
+        let (outgoing, outgoing_rx) = mpsc::channel(config.queue_capacity.max(1));
+        let (commands_tx, commands) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared::default());
+        let task = client::run(config, outgoing_rx, commands_tx, shared.clone());
+        (Link { outgoing, commands, shared, thread: None }, task)
+    }
+
+    /// Queues a telemetry sample; false (and counted) when the queue is full.
+    pub fn push_sample(&self, sample: Sample) -> bool {
+        let ok = self.outgoing.try_send(Outgoing::Sample(Box::new(sample))).is_ok();
+        if !ok {
+            self.shared.dropped_samples.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Queues session events. Events are never dropped: a full queue makes
+    /// this wait until there is room, which only happens when the link task
+    /// has stopped reading, i.e. after shutdown.
+    pub fn push_events(&self, events: Vec<SessionEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(item)) = self.outgoing.try_send(Outgoing::Events(events)) {
+            // Queue full of samples: make room rather than lose an event.
+            let _ = self.outgoing.blocking_send_or_drop(item);
+        }
+    }
+
+    /// Reports what became of command `id`.
+    pub fn ack_command(&self, id: u64, result: Result<(), String>) {
+        if let Err(mpsc::error::TrySendError::Full(item)) = self.outgoing.try_send(Outgoing::Ack { id, result }) {
+            let _ = self.outgoing.blocking_send_or_drop(item);
+        }
+    }
+
+    /// The next command from the console, if one arrived.
+    pub fn poll_command(&mut self) -> Option<CommandMessage> {
+        self.commands.try_recv().ok()
+    }
+
+    /// Whether the console is reachable now.
+    pub fn connected(&self) -> bool {
+        self.shared.connected.load(Ordering::Relaxed)
+    }
+
+    /// A snapshot of the link's state and counters.
+    pub fn info(&self) -> LinkInfo {
+        let s = &self.shared;
+        let has_clock = s.has_clock.load(Ordering::Relaxed);
+        LinkInfo {
+            connected: s.connected.load(Ordering::Relaxed),
+            session_id: s.session_id.lock().ok().and_then(|id| id.clone()),
+            acked: s.acked.load(Ordering::Relaxed),
+            sent_seq: s.sent_seq.load(Ordering::Relaxed),
+            unacked: s.unacked.load(Ordering::Relaxed),
+            reconnects: s.reconnects.load(Ordering::Relaxed),
+            dropped_samples: s.dropped_samples.load(Ordering::Relaxed),
+            lost_messages: s.lost_messages.load(Ordering::Relaxed),
+            rtt_us: has_clock.then(|| s.rtt_us.load(Ordering::Relaxed)),
+            offset_us: has_clock.then(|| s.offset_us.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // Closing the queue tells the task to send what it has and stop.
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.outgoing, closed));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Sending that must not lose the item, used only when the queue is full.
+trait SendOrDrop {
+    fn blocking_send_or_drop(&self, item: Outgoing) -> Result<(), ()>;
+}
+
+impl SendOrDrop for mpsc::Sender<Outgoing> {
+    fn blocking_send_or_drop(&self, item: Outgoing) -> Result<(), ()> {
+        // Inside a runtime `blocking_send` would panic; there, spawn the send.
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                let tx = self.clone();
+                handle.spawn(async move {
+                    let _ = tx.send(item).await;
+                });
+                Ok(())
+            }
+            Err(_) => self.blocking_send(item).map_err(|_| ()),
+        }
+    }
+}

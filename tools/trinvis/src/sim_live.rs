@@ -1,0 +1,123 @@
+//! `trinvis sim --console URL --token T [--patients N]`: synthetic patients
+//! in real time through the headset link, as many headsets would.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use glam::Vec3;
+use link::{Bridge, Clock, Link, LinkConfig};
+use protocol::{Pose, Sample, ScenarioRef};
+use scenario::Scenario;
+use session::Session;
+use sim::{SimConfig, Simulation};
+
+/// What every simulated headset shares.
+pub struct Live {
+    pub console: String,
+    pub token: String,
+    pub patients: u32,
+    pub config: SimConfig,
+    pub scenario: Scenario,
+    pub scenario_ref: ScenarioRef,
+}
+
+pub fn run(live: Live) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let live = Arc::new(live);
+    runtime.block_on(async {
+        println!(
+            "{} simulated headset(s) on {} for {:.0} min, {} Hz; Ctrl-C to stop",
+            live.patients,
+            live.console,
+            live.config.duration.as_secs_f64() / 60.0,
+            live.config.rate_hz
+        );
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..live.patients {
+            tasks.spawn(headset(live.clone(), i, tokio::runtime::Handle::current()));
+        }
+        tokio::select! {
+            () = async { while tasks.join_next().await.is_some() {} } => {}
+            _ = tokio::signal::ctrl_c() => {
+                println!("stopping");
+                tasks.abort_all();
+            }
+        }
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle) {
+    let clock = Clock::new();
+    let name = format!("{:03}", i + 1);
+    let mut link_config = LinkConfig::new(
+        &live.console,
+        &live.token,
+        &format!("sim-{name}"),
+        &format!("SIM-{name}"),
+        live.scenario_ref.clone(),
+        clock,
+    );
+    link_config.app = concat!("trinvis-sim ", env!("CARGO_PKG_VERSION")).to_owned();
+    let mut link = Link::start_on(&runtime, link_config);
+    let config = SimConfig { seed: live.config.seed + u64::from(i), simulated_therapist: false, ..live.config.clone() };
+    let mut sim = Simulation::new(live.scenario.clone(), config.clone());
+    let mut bridge = Bridge::new();
+    let frame = Duration::from_secs_f64(1.0 / config.rate_hz);
+    let mut ticks = tokio::time::interval(frame);
+    let mut last = Instant::now();
+    let mut was_connected = false;
+    while !sim.finished() {
+        ticks.tick().await;
+        let out = sim.step();
+        let now = sim.now();
+        let frame_ms = last.elapsed().as_secs_f32() * 1000.0;
+        last = Instant::now();
+        let sample = sample(&out, sim.session(), clock.now_us(), frame_ms);
+        link.push_sample(sample);
+        bridge.exchange(&mut link, sim.session_mut(), now);
+        if link.connected() != was_connected {
+            was_connected = link.connected();
+            let info = link.info();
+            let session = info.session_id.unwrap_or_default();
+            println!(
+                "sim-{name}: {} {session}",
+                if was_connected { "connected to session" } else { "lost the console; buffering" }
+            );
+        }
+    }
+    let summary = sim.finish();
+    let now = sim.now();
+    bridge.exchange(&mut link, sim.session_mut(), now);
+    // Let the link deliver the last events before the task ends.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while link.info().unacked > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("sim-{name}: done, reached step {} of {}", summary.highest_step, summary.step_count);
+}
+
+/// One telemetry sample from the synthetic patient's frame.
+fn sample(out: &patient::Output, session: &Session, t_us: u64, frame_ms: f32) -> Sample {
+    let gaze = out.head_rotation * Vec3::NEG_Z;
+    Sample {
+        t_us,
+        session_us: u64::try_from(session.now().as_micros()).unwrap_or(u64::MAX),
+        head: Pose { p: out.head_position.to_array(), q: out.head_rotation.to_array() },
+        left_hand: None,
+        right_hand: None,
+        gaze: gaze.to_array(),
+        gaze_on_stimulus: out.gaze_on_stimulus,
+        stimulus_angle_deg: out.angle_to_stimulus_deg as f32,
+        stimulus_distance_m: None,
+        state: link::state_to_wire(session.state()),
+        target_level: session.target_level() as f32,
+        applied_level: session.applied_level() as f32,
+        step: u16::try_from(session.step()).unwrap_or(u16::MAX),
+        safe_blend: session.safe_blend() as f32,
+        frame_ms,
+        dropped_frames: 0,
+        heart_rate: Some(out.heart_rate as f32),
+    }
+}

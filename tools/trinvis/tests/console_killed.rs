@@ -1,0 +1,92 @@
+//! `trinvis console` killed with SIGKILL in the middle of a session: the
+//! recording keeps everything up to its last closed chunk (about a second
+//! before the kill), and `trinvis recover` writes a clean copy.
+
+#![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use link::{Clock, Link, LinkConfig};
+use protocol::{Pose, Sample, ScenarioRef, SessionState};
+use recording::{Channel, Recording};
+
+#[test]
+fn a_killed_console_loses_at_most_about_a_second_and_the_file_is_recovered() {
+    let dir = std::env::temp_dir().join(format!("trinvis-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut console = Command::new(env!("CARGO_BIN_EXE_trinvis"))
+        .args(["console", "--bind", "127.0.0.1:0", "--headset-token", "HT", "--recordings"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(console.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let address = first.rsplit("http://").next().unwrap().trim().to_owned();
+
+    let clock = Clock::new();
+    let scenario = ScenarioRef { id: "heights".into(), version: "1".into(), sha256: "00".into() };
+    let link = Link::start(LinkConfig::new(&format!("ws://{address}"), "HT", "kill-test", "P-0009", scenario, clock));
+    let started = Instant::now();
+    let mut sent = Vec::new();
+    while started.elapsed() < Duration::from_secs(4) {
+        let t_us = clock.now_us();
+        let sample = Sample {
+            t_us,
+            session_us: t_us,
+            head: Pose { p: [0.0, 1.6, 0.0], q: [0.0, 0.0, 0.0, 1.0] },
+            left_hand: None,
+            right_hand: None,
+            gaze: [0.0, 0.0, -1.0],
+            gaze_on_stimulus: true,
+            stimulus_angle_deg: 0.0,
+            stimulus_distance_m: None,
+            state: SessionState::Running,
+            target_level: 1.0,
+            applied_level: 1.0,
+            step: 1,
+            safe_blend: 0.0,
+            frame_ms: 11.1,
+            dropped_frames: 0,
+            heart_rate: Some(80.0),
+        };
+        link.push_sample(sample);
+        sent.push(t_us);
+        std::thread::sleep(Duration::from_micros(11_111));
+    }
+    assert!(link.connected(), "the link was up: {:?}", link.info());
+    console.kill().unwrap(); // SIGKILL: no chance to close anything
+    let killed_at = clock.now_us();
+    console.wait().unwrap();
+    drop(link);
+
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1);
+    let cut = Recording::open(&files[0]).unwrap();
+    assert!(!cut.complete, "a killed console leaves the file unfinished");
+    assert_eq!(cut.metadata.patient_code, "P-0009");
+    let kept: Vec<u64> = cut
+        .channel(Channel::Telemetry)
+        .map(|m| serde_json::from_slice::<serde_json::Value>(&m.data).unwrap()["t_us"].as_u64().unwrap())
+        .collect();
+    assert_eq!(kept, sent[..kept.len()], "what was kept is the samples sent, in order, from the first");
+    let last_kept = *kept.last().unwrap();
+    let lost_s = (killed_at - last_kept) as f64 / 1e6;
+    assert!(lost_s <= 1.5, "lost {lost_s:.2} s before the kill; chunks close every second");
+
+    let fixed = dir.join("fixed.mcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_trinvis"))
+        .args(["recover", files[0].to_str().unwrap(), "--out", fixed.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("was not finished"));
+    let recovered = Recording::open(&fixed).unwrap();
+    assert!(recovered.complete);
+    assert_eq!(recovered.messages, cut.messages);
+    let _ = std::fs::remove_dir_all(&dir);
+}
