@@ -324,8 +324,17 @@ async fn a_command_goes_console_to_headset_and_its_ack_comes_back_and_is_recorde
     assert!(events.iter().any(|e| e["type"] == "safe_scene_entered" && e["cause"] == "therapist"));
 }
 
-/// A TCP proxy whose every open connection can be cut at once.
-async fn proxy(upstream: SocketAddr) -> (SocketAddr, broadcast::Sender<()>) {
+/// What the proxy does to the connections open at the time.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// Close them (both ends see the connection go).
+    Cut,
+    /// Keep them open but pass nothing: a dead Wi-Fi, as TCP sees it.
+    Freeze,
+}
+
+/// A TCP proxy whose open connections can be cut or frozen at once.
+async fn proxy(upstream: SocketAddr) -> (SocketAddr, broadcast::Sender<Fault>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (cut, _) = broadcast::channel(16);
@@ -335,9 +344,14 @@ async fn proxy(upstream: SocketAddr) -> (SocketAddr, broadcast::Sender<()>) {
             let mut cut = cut_tx.subscribe();
             tokio::spawn(async move {
                 let Ok(mut outbound) = TcpStream::connect(upstream).await else { return };
-                tokio::select! {
-                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                    _ = cut.recv() => {}
+                let fault = tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
+                    fault = cut.recv() => fault,
+                };
+                if let Ok(Fault::Freeze) = fault {
+                    // Hold both sockets open, silent, until the test ends.
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    drop((inbound, outbound));
                 }
             });
         }
@@ -355,12 +369,24 @@ async fn two_hundred_link_cuts_lose_no_telemetry() {
         let link = link.clone();
         tokio::spawn(async move {
             let mut sent = 0u64;
+            let mut events = 0u64;
             let mut ticks = tokio::time::interval(Duration::from_millis(2));
             loop {
                 ticks.tick().await;
                 for _ in 0..2 {
                     sent += 1;
                     assert!(link.lock().unwrap().push_sample(sample(1_000_000 + sent, SessionState::Running, 1.0)));
+                }
+                // Events now and then, between samples: they must not hold any back.
+                if sent.is_multiple_of(50) {
+                    let event = protocol::SessionEvent {
+                        seq: events,
+                        at_us: sent,
+                        kind: "marker".into(),
+                        fields: Default::default(),
+                    };
+                    events += 1;
+                    link.lock().unwrap().push_events(vec![event]);
                 }
                 if sent >= 8_000 {
                     return sent;
@@ -375,7 +401,7 @@ async fn two_hundred_link_cuts_lose_no_telemetry() {
         x ^= x >> 7;
         x ^= x << 17;
         tokio::time::sleep(Duration::from_millis(10 + x % 40)).await;
-        let _ = cut.send(());
+        let _ = cut.send(Fault::Cut);
     }
     let sent = pusher.await.unwrap();
     // Everything acknowledged, then the link goes.
@@ -408,6 +434,43 @@ async fn two_hundred_link_cuts_lose_no_telemetry() {
         .filter(|m| String::from_utf8_lossy(&m.data).contains("\"gap\""))
         .count();
     assert_eq!(gaps, 0);
+    let mut markers: Vec<u64> = recordings[0]
+        .channel(Channel::Events)
+        .map(|m| serde_json::from_slice::<Value>(&m.data).unwrap()["seq"].as_u64().unwrap())
+        .collect();
+    markers.sort_unstable();
+    assert_eq!(markers, (0..sent / 50).collect::<Vec<_>>(), "every event recorded once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_gone_silent_is_taken_as_a_lost_link_and_the_link_comes_back() {
+    let console = Console::start(|_| {}).await;
+    let (via, fault) = proxy(console.addr).await;
+    let clock = Clock::new();
+    let scenario = ScenarioRef { id: "spiders".into(), version: "1".into(), sha256: "00".into() };
+    let mut config =
+        LinkConfig::new(&format!("ws://{via}"), &console.headset, "silent-test", "P-0004", scenario, clock);
+    config.silence_timeout = Duration::from_millis(800);
+    config.reconnect_min = Duration::from_millis(10);
+    let link = Link::start(config);
+    async fn wait_for(link: &Link, want: bool, within: Duration) -> tokio::time::Instant {
+        let deadline = tokio::time::Instant::now() + within;
+        while link.connected() != want {
+            assert!(tokio::time::Instant::now() < deadline, "link not {want} within {within:?}: {:?}", link.info());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::Instant::now()
+    }
+    wait_for(&link, true, Duration::from_secs(5)).await;
+    let frozen_at = tokio::time::Instant::now();
+    let _ = fault.send(Fault::Freeze);
+    let noticed = wait_for(&link, false, Duration::from_secs(5)).await;
+    // Silence is noticed after the timeout (0.8 s) counted from the last message heard.
+    assert!(noticed - frozen_at < Duration::from_secs(3), "noticed after {:?}", noticed - frozen_at);
+    wait_for(&link, true, Duration::from_secs(5)).await;
+    assert!(link.info().reconnects >= 1);
+    tokio::task::spawn_blocking(move || drop(link)).await.unwrap();
+    console.stop().await;
 }
 
 #[tokio::test]
@@ -438,4 +501,66 @@ async fn a_frozen_headset_is_dropped_and_the_page_hears_of_it() {
     let notes: Vec<String> =
         recordings[0].channel(Channel::Annotations).map(|m| String::from_utf8_lossy(&m.data).into_owned()).collect();
     assert!(notes.iter().any(|n| n.contains("headset_disconnected")), "{notes:?}");
+}
+
+#[tokio::test]
+async fn only_the_same_headset_and_patient_may_resume_a_session() {
+    let console = Console::start(|_| {}).await;
+    let mut first = console.raw_headset().await;
+    send(&mut first, hello(None)).await;
+    let id = next_of(&mut first, "welcome").await["session_id"].as_str().unwrap().to_owned();
+    // Another device with the token names that session: it gets its own.
+    let mut intruder = console.raw_headset().await;
+    let mut claim = hello(Some(&id));
+    claim["headset_id"] = json!("other-device");
+    send(&mut intruder, claim).await;
+    let theirs = next_of(&mut intruder, "welcome").await["session_id"].as_str().unwrap().to_owned();
+    assert_ne!(theirs, id);
+    // The same headset, reconnecting, gets its session back.
+    drop(first);
+    let mut again = console.raw_headset().await;
+    send(&mut again, hello(Some(&id))).await;
+    assert_eq!(next_of(&mut again, "welcome").await["session_id"], id.as_str());
+    let recordings = console.stop().await;
+    assert_eq!(recordings.len(), 2);
+}
+
+#[tokio::test]
+async fn a_command_the_headset_never_answers_fails_for_its_sender() {
+    let console = Console::start(|c| {
+        c.ping_interval = Duration::from_millis(100);
+        c.command_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let mut headset = console.raw_headset().await;
+    send(&mut headset, hello(None)).await;
+    let id = next_of(&mut headset, "welcome").await["session_id"].as_str().unwrap().to_owned();
+    let mut browser = console.browser().await;
+    let request = json!({"type": "command", "session_id": id, "request_id": 7, "command": {"type": "pause"}});
+    send(&mut browser, request).await;
+    // The headset receives it, and says nothing.
+    assert_eq!(next_of(&mut headset, "command").await["command"]["type"], "pause");
+    let result = next_of(&mut browser, "command_result").await;
+    assert_eq!(
+        (result["request_id"].as_u64(), result["ok"].as_bool(), result["code"].as_str()),
+        (Some(7), Some(false), Some("command_failed"))
+    );
+    assert!(result["error"].as_str().unwrap().contains("did not answer"));
+    // More commands than the rate allows: refused with the request's id.
+    for i in 0..25 {
+        send(
+            &mut browser,
+            json!({"type": "command", "session_id": id, "request_id": 100 + i, "command": {"type": "request_suds"}}),
+        )
+        .await;
+    }
+    let limited = loop {
+        let r = next_of(&mut browser, "command_result").await;
+        if r["code"] == "rate_limited" {
+            break r;
+        }
+    };
+    assert!(limited["request_id"].as_u64().unwrap() >= 120, "{limited}");
+    drop(headset);
+    console.stop().await;
 }

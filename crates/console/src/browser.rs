@@ -41,6 +41,7 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
     let mut ping = tokio::time::interval(hub.config.ping_interval);
     let mut stop = hub.stop.clone();
     let mut last_seen = Instant::now();
+    let mut version = hub.version();
     loop {
         tokio::select! {
             incoming = receive(&mut socket) => match incoming {
@@ -55,12 +56,17 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
                 Some(text) => if socket.send(Message::Text(text.into())).await.is_err() { break },
                 None => break,
             },
+            () = tokio::time::sleep_until((last_seen + hub.config.peer_timeout).into()) => {
+                close(&mut socket, 1001, "no sign of life").await;
+                break;
+            }
             _ = ping.tick() => {
-                if last_seen.elapsed() > hub.config.peer_timeout {
-                    close(&mut socket, 1001, "no sign of life").await;
-                    break;
-                }
                 Hub::dropped_report(&outbox);
+                hub.expire_commands();
+                if hub.version() != version {
+                    version = hub.version();
+                    hub.to_browser(id, &ConsoleToBrowser::Sessions(hub.session_list()));
+                }
                 if socket.send(Message::Ping(Default::default())).await.is_err() { break }
             }
             _ = stop.changed() => { close(&mut socket, 1001, "the console is shutting down").await; break }
@@ -85,7 +91,8 @@ fn handle(hub: &Hub, browser: u64, text: &str, limit: &mut RateLimit) {
                     "more than {} commands in a burst or {} per second; wait a moment",
                     limit.burst, limit.per_s
                 );
-                return hub.to_browser(browser, &error(ErrorCode::RateLimited, message));
+                let result = crate::hub::refusal(&request, ErrorCode::RateLimited, &message);
+                return hub.to_browser(browser, &ConsoleToBrowser::CommandResult(result));
             }
             if let Err(result) = hub.send_command(browser, request) {
                 hub.to_browser(browser, &ConsoleToBrowser::CommandResult(result));

@@ -72,9 +72,19 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
             incoming = receive(&mut socket) => match incoming {
                 Incoming::Text(text) => {
                     last_seen = Instant::now();
-                    if let Err(message) = handle(&hub, &session_id, &text) {
-                        let error = ConsoleToHeadset::Error(ErrorMessage { code: ErrorCode::Malformed, message });
-                        if !send(&mut socket, &error).await { break; }
+                    match handle(&hub, &session_id, &text) {
+                        Ok(()) => {}
+                        Err(Refusal::Message(code, message)) => {
+                            let error = ConsoleToHeadset::Error(ErrorMessage { code, message });
+                            if !send(&mut socket, &error).await { break; }
+                        }
+                        Err(Refusal::RecordingFailed) => {
+                            // Without its recording the session must not go on
+                            // unrecorded; the headset keeps its data and comes
+                            // back to a fresh file.
+                            close(&mut socket, 1011, "the console cannot write this session's recording").await;
+                            break;
+                        }
                     }
                 }
                 Incoming::Alive => last_seen = Instant::now(),
@@ -90,16 +100,16 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
                 let up_to = *flushed.borrow_and_update();
                 if !send(&mut socket, &ConsoleToHeadset::Ack(Ack { up_to })).await { break; }
             }
+            () = tokio::time::sleep_until((last_seen + hub.config.peer_timeout).into()) => {
+                tracing::warn!(session = %session_id, "headset silent for {:?}: dropped", hub.config.peer_timeout);
+                close(&mut socket, 1001, "no sign of life").await;
+                break;
+            }
             _ = ping.tick() => {
-                if last_seen.elapsed() > hub.config.peer_timeout {
-                    tracing::warn!(session = %session_id, "headset silent for {:?}: dropped", hub.config.peer_timeout);
-                    close(&mut socket, 1001, "no sign of life").await;
-                    break;
-                }
                 ping_id += 1;
                 let (offset_us, rtt_us) = {
                     let state = hub.lock();
-                    state.sessions.get(&session_id).map_or((None, None), |s| (Some(s.offset_us), s.info.rtt_us))
+                    state.sessions.get(&session_id).map_or((None, None), |s| (Some(s.offset_us), s.offset_rtt_us))
                 };
                 let message = ConsoleToHeadset::Ping(Ping { id: ping_id, console_us: unix_us(), offset_us, rtt_us });
                 if socket.send(Message::Ping(Default::default())).await.is_err() || !send(&mut socket, &message).await { break; }
@@ -153,31 +163,40 @@ fn attach(
     let now = unix_us();
     let offset_us = hello.headset_us as i64 - now as i64;
     let mut state = hub.lock();
+    let mut refused_resume = None;
     if let Some(id) = &hello.session_id
         && let Some(session) = state.sessions.get_mut(id)
-        && let Some(recorder) = &session.recorder
     {
-        let flushed = recorder.flushed();
-        session.headset = Some((connection, tx));
-        session.info.link = LinkState::Connected;
-        session.annotate("headset_reconnected", &format!("resuming from seq {}", hello.resume_from));
-        return Ok((id.clone(), flushed));
+        // Only the headset that ran the session, for the same patient, may
+        // take it up again: anything else starts a session of its own.
+        if session.info.headset_id == hello.headset_id && session.info.patient_code == hello.patient_code {
+            if !session.recorder.as_ref().is_some_and(Recorder::alive) {
+                // The file was closed (session ended) or failed: go on in a
+                // new part. What the old file did not flush is taken again
+                // when the headset resends it.
+                if let Some(old) = &session.recorder {
+                    session.received = session.received.min(*old.flushed().borrow());
+                }
+                session.parts += 1;
+                let file = format!("{id}-part{}.mcap", session.parts);
+                let metadata = metadata(hello, id, now, offset_us);
+                session.recorder =
+                    Some(Recorder::start(&hub.config.recordings.join(&file), &metadata, hub.config.flush_interval)?);
+                session.info.recording = file;
+            }
+            let flushed = session.recorder.as_ref().map(Recorder::flushed).unwrap_or_else(|| watch::channel(0).1);
+            session.headset = Some((connection, tx));
+            session.info.link = LinkState::Connected;
+            // A new connection may take another network path: measure afresh.
+            session.best_rtt_us = u64::MAX;
+            session.annotate("headset_reconnected", &format!("resuming from seq {}", hello.resume_from));
+            return Ok((id.clone(), flushed));
+        }
+        refused_resume = Some(id.clone());
     }
     let id = format!("{}-{}", compact(now), crate::auth::short_id());
     let file = format!("{id}.mcap");
-    let metadata = Metadata {
-        session_id: id.clone(),
-        patient_code: hello.patient_code.clone(),
-        headset_id: hello.headset_id.clone(),
-        headset_app: hello.app.clone(),
-        console_app: CONSOLE.into(),
-        scenario_id: hello.scenario.id.clone(),
-        scenario_version: hello.scenario.version.clone(),
-        scenario_sha256: hello.scenario.sha256.clone(),
-        started: rfc3339(now),
-        started_unix_us: now,
-        clock_offset_us: offset_us,
-    };
+    let metadata = metadata(hello, &id, now, offset_us);
     let recorder = Recorder::start(&hub.config.recordings.join(&file), &metadata, hub.config.flush_interval)?;
     let flushed = recorder.flushed();
     let session = Session {
@@ -198,17 +217,49 @@ fn attach(
         // restarted) continues its numbering; what came before is elsewhere.
         received: hello.resume_from.saturating_sub(1),
         offset_us,
+        offset_rtt_us: None,
+        best_rtt_us: u64::MAX,
+        parts: 1,
         epoch_us: hello.session_epoch_us,
     };
-    if let Some(old) = &hello.session_id {
-        session.annotate(
+    match (&hello.session_id, refused_resume) {
+        (_, Some(old)) => session.annotate(
+            "resume_refused",
+            &format!("session {old} belongs to another headset or patient; this is a new session"),
+        ),
+        (Some(old), None) => session.annotate(
             "resumed_unknown_session",
             &format!("the headset resumes session {old}, which this console does not know"),
-        );
+        ),
+        (None, None) => {}
     }
     session.annotate("headset_connected", &format!("{} ({})", hello.headset_id, hello.app));
     state.sessions.insert(id.clone(), session);
     Ok((id, flushed))
+}
+
+fn metadata(hello: &Hello, session_id: &str, now: u64, offset_us: i64) -> Metadata {
+    Metadata {
+        session_id: session_id.to_owned(),
+        patient_code: hello.patient_code.clone(),
+        headset_id: hello.headset_id.clone(),
+        headset_app: hello.app.clone(),
+        console_app: CONSOLE.into(),
+        scenario_id: hello.scenario.id.clone(),
+        scenario_version: hello.scenario.version.clone(),
+        scenario_sha256: hello.scenario.sha256.clone(),
+        started: rfc3339(now),
+        started_unix_us: now,
+        clock_offset_us: offset_us,
+    }
+}
+
+/// Why a headset's message was not taken.
+enum Refusal {
+    /// Sent back as an `error`; the connection stays open.
+    Message(ErrorCode, String),
+    /// The recording cannot be written: the connection closes.
+    RecordingFailed,
 }
 
 /// Whether `seq` is new for the session; notes gaps. Duplicates (resent
@@ -226,10 +277,16 @@ fn accept_seq(session: &mut Session, seq: u64) -> bool {
 
 /// Handles one message from the headset; an error is sent back, and the
 /// connection stays open.
-fn handle(hub: &Hub, session_id: &str, text: &str) -> Result<(), String> {
-    let message = decode::<HeadsetToConsole>(text).map_err(|e| e.to_string())?;
+fn handle(hub: &Hub, session_id: &str, text: &str) -> Result<(), Refusal> {
+    let message =
+        decode::<HeadsetToConsole>(text).map_err(|e| Refusal::Message(ErrorCode::Malformed, e.to_string()))?;
     match message {
-        HeadsetToConsole::Hello(_) => return Err("hello was already received on this connection".into()),
+        HeadsetToConsole::Hello(_) => {
+            return Err(Refusal::Message(
+                ErrorCode::OutOfOrder,
+                "hello was already received on this connection".into(),
+            ));
+        }
         HeadsetToConsole::Telemetry(batch) => {
             // Serialise outside the lock: the lock only orders and hands over.
             let samples: Vec<(u64, Vec<u8>)> =
@@ -241,7 +298,9 @@ fn handle(hub: &Hub, session_id: &str, text: &str) -> Result<(), String> {
                     return Ok(());
                 }
                 for (t_us, json) in samples {
-                    session.record(Channel::Telemetry, session.console_time(t_us), json, Some(batch.seq));
+                    if !session.record(Channel::Telemetry, session.console_time(t_us), json, Some(batch.seq)) {
+                        return Err(Refusal::RecordingFailed);
+                    }
                 }
                 let new_state = batch.samples.last().map(|s| s.state);
                 let changed = new_state.is_some_and(|s| s != session.info.state);
@@ -282,7 +341,9 @@ fn handle(hub: &Hub, session_id: &str, text: &str) -> Result<(), String> {
                 if !accept_seq(session, ack.seq) {
                     return Ok(());
                 }
-                session.record(Channel::Acks, unix_us(), encode(&ack).into_bytes(), Some(ack.seq));
+                if !session.record(Channel::Acks, unix_us(), encode(&ack).into_bytes(), Some(ack.seq)) {
+                    return Err(Refusal::RecordingFailed);
+                }
             }
             hub.command_acked(&ack);
         }
@@ -292,12 +353,15 @@ fn handle(hub: &Hub, session_id: &str, text: &str) -> Result<(), String> {
             let offset_us = pong.headset_us as i64 - (pong.console_us + rtt_us / 2) as i64;
             let mut state = hub.lock();
             let Some(session) = state.sessions.get_mut(session_id) else { return Ok(()) };
-            // Keep the estimate from the quickest round trips: their offset is the most exact.
-            let best = session.info.rtt_us.unwrap_or(u64::MAX);
-            if rtt_us <= best.saturating_mul(2) {
+            // Keep the estimate from quick round trips: the shorter the trip,
+            // the less its asymmetry can skew the offset.
+            session.best_rtt_us = session.best_rtt_us.min(rtt_us);
+            if rtt_us <= session.best_rtt_us.saturating_mul(2) {
                 session.offset_us = offset_us;
+                session.offset_rtt_us = Some(rtt_us);
             }
             session.info.rtt_us = Some(rtt_us);
+            hub.touch();
             let json = serde_json::json!({"type": "clock", "text": "clock offset estimate", "offset_us": offset_us, "rtt_us": rtt_us});
             session.record(Channel::Annotations, now, json.to_string().into_bytes(), None);
         }

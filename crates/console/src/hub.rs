@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use protocol::{
     CommandAck, CommandMessage, CommandRequest, CommandResult, ConsoleToBrowser, ConsoleToHeadset, Dropped, ErrorCode,
@@ -23,10 +24,15 @@ pub(crate) struct Session {
     /// The connected headset's outgoing channel and connection number.
     pub headset: Option<(u64, mpsc::UnboundedSender<ConsoleToHeadset>)>,
     pub recorder: Option<Recorder>,
-    /// Highest sequence number received with none missing below it.
+    /// Highest sequence number received (gaps are annotated, not waited for).
     pub received: u64,
     /// `headset clock - console clock`, µs.
     pub offset_us: i64,
+    /// Round-trip time behind `offset_us`, and the quickest seen.
+    pub offset_rtt_us: Option<u64>,
+    pub best_rtt_us: u64,
+    /// Recording files of this session so far (a new one after a write failure).
+    pub parts: u32,
     /// Headset clock at session time 0, µs.
     pub epoch_us: u64,
 }
@@ -37,10 +43,9 @@ impl Session {
         (headset_us as i64 - self.offset_us).max(0) as u64
     }
 
-    pub fn record(&self, channel: Channel, log_us: u64, data: Vec<u8>, seq: Option<u64>) {
-        if let Some(recorder) = &self.recorder {
-            recorder.write(channel, log_us, unix_us(), data, seq);
-        }
+    /// Hands a message to the recorder; false when the file can no longer be written.
+    pub fn record(&self, channel: Channel, log_us: u64, data: Vec<u8>, seq: Option<u64>) -> bool {
+        self.recorder.as_ref().is_some_and(|r| r.write(channel, log_us, unix_us(), data, seq))
     }
 
     pub fn annotate(&self, kind: &str, text: &str) {
@@ -61,6 +66,7 @@ struct Pending {
     browser: u64,
     request_id: u64,
     session_id: String,
+    sent: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -78,11 +84,20 @@ pub(crate) struct Hub {
     pub stop: watch::Receiver<bool>,
     state: Mutex<State>,
     next_id: AtomicU64,
+    /// Grows whenever a session's details change without a broadcast
+    /// (round-trip times); browsers resend the list when it moved.
+    version: AtomicU64,
 }
 
 impl Hub {
     pub(crate) fn new(config: Config, stop: watch::Receiver<bool>) -> Hub {
-        Hub { config, stop, state: Mutex::new(State::default()), next_id: AtomicU64::new(1) }
+        Hub {
+            config,
+            stop,
+            state: Mutex::new(State::default()),
+            next_id: AtomicU64::new(1),
+            version: AtomicU64::new(0),
+        }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
@@ -130,6 +145,15 @@ impl Hub {
         list(&self.lock())
     }
 
+    /// Notes a change of session details that is not worth a broadcast of its own.
+    pub(crate) fn touch(&self) {
+        self.version.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Relaxed)
+    }
+
     /// Sends the session list to every browser.
     pub(crate) fn broadcast_sessions(&self) {
         let state = self.lock();
@@ -157,16 +181,10 @@ impl Hub {
     }
 
     /// Forwards a browser's command to its session's headset and records it.
-    /// The result comes back through [`Hub::command_acked`].
+    /// The result comes back through [`Hub::command_acked`], or
+    /// [`Hub::expire_commands`] when the headset does not answer.
     pub(crate) fn send_command(&self, browser: u64, request: CommandRequest) -> Result<(), CommandResult> {
-        let refuse = |code: ErrorCode, error: &str| CommandResult {
-            session_id: request.session_id.clone(),
-            request_id: request.request_id,
-            command_id: 0,
-            ok: false,
-            error: Some(error.to_owned()),
-            code: Some(code),
-        };
+        let refuse = |code: ErrorCode, error: &str| refusal(&request, code, error);
         let mut state = self.lock();
         let Some(session) = state.sessions.get(&request.session_id) else {
             return Err(refuse(ErrorCode::NoSuchSession, "no session with this id"));
@@ -176,12 +194,41 @@ impl Hub {
         };
         let id = self.next_id();
         let message = CommandMessage { id, command: request.command.clone() };
-        session.record(Channel::Commands, unix_us(), encode(&message).into_bytes(), None);
+        let json = encode(&message).into_bytes();
         if tx.send(ConsoleToHeadset::Command(message)).is_err() {
             return Err(refuse(ErrorCode::HeadsetOffline, "the headset went away; nothing was sent"));
         }
-        state.pending.insert(id, Pending { browser, request_id: request.request_id, session_id: request.session_id });
+        session.record(Channel::Commands, unix_us(), json, None);
+        let pending =
+            Pending { browser, request_id: request.request_id, session_id: request.session_id, sent: Instant::now() };
+        state.pending.insert(id, pending);
         Ok(())
+    }
+
+    /// Commands without an answer for longer than the configured time fail
+    /// for their sender. A late answer is still recorded.
+    pub(crate) fn expire_commands(&self) {
+        let timeout = self.config.command_timeout;
+        let mut state = self.lock();
+        let expired: Vec<u64> =
+            state.pending.iter().filter(|(_, p)| p.sent.elapsed() > timeout).map(|(id, _)| *id).collect();
+        for id in expired {
+            let Some(p) = state.pending.remove(&id) else { continue };
+            if let Some(b) = state.browsers.get(&p.browser) {
+                let error = format!(
+                    "the headset did not answer within {:.1} s; it may still carry the command out when it reconnects",
+                    timeout.as_secs_f64()
+                );
+                b.outbox.push(encode(&ConsoleToBrowser::CommandResult(CommandResult {
+                    session_id: p.session_id,
+                    request_id: p.request_id,
+                    command_id: id,
+                    ok: false,
+                    error: Some(error),
+                    code: Some(ErrorCode::CommandFailed),
+                })));
+            }
+        }
     }
 
     /// A headset answered a command: the sender hears of it.
@@ -231,6 +278,18 @@ impl Hub {
     /// Closes every recording (at shutdown).
     pub(crate) fn finish_all(&self) -> Vec<Recorder> {
         self.lock().sessions.values_mut().filter_map(|s| s.recorder.take()).collect()
+    }
+}
+
+/// A command the console refused before it reached a headset.
+pub(crate) fn refusal(request: &CommandRequest, code: ErrorCode, error: &str) -> CommandResult {
+    CommandResult {
+        session_id: request.session_id.clone(),
+        request_id: request.request_id,
+        command_id: 0,
+        ok: false,
+        error: Some(error.to_owned()),
+        code: Some(code),
     }
 }
 

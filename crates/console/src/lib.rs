@@ -70,6 +70,8 @@ pub struct Config {
     pub browser_queue: usize,
     /// Longest time between two closed chunks of a recording.
     pub flush_interval: Duration,
+    /// A command without an answer this long fails for its sender.
+    pub command_timeout: Duration,
 }
 
 impl Config {
@@ -86,6 +88,7 @@ impl Config {
             commands_per_s: 10.0,
             browser_queue: 1024,
             flush_interval: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -1,10 +1,11 @@
 //! One thread per session writes its recording, so file IO never stalls the
 //! network tasks. Chunks close at least every `flush_interval`; after each
-//! flush the thread publishes the highest sequence number safely on disk,
-//! which is what the console acknowledges to the headset.
+//! flush the thread publishes the highest sequence number handed to the
+//! operating system, which is what the console acknowledges to the headset.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use recording::{Channel, Metadata, Writer};
@@ -21,6 +22,7 @@ pub(crate) struct Recorder {
     tx: mpsc::Sender<Item>,
     flushed: watch::Receiver<u64>,
     thread: Option<std::thread::JoinHandle<()>>,
+    alive: Arc<AtomicBool>,
 }
 
 impl Recorder {
@@ -34,18 +36,31 @@ impl Recorder {
         let (tx, rx) = mpsc::channel();
         let (flushed_tx, flushed) = watch::channel(0);
         let name = path.display().to_string();
+        let alive = Arc::new(AtomicBool::new(true));
+        let thread_alive = alive.clone();
         let thread = std::thread::Builder::new()
             .name("recorder".into())
-            .spawn(move || run(writer, rx, flushed_tx, flush_interval, &name))
+            .spawn(move || run(writer, rx, flushed_tx, thread_alive, flush_interval, &name))
             .map_err(recording::Error::Io)?;
-        Ok(Recorder { tx, flushed, thread: Some(thread) })
+        Ok(Recorder { tx, flushed, thread: Some(thread), alive })
     }
 
-    /// Appends a message; `seq` is the headset's sequence number it belongs to.
-    pub(crate) fn write(&self, channel: Channel, log_us: u64, publish_us: u64, data: Vec<u8>, seq: Option<u64>) {
-        // A send fails only after the thread has stopped on a write error,
-        // which it has already reported.
-        let _ = self.tx.send(Item::Message { channel, log_us, publish_us, data, seq });
+    /// Appends a message; `seq` is the headset's sequence number it belongs
+    /// to. False once the file can no longer be written (disk full, …).
+    pub(crate) fn write(
+        &self,
+        channel: Channel,
+        log_us: u64,
+        publish_us: u64,
+        data: Vec<u8>,
+        seq: Option<u64>,
+    ) -> bool {
+        self.alive() && self.tx.send(Item::Message { channel, log_us, publish_us, data, seq }).is_ok()
+    }
+
+    /// Whether the file is still being written.
+    pub(crate) fn alive(&self) -> bool {
+        self.alive.load(Ordering::Relaxed)
     }
 
     /// Receives the highest sequence number on disk, after every flush.
@@ -62,49 +77,64 @@ impl Recorder {
     }
 }
 
+/// How often the thread wakes to take what arrived. Waking per message
+/// would cost a context switch per telemetry batch on the network's cores.
+const POLL: Duration = Duration::from_millis(50);
+
 fn run(
     mut writer: Writer<std::io::BufWriter<std::fs::File>>,
     rx: mpsc::Receiver<Item>,
     flushed: watch::Sender<u64>,
+    alive: Arc<AtomicBool>,
     interval: Duration,
     name: &str,
 ) {
     let mut highest_seq = 0u64;
     let mut dirty = false;
     let mut deadline = Instant::now() + interval;
+    let fail = |what: &str, e: recording::Error| {
+        tracing::error!(recording = name, "{what} failed, this file stops here: {e}");
+        alive.store(false, Ordering::Relaxed);
+    };
     loop {
-        let item = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
-        match item {
-            Ok(Item::Message { channel, log_us, publish_us, data, seq }) => {
-                if let Err(e) = writer.write_at(channel, log_us, publish_us, &data) {
-                    tracing::error!(recording = name, "writing failed, recording stops here: {e}");
-                    return;
-                }
-                highest_seq = highest_seq.max(seq.unwrap_or(0));
-                dirty = true;
-            }
-            Ok(Item::Finish) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                match writer.finish() {
-                    Ok(_) => {
-                        let _ = flushed.send(highest_seq);
-                        tracing::info!(recording = name, "recording closed");
+        let mut finish = false;
+        loop {
+            match rx.try_recv() {
+                Ok(Item::Message { channel, log_us, publish_us, data, seq }) => {
+                    if let Err(e) = writer.write_at(channel, log_us, publish_us, &data) {
+                        return fail("writing", e);
                     }
-                    Err(e) => tracing::error!(recording = name, "closing failed: {e}"),
+                    highest_seq = highest_seq.max(seq.unwrap_or(0));
+                    dirty = true;
                 }
-                return;
+                Ok(Item::Finish) | Err(mpsc::TryRecvError::Disconnected) => {
+                    finish = true;
+                    break;
+                }
+                Err(mpsc::TryRecvError::Empty) => break,
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        if Instant::now() >= deadline {
-            deadline = Instant::now() + interval;
+        if finish {
+            match writer.finish() {
+                Ok(_) => {
+                    let _ = flushed.send(highest_seq);
+                    tracing::info!(recording = name, "recording closed");
+                }
+                Err(e) => fail("closing", e),
+            }
+            return;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            deadline = now + interval;
             if dirty {
                 if let Err(e) = writer.flush() {
-                    tracing::error!(recording = name, "flushing failed, recording stops here: {e}");
-                    return;
+                    return fail("flushing", e);
                 }
                 dirty = false;
                 let _ = flushed.send(highest_seq);
             }
         }
+        std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())).max(Duration::from_millis(1)));
     }
 }

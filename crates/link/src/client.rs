@@ -29,6 +29,8 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Telemetry waits at most this long for a batch to fill.
 const BATCH_INTERVAL: Duration = Duration::from_millis(100);
+/// Most bytes of events in one message: a quarter of the console's limit.
+const EVENT_BATCH_BYTES: usize = protocol::MAX_MESSAGE_BYTES / 4;
 /// After the link is dropped, how long the task keeps trying to deliver.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -196,6 +198,7 @@ impl Task {
 
     /// Relays until the connection drops or, when closing, everything is acknowledged.
     async fn relay(&mut self, socket: &mut Socket, drain_deadline: Option<Instant>) -> Result<(), String> {
+        let mut last_heard = Instant::now();
         loop {
             if self.closing {
                 self.flush_batch_into(socket).await?;
@@ -206,18 +209,24 @@ impl Task {
             let far = Instant::now() + Duration::from_secs(3600);
             tokio::select! {
                 item = self.outgoing.recv(), if !self.closing => {
-                    if let Some(text) = self.take(item) {
+                    for text in self.take(item) {
                         socket.send(Message::text(text)).await.map_err(|e| e.to_string())?;
                     }
+                }
+                () = sleep_until(last_heard + self.config.silence_timeout) => {
+                    return Err(format!("the console was silent for {:?}", self.config.silence_timeout));
                 }
                 () = sleep_until(self.batch_due.unwrap_or(far)), if self.batch_due.is_some() => {
                     self.flush_batch_into(socket).await?;
                 }
                 () = sleep_until(drain_deadline.unwrap_or(far)), if drain_deadline.is_some() => return Ok(()),
                 incoming = socket.next() => match incoming {
-                    Some(Ok(Message::Text(text))) => self.receive(socket, text.as_str()).await?,
+                    Some(Ok(Message::Text(text))) => {
+                        last_heard = Instant::now();
+                        self.receive(socket, text.as_str()).await?;
+                    }
                     Some(Ok(Message::Close(_))) | None => return Err("closed by the console".to_owned()),
-                    Some(Ok(_)) => {}
+                    Some(Ok(_)) => last_heard = Instant::now(),
                     Some(Err(e)) => return Err(e.to_string()),
                 },
             }
@@ -225,34 +234,57 @@ impl Task {
     }
 
     /// Takes one item from the caller; returns a message to send now, if any.
-    fn take(&mut self, item: Option<Outgoing>) -> Option<String> {
+    fn take(&mut self, item: Option<Outgoing>) -> Vec<String> {
         match item {
             None => {
                 self.closing = true;
-                None
+                Vec::new()
             }
             Some(Outgoing::Sample(sample)) => {
                 self.samples.push(*sample);
                 self.batch_due.get_or_insert_with(|| Instant::now() + BATCH_INTERVAL);
-                (self.samples.len() >= self.config.batch_samples).then(|| self.batch()).flatten()
+                if self.samples.len() >= self.config.batch_samples {
+                    self.batch().into_iter().collect()
+                } else {
+                    Vec::new()
+                }
             }
             Some(Outgoing::Events(events)) => {
                 // Samples taken before these events go first, keeping the order.
-                let _ = self.batch();
-                Some(self.buffer.push(&self.shared, |seq| HeadsetToConsole::Events(EventBatch { seq, events })).1)
+                let mut out: Vec<String> = self.batch().into_iter().collect();
+                // Stay well inside the console's message limit, however many events came.
+                let mut chunk = Vec::new();
+                let mut size = 0;
+                for event in events {
+                    let n = serde_json::to_string(&event).map_or(0, |t| t.len());
+                    if size + n > EVENT_BATCH_BYTES && !chunk.is_empty() {
+                        out.push(self.number_events(std::mem::take(&mut chunk)));
+                        size = 0;
+                    }
+                    size += n;
+                    chunk.push(event);
+                }
+                if !chunk.is_empty() {
+                    out.push(self.number_events(chunk));
+                }
+                out
             }
             Some(Outgoing::Ack { id, result }) => {
                 let (ok, error) = match result {
                     Ok(()) => (true, None),
                     Err(e) => (false, Some(e)),
                 };
-                Some(
+                vec![
                     self.buffer
                         .push(&self.shared, |seq| HeadsetToConsole::CommandAck(CommandAck { seq, id, ok, error }))
                         .1,
-                )
+                ]
             }
         }
+    }
+
+    fn number_events(&mut self, events: Vec<protocol::SessionEvent>) -> String {
+        self.buffer.push(&self.shared, |seq| HeadsetToConsole::Events(EventBatch { seq, events })).1
     }
 
     /// Numbers the pending samples as one message (kept in the buffer).

@@ -105,6 +105,10 @@ pub struct LinkConfig {
     pub reconnect_min: Duration,
     /// Longest wait before reconnecting.
     pub reconnect_max: Duration,
+    /// A console silent this long (it pings every 2 s) is taken as gone,
+    /// even when the network never said so: the connection is dropped and
+    /// the session engine hears that the link is lost.
+    pub silence_timeout: Duration,
 }
 
 impl LinkConfig {
@@ -131,6 +135,7 @@ impl LinkConfig {
             queue_capacity: 8_192,
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(2),
+            silence_timeout: Duration::from_secs(6),
         }
     }
 }

@@ -2,10 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Everything with `seq <= up_to` is in the recording.
+/// Everything with `seq <= up_to` that reached the console is in the
+/// recording; the headset may forget it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ack {
-    /// Highest sequence number stored, with none missing below it.
+    /// Highest sequence number handed to the operating system after a flush.
+    /// Numbers that never arrived (a resend buffer overflowed) are noted as a
+    /// gap in the recording and not waited for.
     pub up_to: u64,
 }
 

@@ -154,7 +154,21 @@ pub enum Rejection {
         /// The value given.
         value: u8,
     },
+    /// A text longer than the log takes.
+    TooLong {
+        /// Which text.
+        field: String,
+        /// Most characters accepted.
+        max: usize,
+        /// Characters given.
+        len: usize,
+    },
 }
+
+/// Most characters in a marker label.
+pub const MAX_LABEL_CHARS: usize = 200;
+/// Most characters in a note, prediction or outcome.
+pub const MAX_TEXT_CHARS: usize = 4000;
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -169,6 +183,7 @@ impl fmt::Display for Rejection {
                 write!(f, "there is no step {step}; steps run from 1 to {steps}")
             }
             Rejection::InvalidSuds { value } => write!(f, "SUDS runs from 0 to 100, got {value}"),
+            Rejection::TooLong { field, max, len } => write!(f, "{field} has {len} characters; at most {max} are kept"),
         }
     }
 }

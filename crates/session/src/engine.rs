@@ -6,7 +6,7 @@ use std::time::Duration;
 use scenario::{AdvanceRule, Require, Scenario};
 use serde::{Deserialize, Serialize};
 
-use crate::command::{Command, LinkStatus, PatientInput, Rejection};
+use crate::command::{Command, LinkStatus, MAX_LABEL_CHARS, MAX_TEXT_CHARS, PatientInput, Rejection};
 use crate::event::{Actor, Event, EventKind, PromptSource, SafeCause, StepStats};
 
 /// Where the session is.
@@ -257,6 +257,17 @@ impl Session {
             return Err(Rejection::Ended);
         }
         let wrong_state = || Err(Rejection::WrongState { command: command.name().to_owned(), state });
+        let too_long = |field: &str, text: &str, max: usize| {
+            let len = text.chars().count();
+            if len > max { Err(Rejection::TooLong { field: field.to_owned(), max, len }) } else { Ok(()) }
+        };
+        match &command {
+            Command::Marker { label } => too_long("label", label, MAX_LABEL_CHARS)?,
+            Command::Note { text } | Command::Prediction { text } | Command::Outcome { text } => {
+                too_long("text", text, MAX_TEXT_CHARS)?;
+            }
+            _ => {}
+        }
         match &command {
             Command::Start => {
                 if state != State::Waiting {

@@ -31,6 +31,6 @@ mod command;
 mod engine;
 mod event;
 
-pub use command::{Command, LinkStatus, PatientInput, Rejection};
+pub use command::{Command, LinkStatus, MAX_LABEL_CHARS, MAX_TEXT_CHARS, PatientInput, Rejection};
 pub use engine::{Config, PANIC_FADE_S, RETURN_FADE_S, Session, State, Suggestion, THERAPIST_FADE_S};
 pub use event::{Actor, Event, EventKind, PromptSource, SafeCause, StepStats};

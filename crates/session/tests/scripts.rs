@@ -76,6 +76,7 @@ fn apply(session: &mut Session, now: Duration, verb: &str, arg: &str) -> Result<
         "stop" => command(Command::Stop),
         "request" => command(Command::RequestSuds),
         "record" => command(Command::RecordSuds { value: arg.parse().unwrap() }),
+        "marker" if arg == "LONG" => command(Command::Marker { label: "x".repeat(201) }),
         "marker" => command(Command::Marker { label: arg.into() }),
         "note" => command(Command::Note { text: arg.into() }),
         "predict" => command(Command::Prediction { text: arg.into() }),
@@ -219,6 +220,7 @@ fn commands_that_do_not_apply_are_rejected_and_change_nothing() {
         0 start
         0 start
         1 record 101
+        1 marker LONG
         1 stop
         2 next
         2 suds 10
@@ -232,6 +234,7 @@ fn commands_that_do_not_apply_are_rejected_and_change_nothing() {
                0.000 {"id":"far","step":1,"type":"step_entered"}
                0.000 ! start: start does not apply while running
                1.000 ! record: SUDS runs from 0 to 100, got 101
+               1.000 ! marker: label has 201 characters; at most 200 are kept
                1.000 {"stats":{"entered_at_us":0,"heart_rate_mean":null,"id":"far","ratings":0,"step":1,"suds_first":null,"suds_last":null,"suds_peak":null,"time_on_step_us":1000000},"type":"step_left"}
                1.000 {"by":"therapist","from":"running","to":"ended","type":"state_changed"}
                2.000 ! next: the session has ended

@@ -21,16 +21,25 @@ pub struct Args {
     /// Headset token (default: a new random one each start).
     #[arg(long, env = "TRINVIS_HEADSET_TOKEN", hide_env_values = true)]
     headset_token: Option<String>,
+    /// Longest time between two closed chunks of a recording, ms. For
+    /// benchmarks of sped-up simulations; the default keeps a killed console
+    /// from losing more than a second.
+    #[arg(long, default_value_t = 1000, hide = true)]
+    flush_interval_ms: u64,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut config = console::Config::new(args.recordings.clone());
-    if let Some(t) = &args.therapist_token {
-        config.therapist_token = t.clone();
+    for (given, slot) in
+        [(&args.therapist_token, &mut config.therapist_token), (&args.headset_token, &mut config.headset_token)]
+    {
+        if let Some(t) = given {
+            // A short token is guessable, an empty one opens the door to anyone.
+            anyhow::ensure!(t.len() >= 8, "tokens must have at least 8 characters");
+            slot.clone_from(t);
+        }
     }
-    if let Some(t) = &args.headset_token {
-        config.headset_token = t.clone();
-    }
+    config.flush_interval = std::time::Duration::from_millis(args.flush_interval_ms.max(1));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let listener =

@@ -2,6 +2,7 @@
 //! Glue only: each subcommand parses its flags and calls a library.
 
 mod console_cmd;
+mod inspect;
 mod lint;
 mod recover;
 mod sim;
@@ -29,6 +30,8 @@ enum Cmd {
     Console(console_cmd::Args),
     /// Write a clean copy of a recording that was cut short.
     Recover(recover::Args),
+    /// Describe recordings: session, completeness, messages per channel, size.
+    Inspect(inspect::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Cmd::Sim(args) => sim::run(&args),
         Cmd::Console(args) => console_cmd::run(&args),
         Cmd::Recover(args) => recover::run(&args),
+        Cmd::Inspect(args) => inspect::run(&args),
     };
     match result {
         Ok(code) => code,

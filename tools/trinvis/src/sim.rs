@@ -43,6 +43,10 @@ pub struct Args {
     /// Simulated headsets (with --console), each its own patient (seeds S, S+1, …).
     #[arg(long, default_value_t = 1)]
     patients: u32,
+    /// With --console: run this many times faster than real time (telemetry
+    /// times follow the simulated clock), e.g. to record an hour in a minute.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -72,11 +76,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         if !(1..=1000).contains(&args.patients) {
             anyhow::bail!("--patients must be between 1 and 1000, got {}", args.patients);
         }
+        if !(args.speed > 0.0 && args.speed <= 1000.0) {
+            anyhow::bail!("--speed must be above 0 and at most 1000, got {}", args.speed);
+        }
         let scenario_ref = link::scenario_ref(&scenario, &text);
         return crate::sim_live::run(crate::sim_live::Live {
             console: console.clone(),
             token: args.token.clone().unwrap_or_default(),
             patients: args.patients,
+            speed: args.speed,
             config,
             scenario,
             scenario_ref,

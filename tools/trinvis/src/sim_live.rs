@@ -17,6 +17,7 @@ pub struct Live {
     pub console: String,
     pub token: String,
     pub patients: u32,
+    pub speed: f64,
     pub config: SimConfig,
     pub scenario: Scenario,
     pub scenario_ref: ScenarioRef,
@@ -37,18 +38,47 @@ pub fn run(live: Live) -> anyhow::Result<ExitCode> {
         for i in 0..live.patients {
             tasks.spawn(headset(live.clone(), i, tokio::runtime::Handle::current()));
         }
+        let mut totals = Totals::default();
         tokio::select! {
-            () = async { while tasks.join_next().await.is_some() {} } => {}
+            () = async {
+                while let Some(result) = tasks.join_next().await {
+                    if let Ok(t) = result {
+                        totals.add(&t);
+                    }
+                }
+            } => {}
             _ = tokio::signal::ctrl_c() => {
                 println!("stopping");
                 tasks.abort_all();
             }
         }
+        println!(
+            "samples: {} sent, {} dropped at the queue, {} lost from the resend buffer; messages unacknowledged at the end: {}",
+            totals.samples, totals.dropped, totals.lost, totals.unacked
+        );
     });
     Ok(ExitCode::SUCCESS)
 }
 
-async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle) {
+/// What the simulated headsets did, added up.
+#[derive(Debug, Default)]
+struct Totals {
+    samples: u64,
+    dropped: u64,
+    lost: u64,
+    unacked: u64,
+}
+
+impl Totals {
+    fn add(&mut self, t: &Totals) {
+        self.samples += t.samples;
+        self.dropped += t.dropped;
+        self.lost += t.lost;
+        self.unacked += t.unacked;
+    }
+}
+
+async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle) -> Totals {
     let clock = Clock::new();
     let name = format!("{:03}", i + 1);
     let mut link_config = LinkConfig::new(
@@ -60,11 +90,16 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle) {
         clock,
     );
     link_config.app = concat!("trinvis-sim ", env!("CARGO_PKG_VERSION")).to_owned();
+    link_config.session_epoch_us = clock.now_us();
     let mut link = Link::start_on(&runtime, link_config);
+    let mut samples = 0u64;
     let config = SimConfig { seed: live.config.seed + u64::from(i), simulated_therapist: false, ..live.config.clone() };
     let mut sim = Simulation::new(live.scenario.clone(), config.clone());
     let mut bridge = Bridge::new();
-    let frame = Duration::from_secs_f64(1.0 / config.rate_hz);
+    let frame = Duration::from_secs_f64(1.0 / config.rate_hz / live.speed);
+    // The headset clock of telemetry follows the simulated session, so a
+    // sped-up run records the times it simulates.
+    let epoch_us = clock.now_us();
     let mut ticks = tokio::time::interval(frame);
     let mut last = Instant::now();
     let mut was_connected = false;
@@ -74,8 +109,10 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle) {
         let now = sim.now();
         let frame_ms = last.elapsed().as_secs_f32() * 1000.0;
         last = Instant::now();
-        let sample = sample(&out, sim.session(), clock.now_us(), frame_ms);
+        let t_us = epoch_us + u64::try_from(sim.session().now().as_micros()).unwrap_or(0);
+        let sample = sample(&out, sim.session(), t_us, frame_ms);
         link.push_sample(sample);
+        samples += 1;
         bridge.exchange(&mut link, sim.session_mut(), now);
         if link.connected() != was_connected {
             was_connected = link.connected();
@@ -96,6 +133,8 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     println!("sim-{name}: done, reached step {} of {}", summary.highest_step, summary.step_count);
+    let info = link.info();
+    Totals { samples, dropped: info.dropped_samples, lost: info.lost_messages, unacked: info.unacked }
 }
 
 /// One telemetry sample from the synthetic patient's frame.

@@ -18,7 +18,7 @@ fn a_killed_console_loses_at_most_about_a_second_and_the_file_is_recovered() {
     let dir = std::env::temp_dir().join(format!("trinvis-kill-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut console = Command::new(env!("CARGO_BIN_EXE_trinvis"))
-        .args(["console", "--bind", "127.0.0.1:0", "--headset-token", "HT", "--recordings"])
+        .args(["console", "--bind", "127.0.0.1:0", "--headset-token", "kill-test-token", "--recordings"])
         .arg(&dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -30,7 +30,14 @@ fn a_killed_console_loses_at_most_about_a_second_and_the_file_is_recovered() {
 
     let clock = Clock::new();
     let scenario = ScenarioRef { id: "heights".into(), version: "1".into(), sha256: "00".into() };
-    let link = Link::start(LinkConfig::new(&format!("ws://{address}"), "HT", "kill-test", "P-0009", scenario, clock));
+    let link = Link::start(LinkConfig::new(
+        &format!("ws://{address}"),
+        "kill-test-token",
+        "kill-test",
+        "P-0009",
+        scenario,
+        clock,
+    ));
     let started = Instant::now();
     let mut sent = Vec::new();
     while started.elapsed() < Duration::from_secs(4) {

@@ -3,8 +3,9 @@
 //! - `test`: everything CI runs: formatting, clippy, every test (unit,
 //!   integration, doc, property, end to end, benchmarks compiled and run
 //!   once), and `trinvis lint` over `scenarios/`.
-//! - `demo`: a demo session. Until the console and the headset app exist, a
-//!   headless simulated session over the heights scenario.
+//! - `demo`: a demo session: the console and three simulated headsets in
+//!   real time; prints the therapist URL.
+//! - `bench-live`: command round trip, console ingest, recording size.
 //! - `bench`: the criterion benchmarks.
 //! - `build-times`: cold and warm build times of the workspace's tests, in a
 //!   fresh target directory.
@@ -23,9 +24,10 @@ fn main() -> ExitCode {
         "test" => test(),
         "demo" => demo(&args[1..]),
         "bench" => bench(&args[1..]),
+        "bench-live" => bench_live(),
         "build-times" => build_times(),
         _ => {
-            eprintln!("usage: cargo xtask <test | demo | bench [FILTER] | build-times>");
+            eprintln!("usage: cargo xtask <test | demo | bench [FILTER] | bench-live | build-times>");
             return ExitCode::from(if task == "help" || task == "--help" { 0 } else { 2 });
         }
     };
@@ -128,28 +130,59 @@ fn count_before(summary: &str, word: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A demo session: the console, three simulated headsets in real time
+/// (automatic mode, so they climb by themselves), the therapist URL to open.
 fn demo(args: &[String]) -> Result {
+    use std::io::{BufRead, BufReader};
     let scenario = args.first().map_or("scenarios/heights.ron", String::as_str);
-    println!("Trinvis demo: a 30-minute session over {scenario}, simulated headless with a synthetic patient.");
-    println!("(The console and the headset app join this demo as they land; see README.md.)");
-    run(
-        "simulated session",
-        cargo().args([
-            "run",
-            "--quiet",
-            "--locked",
-            "--package",
-            "trinvis",
-            "--",
-            "sim",
-            "--scenario",
-            scenario,
-            "--minutes",
-            "30",
-            "--auto",
-            "--events",
-        ]),
-    )
+    run("build", cargo().args(["build", "--quiet", "--locked", "--package", "trinvis"]))?;
+    let exe = target_dir().join("debug/trinvis");
+    let token = random_token()?;
+    let mut console = Command::new(&exe)
+        .current_dir(root())
+        .args(["console", "--bind", "127.0.0.1:7450", "--recordings", "recordings", "--headset-token", &token])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the console: {e}"))?;
+    let stdout = console.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut therapist = None;
+    for line in lines.by_ref() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(url) = line.trim().strip_prefix("therapist:") {
+            therapist = Some(url.trim().to_owned());
+        }
+        if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    let Some(url) = therapist else {
+        let _ = console.wait();
+        return Err("the console did not start (is port 7450 in use? see its message above)".into());
+    };
+    std::thread::spawn(move || lines.for_each(|l| println!("{}", l.unwrap_or_default())));
+    println!("\n  Open {url} in a browser to watch and steer the sessions.");
+    println!("  Three synthetic patients run {scenario} in real time for 30 minutes, in automatic mode:");
+    println!("  they climb by themselves; the safe-scene button, pause and the dial still work. Ctrl-C stops.\n");
+    let sim = Command::new(&exe)
+        .current_dir(root())
+        .args(["sim", "--scenario", scenario, "--console", "ws://127.0.0.1:7450", "--token", &token])
+        .args(["--patients", "3", "--minutes", "30", "--auto"])
+        .status();
+    let _ = Command::new("kill").args(["-INT", &console.id().to_string()]).status();
+    let _ = console.wait();
+    sim.map_err(|e| e.to_string())?;
+    println!("\nRecordings are in recordings/: `cargo trinvis inspect recordings/*.mcap`.");
+    Ok(())
+}
+
+/// 128 random bits from the operating system, as hex.
+fn random_token() -> Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).map_err(|e| e.to_string())?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn bench(args: &[String]) -> Result {
@@ -168,6 +201,102 @@ fn bench(args: &[String]) -> Result {
         command.arg("--").args(args);
     }
     run("benchmarks", &mut command)
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// The live loop measured: command round trip against a bare echo, console
+/// ingest with many simulated headsets, recording size per session-hour.
+fn bench_live() -> Result {
+    run("release build of trinvis", cargo().args(["build", "--release", "--locked", "--package", "trinvis"]))?;
+    let exe = target_dir().join("release/trinvis");
+    run(
+        "command round trip",
+        cargo().args(["bench", "--locked", "--package", "trinvis-console", "--bench", "round_trip"]),
+    )?;
+    println!(
+        "\n==> console ingest: N simulated headsets at 90 Hz for 30 s, recording on, console and load on this machine"
+    );
+    println!("{:>9} {:>12} {:>12} {:>10} {:>14}", "headsets", "samples sent", "recorded", "console", "unacked at end");
+    for n in [50u32, 100, 200] {
+        let (sent, recorded, cpu, unacked) = ingest(&exe, n, 0.5, 1.0, 1000)?;
+        println!("{n:>9} {sent:>12} {recorded:>12} {:>9.0}% {unacked:>14}", cpu * 100.0);
+    }
+    println!("  (console CPU as a share of one core; 100 % = one of this machine's cores busy)");
+    println!(
+        "\n==> recording size: one 60-minute heights session simulated at 60x, chunks closed every simulated second"
+    );
+    ingest(&exe, 1, 60.0, 60.0, 1000 / 60)?;
+    Ok(())
+}
+
+/// Runs a console and `n` simulated headsets; returns samples sent, samples
+/// recorded, the console's CPU use (cores) and messages unacknowledged.
+fn ingest(exe: &Path, n: u32, minutes: f64, speed: f64, flush_ms: u64) -> Result<(u64, u64, f64, u64)> {
+    use std::io::{BufRead, BufReader};
+    let dir = std::env::temp_dir().join(format!("trinvis-ingest-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut console = Command::new(exe)
+        .args([
+            "console",
+            "--bind",
+            "127.0.0.1:0",
+            "--headset-token",
+            "bench-token",
+            "--flush-interval-ms",
+            &flush_ms.to_string(),
+            "--recordings",
+        ])
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = console.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().ok_or("console printed nothing")?.map_err(|e| e.to_string())?;
+    // Keep reading what the console prints, or it dies writing to a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let address = first.rsplit("http://").next().unwrap_or_default().trim().to_owned();
+    let cpu = |pid: u32| -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+        let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|x| x.parse::<f64>().ok()).sum());
+        ticks / 100.0
+    };
+    let cpu_before = cpu(console.id());
+    let started = Instant::now();
+    let sim = Command::new(exe)
+        .current_dir(root())
+        .args(["sim", "--scenario", "scenarios/heights.ron", "--auto", "--token", "bench-token"])
+        .args(["--console", &format!("ws://{address}"), "--patients", &n.to_string()])
+        .args(["--minutes", &minutes.to_string(), "--speed", &speed.to_string()])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let wall = started.elapsed().as_secs_f64();
+    let console_cpu = (cpu(console.id()) - cpu_before) / wall;
+    let _ = Command::new("kill").args(["-INT", &console.id().to_string()]).status();
+    let _ = console.wait();
+    let text = String::from_utf8_lossy(&sim.stdout);
+    let totals = text.lines().rev().find(|l| l.starts_with("samples:")).unwrap_or_default();
+    let numbers: Vec<u64> = totals.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
+    let (sent, unacked) = (numbers.first().copied().unwrap_or(0), numbers.last().copied().unwrap_or(0));
+    let files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).map_err(|e| e.to_string())?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let inspect = Command::new(exe).arg("inspect").args(&files).output().map_err(|e| e.to_string())?;
+    let report = String::from_utf8_lossy(&inspect.stdout);
+    if n == 1 {
+        print!("{report}");
+    }
+    let recorded = report
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("/telemetry"))
+        .filter_map(|c| c.trim().parse::<u64>().ok())
+        .sum();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok((sent, recorded, console_cpu, unacked))
 }
 
 fn build_times() -> Result {
