@@ -315,6 +315,12 @@ fn handle(hub: &Hub, session_id: &str, text: &str) -> Result<(), Refusal> {
             }
         }
         HeadsetToConsole::Events(batch) => {
+            // The one event the console reads: the session's end, which a
+            // headset may not follow with telemetry before it leaves.
+            let ended = batch
+                .events
+                .iter()
+                .any(|e| e.kind == "state_changed" && e.fields.get("to").and_then(|v| v.as_str()) == Some("ended"));
             let events: Vec<(u64, Vec<u8>)> =
                 batch.events.iter().map(|e| (e.at_us, serde_json::to_vec(e).unwrap_or_default())).collect();
             {
@@ -324,15 +330,19 @@ fn handle(hub: &Hub, session_id: &str, text: &str) -> Result<(), Refusal> {
                     return Ok(());
                 }
                 for (at_us, json) in events {
-                    session.record(
-                        Channel::Events,
-                        session.console_time(session.epoch_us + at_us),
-                        json,
-                        Some(batch.seq),
-                    );
+                    let log_us = session.console_time(session.epoch_us + at_us);
+                    if !session.record(Channel::Events, log_us, json, Some(batch.seq)) {
+                        return Err(Refusal::RecordingFailed);
+                    }
+                }
+                if ended {
+                    session.info.state = SessionState::Ended;
                 }
             }
             hub.fan_out(session_id, &ConsoleToBrowser::Events { session_id: session_id.to_owned(), batch }, false);
+            if ended {
+                hub.broadcast_sessions();
+            }
         }
         HeadsetToConsole::CommandAck(ack) => {
             {

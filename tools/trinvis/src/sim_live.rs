@@ -103,6 +103,7 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle) -> To
     let mut ticks = tokio::time::interval(frame);
     let mut last = Instant::now();
     let mut was_connected = false;
+    let mut last_out = None;
     while !sim.finished() {
         ticks.tick().await;
         let out = sim.step();
@@ -113,6 +114,7 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle) -> To
         let sample = sample(&out, sim.session(), t_us, frame_ms);
         link.push_sample(sample);
         samples += 1;
+        last_out = Some(out);
         bridge.exchange(&mut link, sim.session_mut(), now);
         if link.connected() != was_connected {
             was_connected = link.connected();
@@ -127,6 +129,11 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle) -> To
     let summary = sim.finish();
     let now = sim.now();
     bridge.exchange(&mut link, sim.session_mut(), now);
+    // One last frame, so the console's list shows how the session ended.
+    let t_us = epoch_us + u64::try_from(now.as_micros()).unwrap_or(0);
+    if let Some(out) = &last_out {
+        link.push_sample(sample(out, sim.session(), t_us, 0.0));
+    }
     // Let the link deliver the last events before the task ends.
     let deadline = Instant::now() + Duration::from_secs(3);
     while link.info().unacked > 0 && Instant::now() < deadline {

@@ -84,11 +84,15 @@ fn test() -> Result {
         "scenario lint",
         cargo().args(["run", "--quiet", "--locked", "--package", "trinvis", "--", "lint", "scenarios"]),
     )?;
+    let python = python_for_tests()?;
     let mut counts = [0u64; 3];
     run_tests("doc tests", cargo().args(["test", "--workspace", "--locked", "--doc"]), &mut counts)?;
     run_tests(
         "tests (unit, integration, property, end to end; benchmarks run once)",
-        cargo().args(["test", "--workspace", "--all-targets", "--locked"]),
+        cargo()
+            .args(["test", "--workspace", "--all-targets", "--locked"])
+            .env("TRINVIS_PYTHON", &python)
+            .env("TRINVIS_REQUIRE_PYTHON", "1"),
         &mut counts,
     )?;
     let [passed, failed, ignored] = counts;
@@ -96,6 +100,44 @@ fn test() -> Result {
     // The last line sums every `test result:` line above, for people and CI.
     println!("tests: {passed} passed, {failed} failed, {ignored} skipped");
     Ok(())
+}
+
+/// A Python with `mcap` and `websockets` for the tests that read recordings
+/// and steer sessions as other languages do: a virtual environment under
+/// the cache, made once. Installs `python3-venv` with apt when it can.
+fn python_for_tests() -> Result<PathBuf> {
+    let venv = home_cache().join("python");
+    let python = venv.join("bin/python");
+    let ready =
+        |p: &Path| Command::new(p).args(["-c", "import mcap, websockets"]).output().is_ok_and(|o| o.status.success());
+    if ready(&python) {
+        return Ok(python);
+    }
+    println!("\n==> Python packages for the tests (mcap, websockets) into {}", venv.display());
+    let make_venv = || Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success());
+    if !make_venv() {
+        let root_user = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        if root_user {
+            let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+            let _ = Command::new("apt-get")
+                .args(["install", "-y", "-qq", "python3", "python3-venv"])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status();
+        }
+        if !make_venv() {
+            return Err("python3 with its venv module is needed for the recording tests: `apt-get install python3 python3-venv`".into());
+        }
+    }
+    run("pip install", Command::new(&python).args(["-m", "pip", "install", "--quiet", "mcap>=1.2", "websockets>=12"]))?;
+    if ready(&python) {
+        Ok(python)
+    } else {
+        Err(format!("{} cannot import mcap and websockets after installing them", python.display()))
+    }
+}
+
+fn home_cache() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from).join(".cache/trinvis")
 }
 
 /// Runs a `cargo test` command, passing its output through and adding up its
