@@ -85,6 +85,7 @@ fn test() -> Result {
         cargo().args(["run", "--quiet", "--locked", "--package", "trinvis", "--", "lint", "scenarios"]),
     )?;
     let python = python_for_tests()?;
+    let render = render_packages();
     let mut counts = [0u64; 3];
     run_tests("doc tests", cargo().args(["test", "--workspace", "--locked", "--doc"]), &mut counts)?;
     run_tests(
@@ -92,7 +93,8 @@ fn test() -> Result {
         cargo()
             .args(["test", "--workspace", "--all-targets", "--locked"])
             .env("TRINVIS_PYTHON", &python)
-            .env("TRINVIS_REQUIRE_PYTHON", "1"),
+            .env("TRINVIS_REQUIRE_PYTHON", "1")
+            .envs(render.then_some(("TRINVIS_REQUIRE_RENDER", "1"))),
         &mut counts,
     )?;
     let [passed, failed, ignored] = counts;
@@ -136,6 +138,33 @@ fn python_for_tests() -> Result<PathBuf> {
     }
 }
 
+/// Xvfb and Mesa's software Vulkan (lavapipe) for the render test,
+/// installed with apt when running as root. False (with a clear message)
+/// when they are missing and cannot be installed: the render test then
+/// says it was skipped.
+fn render_packages() -> bool {
+    let present =
+        || Command::new("xvfb-run").arg("--help").output().is_ok() && Path::new("/usr/share/vulkan/icd.d").exists();
+    if present() {
+        return true;
+    }
+    let root_user = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if root_user {
+        println!("\n==> apt-get install xvfb mesa-vulkan-drivers libvulkan1 (for the render test)");
+        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "xvfb", "xauth", "mesa-vulkan-drivers", "libvulkan1"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status();
+    }
+    if present() {
+        return true;
+    }
+    println!("\nNOTE: xvfb and mesa-vulkan-drivers are missing, so the render test is skipped:");
+    println!("      sudo apt-get install xvfb xauth mesa-vulkan-drivers libvulkan1");
+    false
+}
+
 fn home_cache() -> PathBuf {
     std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from).join(".cache/trinvis")
 }
@@ -172,12 +201,16 @@ fn count_before(summary: &str, word: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// A demo session: the console, three simulated headsets in real time
-/// (automatic mode, so they climb by themselves), the therapist URL to open.
+/// A demo session: the console, the headset app (a window where there is a
+/// display, headless otherwise) worn by the synthetic patient, and two more
+/// simulated headsets; prints the therapist URL.
 fn demo(args: &[String]) -> Result {
     use std::io::{BufRead, BufReader};
     let scenario = args.first().map_or("scenarios/heights.ron", String::as_str);
-    run("build", cargo().args(["build", "--quiet", "--locked", "--package", "trinvis"]))?;
+    run(
+        "build",
+        cargo().args(["build", "--quiet", "--locked", "--package", "trinvis", "--package", "trinvis-headset"]),
+    )?;
     let exe = target_dir().join("debug/trinvis");
     let token = random_token()?;
     let mut console = Command::new(&exe)
@@ -204,14 +237,28 @@ fn demo(args: &[String]) -> Result {
         return Err("the console did not start (is port 7450 in use? see its message above)".into());
     };
     std::thread::spawn(move || lines.for_each(|l| println!("{}", l.unwrap_or_default())));
+    let window = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     println!("\n  Open {url} in a browser to watch and steer the sessions.");
-    println!("  Three synthetic patients run {scenario} in real time for 30 minutes, in automatic mode:");
-    println!("  they climb by themselves; the safe-scene button, pause and the dial still work. Ctrl-C stops.\n");
+    println!(
+        "  The headset app runs {scenario} {} worn by the synthetic patient,",
+        if window { "in a window" } else { "headless (no display)" }
+    );
+    println!("  beside two simulated headsets; all in automatic mode, for 30 minutes: they climb by themselves,");
+    println!("  and the safe-scene button, pause and the dial still work. Ctrl-C stops.\n");
+    let mut headset = Command::new(target_dir().join("debug/trinvis-headset"))
+        .current_dir(root())
+        .args(["--scenario", scenario, "--console", "ws://127.0.0.1:7450", "--token", &token])
+        .args(["--patient", "synthetic", "--patient-code", "DEMO-001", "--auto", "--minutes", "30"])
+        .args(["--display", if window { "desktop" } else { "headless" }])
+        .spawn()
+        .map_err(|e| format!("cannot start the headset: {e}"))?;
     let sim = Command::new(&exe)
         .current_dir(root())
         .args(["sim", "--scenario", scenario, "--console", "ws://127.0.0.1:7450", "--token", &token])
-        .args(["--patients", "3", "--minutes", "30", "--auto"])
+        .args(["--patients", "2", "--seed", "2", "--minutes", "30", "--auto"])
         .status();
+    let _ = headset.kill();
+    let _ = headset.wait();
     let _ = Command::new("kill").args(["-INT", &console.id().to_string()]).status();
     let _ = console.wait();
     sim.map_err(|e| e.to_string())?;

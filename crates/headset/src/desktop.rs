@@ -1,0 +1,316 @@
+//! The desktop window: the fallback renderer and the way most development
+//! happens. Mouse look (right button), keys for the patient and, without a
+//! console, for a local therapist; the SUDS prompt; the safe-scene fade; and
+//! lower render settings on a software adapter.
+
+use std::path::PathBuf;
+
+use bevy::input::mouse::AccumulatedMouseMotion;
+use bevy::prelude::*;
+use bevy::render::renderer::RenderAdapterInfo;
+use bevy::window::{PrimaryWindow, WindowResolution};
+use session::{Command, EventKind, PatientInput, State};
+
+use crate::HeadsetSystems;
+use crate::engine::{Engine, PatientAction, TherapistCommand};
+use crate::telemetry::Head;
+
+/// Adds the window, the renderer and the input plugins.
+pub fn add_window_plugins(app: &mut App) {
+    app.add_plugins(DefaultPlugins.set(WindowPlugin {
+        primary_window: Some(Window {
+            title: "Trinvis".into(),
+            resolution: WindowResolution::new(1280, 720),
+            ..default()
+        }),
+        ..default()
+    }));
+}
+
+/// The window's camera, keys, prompt and fade.
+#[derive(Debug)]
+pub struct DesktopPlugin {
+    /// Without a console, the window's keys steer the session too.
+    pub local_therapist: bool,
+}
+
+/// `--screenshot DIR --frames N`: save frames as PNG files, then quit.
+#[derive(Resource, Clone, Debug)]
+pub struct Screenshots {
+    /// Where the PNG files go.
+    pub dir: PathBuf,
+    /// How many frames to run before the shot.
+    pub frames: u32,
+    /// Levels to show, one shot each (empty: the current level).
+    pub levels: Vec<f64>,
+    /// File name stem.
+    pub name: String,
+}
+
+#[derive(Resource, Debug)]
+struct LocalTherapist;
+
+#[derive(Component, Debug)]
+struct Fade;
+
+#[derive(Component, Debug)]
+struct Prompt;
+
+#[derive(Component, Debug)]
+struct Status;
+
+/// The rating being entered in the SUDS prompt.
+#[derive(Resource, Debug, Default)]
+struct Rating {
+    open: bool,
+    value: u8,
+    seen: u64,
+}
+
+impl Plugin for DesktopPlugin {
+    fn build(&self, app: &mut App) {
+        if self.local_therapist {
+            app.insert_resource(LocalTherapist);
+        }
+        app.init_resource::<Rating>()
+            .insert_resource(ClearColor(Color::srgb(0.1, 0.1, 0.1)))
+            .insert_resource(GlobalAmbientLight { color: Color::WHITE, brightness: 400.0, ..default() })
+            .add_systems(Startup, (camera_and_overlay, software_adapter).chain().after(crate::scene::spawn))
+            .add_systems(Update, (look, keys, prompt_keys).in_set(HeadsetSystems::Input))
+            .add_systems(Update, (fade, prompt_view, status).in_set(HeadsetSystems::Observe))
+            .add_systems(Last, screenshot.run_if(resource_exists::<Screenshots>));
+    }
+}
+
+/// Counts frames, takes the shot, and quits once it is on disk.
+fn screenshot(
+    shots: Res<Screenshots>,
+    mut frames: Local<u32>,
+    mut commands: Commands,
+    mut exit: MessageWriter<AppExit>,
+    mut done: Local<Option<std::sync::Arc<std::sync::atomic::AtomicBool>>>,
+) {
+    use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
+    *frames += 1;
+    if *frames == shots.frames {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        *done = Some(flag.clone());
+        let path = shots.dir.join(format!("{}.png", shots.name));
+        let mut save = save_to_disk(path);
+        commands.spawn(Screenshot::primary_window()).observe(move |event: On<ScreenshotCaptured>| {
+            save(event);
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+    if done.as_ref().is_some_and(|d| d.load(std::sync::atomic::Ordering::Relaxed)) {
+        exit.write(AppExit::Success);
+    }
+}
+
+fn camera_and_overlay(mut commands: Commands, head: Query<Entity, With<Head>>) {
+    if let Ok(head) = head.single() {
+        commands.entity(head).insert((
+            Camera3d::default(),
+            Projection::from(PerspectiveProjection { fov: 80f32.to_radians(), ..default() }),
+        ));
+    }
+    // The fade to the safe scene: a full-window veil, its opacity from the engine.
+    commands.spawn((
+        Node {
+            position_type: PositionType::Absolute,
+            width: Val::Percent(100.0),
+            height: Val::Percent(100.0),
+            ..default()
+        },
+        BackgroundColor(Color::srgba(0.55, 0.7, 0.6, 0.0)),
+        GlobalZIndex(10),
+        Fade,
+    ));
+    commands.spawn((
+        Node {
+            position_type: PositionType::Absolute,
+            width: Val::Percent(100.0),
+            top: Val::Percent(35.0),
+            justify_content: JustifyContent::Center,
+            ..default()
+        },
+        GlobalZIndex(20),
+        children![(Text::new(""), TextFont::from_font_size(34.0), TextColor(Color::WHITE), Prompt)],
+    ));
+    commands.spawn((
+        Node { position_type: PositionType::Absolute, left: Val::Px(10.0), bottom: Val::Px(8.0), ..default() },
+        GlobalZIndex(20),
+        children![(Text::new(""), TextFont::from_font_size(15.0), TextColor(Color::srgba(1.0, 1.0, 1.0, 0.8)), Status)],
+    ));
+}
+
+/// On a software adapter (no GPU: lavapipe, llvmpipe, WARP) every frame is
+/// precious: no MSAA, no shadows, a smaller window. Said once.
+fn software_adapter(
+    info: Option<Res<RenderAdapterInfo>>,
+    mut cameras: Query<Entity, With<Camera3d>>,
+    mut windows: Query<&mut Window, With<PrimaryWindow>>,
+    mut commands: Commands,
+) {
+    let Some(info) = info else { return };
+    if format!("{:?}", info.device_type) != "Cpu" {
+        return;
+    }
+    warn!("software renderer ({}): rendering at 640x360 without MSAA or shadows to stay usable", info.name);
+    for camera in &mut cameras {
+        commands.entity(camera).insert(Msaa::Off);
+    }
+    for mut window in &mut windows {
+        window.resolution.set_physical_resolution(640, 360);
+    }
+}
+
+fn look(
+    motion: Res<AccumulatedMouseMotion>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    mut head: Query<&mut Transform, With<Head>>,
+) {
+    if !buttons.pressed(MouseButton::Right) || motion.delta == Vec2::ZERO {
+        return;
+    }
+    let Ok(mut head) = head.single_mut() else { return };
+    let (yaw, pitch, _) = head.rotation.to_euler(EulerRot::YXZ);
+    let yaw = yaw - motion.delta.x * 0.003;
+    let pitch = (pitch - motion.delta.y * 0.003).clamp(-1.4, 1.4);
+    head.rotation = Quat::from_euler(EulerRot::YXZ, yaw, pitch, 0.0);
+}
+
+/// Escape is the panic button; with no console, the therapist's keys too.
+fn keys(
+    keys: Res<ButtonInput<KeyCode>>,
+    local: Option<Res<LocalTherapist>>,
+    engine: Res<Engine>,
+    rating: Res<Rating>,
+    mut actions: MessageWriter<PatientAction>,
+    mut commands: MessageWriter<TherapistCommand>,
+) {
+    if keys.just_pressed(KeyCode::Escape) {
+        actions.write(PatientAction(PatientInput::Panic));
+    }
+    if local.is_none() || rating.open {
+        return;
+    }
+    let state = engine.session.state();
+    let level = engine.session.target_level();
+    let command = if keys.just_pressed(KeyCode::Space) {
+        Some(match state {
+            State::Waiting => Command::Start,
+            State::Running => Command::Pause,
+            _ => Command::Resume,
+        })
+    } else if keys.just_pressed(KeyCode::ArrowUp) {
+        Some(Command::SetLevel { level: level + 0.5 })
+    } else if keys.just_pressed(KeyCode::ArrowDown) {
+        Some(Command::SetLevel { level: level - 0.5 })
+    } else if keys.just_pressed(KeyCode::KeyN) {
+        Some(Command::NextStep)
+    } else if keys.just_pressed(KeyCode::KeyP) {
+        Some(Command::PreviousStep)
+    } else if keys.just_pressed(KeyCode::KeyA) {
+        Some(Command::AcceptSuggestion)
+    } else if keys.just_pressed(KeyCode::KeyS) {
+        Some(Command::SafeScene)
+    } else if keys.just_pressed(KeyCode::KeyQ) {
+        Some(Command::RequestSuds)
+    } else {
+        None
+    };
+    if let Some(command) = command {
+        commands.write(TherapistCommand { command, console_id: None });
+    }
+}
+
+/// The SUDS prompt opens when the engine asks; arrows move the rating by
+/// 5, digits set tens, Enter answers.
+fn prompt_keys(
+    keys: Res<ButtonInput<KeyCode>>,
+    engine: Res<Engine>,
+    mut rating: ResMut<Rating>,
+    mut actions: MessageWriter<PatientAction>,
+) {
+    let session = &engine.session;
+    if session.events_since(rating.seen).iter().any(|e| matches!(e.kind, EventKind::SudsRequested { .. }))
+        && !rating.open
+    {
+        rating.open = true;
+        rating.value = session.step_stats().suds_last.unwrap_or(50);
+    }
+    rating.seen = session.events().len() as u64;
+    if !rating.open {
+        return;
+    }
+    if keys.just_pressed(KeyCode::ArrowRight) || keys.just_pressed(KeyCode::ArrowUp) {
+        rating.value = (rating.value + 5).min(100);
+    }
+    if keys.just_pressed(KeyCode::ArrowLeft) || keys.just_pressed(KeyCode::ArrowDown) {
+        rating.value = rating.value.saturating_sub(5);
+    }
+    let digits = [
+        KeyCode::Digit0,
+        KeyCode::Digit1,
+        KeyCode::Digit2,
+        KeyCode::Digit3,
+        KeyCode::Digit4,
+        KeyCode::Digit5,
+        KeyCode::Digit6,
+        KeyCode::Digit7,
+        KeyCode::Digit8,
+        KeyCode::Digit9,
+    ];
+    for (tens, key) in digits.iter().enumerate() {
+        if keys.just_pressed(*key) {
+            rating.value = (tens as u8) * 10;
+        }
+    }
+    if keys.just_pressed(KeyCode::Enter) {
+        actions.write(PatientAction(PatientInput::Suds { value: rating.value }));
+        rating.open = false;
+    }
+}
+
+fn prompt_view(rating: Res<Rating>, shots: Option<Res<Screenshots>>, mut text: Query<&mut Text, With<Prompt>>) {
+    for mut text in &mut text {
+        text.0 = if rating.open && shots.is_none() {
+            format!("How anxious are you right now?\n{} / 100\n(arrows to change, Enter to answer)", rating.value)
+        } else {
+            String::new()
+        };
+    }
+}
+
+/// The veil is opaque half-way through the fade, when the scenes swap.
+fn fade(engine: Res<Engine>, mut veil: Query<&mut BackgroundColor, With<Fade>>) {
+    let blend = engine.session.safe_blend() as f32;
+    let alpha = 1.0 - (2.0 * blend - 1.0).abs();
+    for mut color in &mut veil {
+        color.0 = Color::srgba(0.55, 0.7, 0.6, alpha);
+    }
+}
+
+fn status(engine: Res<Engine>, local: Option<Res<LocalTherapist>>, mut text: Query<&mut Text, With<Status>>) {
+    let s = &engine.session;
+    let keys = if local.is_some() {
+        "   Space start/pause, Up/Down level, N/P step, A accept, S safe, Q ask SUDS, Esc panic"
+    } else {
+        "   Esc: panic"
+    };
+    let line = format!(
+        "{}, step {} of {}, level {:.2} (target {:.2}){}",
+        s.state(),
+        s.step(),
+        s.scenario().step_count(),
+        s.applied_level(),
+        s.target_level(),
+        keys
+    );
+    for mut text in &mut text {
+        if text.0 != line {
+            text.0.clone_from(&line);
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The Trinvis headset app as Bevy plugins, one per concern. The binary
+//! `trinvis-headset` is glue: it parses flags and calls [`build_app`].
+//!
+//! - [`engine::EnginePlugin`]: the session engine, ticked once a frame; every
+//!   command and patient input reaches it as a message.
+//! - [`scene::ScenePlugin`]: the scenario's environment, built from
+//!   primitives, its parameters following the applied level every frame, and
+//!   the calm safe scene.
+//! - [`telemetry::TelemetryPlugin`]: one sample per frame (head, gaze,
+//!   stimulus, session state, frame time).
+//! - [`console::ConsolePlugin`]: the link to the console (commands in, acks,
+//!   events and telemetry out).
+//! - [`synthetic::SyntheticPatientPlugin`]: a synthetic patient moves the
+//!   head, rates SUDS, reports heart rate (headless mode and tests).
+//! - [`desktop::DesktopPlugin`]: the window: mouse look, keys for the patient
+//!   and a local therapist, SUDS prompt, safe-scene fade, software-renderer
+//!   settings.
+//!
+//! One place, [`HeadsetSystems`], orders their systems within a frame.
+
+pub mod console;
+pub mod desktop;
+pub mod engine;
+pub mod scene;
+pub mod synthetic;
+pub mod telemetry;
+
+use std::time::Duration;
+
+use bevy::prelude::*;
+
+/// The order of work within a frame: inputs, then the engine, then the scene
+/// and what observes it.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HeadsetSystems {
+    /// Keys, controllers, the console link and the synthetic patient write messages.
+    Input,
+    /// The engine takes them and moves on.
+    Engine,
+    /// The scene follows the engine.
+    Scene,
+    /// Telemetry and the link's outbox read the frame.
+    Observe,
+}
+
+/// Orders [`HeadsetSystems`]; every app built here adds it first.
+#[derive(Debug)]
+pub struct OrderPlugin;
+
+impl Plugin for OrderPlugin {
+    fn build(&self, app: &mut App) {
+        app.configure_sets(
+            Update,
+            (HeadsetSystems::Input, HeadsetSystems::Engine, HeadsetSystems::Scene, HeadsetSystems::Observe).chain(),
+        );
+    }
+}
+
+/// How the headset shows the scene.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Display {
+    /// A desktop window (the fallback renderer).
+    Desktop,
+    /// No window and no GPU, at a fixed time step.
+    Headless,
+}
+
+/// Everything the app needs to start.
+#[derive(Clone, Debug)]
+pub struct HeadsetConfig {
+    /// The scenario.
+    pub scenario: scenario::Scenario,
+    /// Its file's text (for the console's hash).
+    pub scenario_text: String,
+    /// Window or headless.
+    pub display: Display,
+    /// A synthetic patient moves the head and answers prompts.
+    pub synthetic_patient: bool,
+    /// Seed of the synthetic patient.
+    pub seed: u64,
+    /// Pseudonymous patient code.
+    pub patient_code: String,
+    /// The console and headset token, when steered from a console.
+    pub console: Option<(String, String)>,
+    /// Automatic mode.
+    pub automatic: bool,
+    /// Headless: simulated frames per second.
+    pub rate_hz: f64,
+    /// Headless: stop after this much session time.
+    pub duration: Option<Duration>,
+    /// Start at this level at once (screenshots).
+    pub initial_level: Option<f64>,
+}
+
+/// The app for `config`, ready to `run()`.
+pub fn build_app(config: HeadsetConfig) -> App {
+    let mut app = App::new();
+    match config.display {
+        Display::Desktop => desktop::add_window_plugins(&mut app),
+        Display::Headless => {
+            let frame = Duration::from_secs_f64(1.0 / config.rate_hz);
+            app.add_plugins(MinimalPlugins.set(bevy::app::ScheduleRunnerPlugin::run_loop(frame)));
+            app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(frame));
+        }
+    }
+    add_session_plugins(&mut app, &config);
+    if config.display == Display::Desktop {
+        app.add_plugins(desktop::DesktopPlugin { local_therapist: config.console.is_none() });
+    }
+    if let Some(limit) = config.duration {
+        app.add_systems(Update, move |engine: Res<engine::Engine>, mut exit: MessageWriter<AppExit>| {
+            if engine.now >= limit {
+                exit.write(AppExit::Success);
+            }
+        });
+    }
+    app
+}
+
+/// The plugins every mode shares: engine, scene, telemetry, and the
+/// synthetic patient and console link when asked for.
+pub fn add_session_plugins(app: &mut App, config: &HeadsetConfig) {
+    // Headless apps start from MinimalPlugins, which do not propagate
+    // transforms; telemetry reads global positions.
+    if !app.is_plugin_added::<TransformPlugin>() {
+        app.add_plugins(TransformPlugin);
+    }
+    app.add_plugins((
+        OrderPlugin,
+        engine::EnginePlugin {
+            scenario: config.scenario.clone(),
+            automatic: config.automatic,
+            initial_level: config.initial_level,
+        },
+        scene::ScenePlugin,
+        telemetry::TelemetryPlugin,
+    ));
+    if config.synthetic_patient {
+        app.add_plugins(synthetic::SyntheticPatientPlugin { seed: config.seed });
+    }
+    if let Some((url, token)) = &config.console {
+        let reference = link::scenario_ref(&config.scenario, &config.scenario_text);
+        app.add_plugins(console::ConsolePlugin {
+            url: url.clone(),
+            token: token.clone(),
+            patient_code: config.patient_code.clone(),
+            scenario: reference,
+        });
+    }
+}

@@ -1,0 +1,141 @@
+//! `trinvis-headset`: the headset app. Glue: flags to a [`headset::HeadsetConfig`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use bevy::prelude::AppExit;
+use clap::{Parser, ValueEnum};
+use headset::{Display, HeadsetConfig, build_app, desktop::Screenshots};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trinvis-headset",
+    version,
+    about = "Trinvis headset: the patient's view of a graded exposure scenario"
+)]
+struct Args {
+    /// The scenario to run.
+    #[arg(long)]
+    scenario: PathBuf,
+    /// The console's address (`ws://127.0.0.1:7450`); without it the session
+    /// runs locally and the window's keys are the therapist's controls.
+    #[arg(long, requires = "token")]
+    console: Option<String>,
+    /// The headset token the console printed.
+    #[arg(long, env = "TRINVIS_HEADSET_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Where the scene is shown. Default: a window when there is a display,
+    /// else headless. (`xr` needs a build with `--features xr`.)
+    #[arg(long, value_enum)]
+    display: Option<DisplayArg>,
+    /// Who wears the headset: a person, or the synthetic patient (headless
+    /// always uses the synthetic patient).
+    #[arg(long, value_enum, default_value = "human")]
+    patient: PatientArg,
+    /// The pseudonymous patient code; never a name.
+    #[arg(long, default_value = "P-0000")]
+    patient_code: String,
+    /// Seed of the synthetic patient.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Automatic mode (research protocols): start after a one-minute resting
+    /// baseline and advance by the scenario's rules.
+    #[arg(long)]
+    auto: bool,
+    /// Minutes of session time after which the app stops.
+    #[arg(long)]
+    minutes: Option<f64>,
+    /// Headless: frames per second.
+    #[arg(long, default_value_t = 90.0)]
+    rate: f64,
+    /// Start at this level at once (1.0 = step 1).
+    #[arg(long)]
+    level: Option<f64>,
+    /// Save a PNG of frame `--frames` into this folder, then quit.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
+    /// With --screenshot: the frame to save.
+    #[arg(long, default_value_t = 30)]
+    frames: u32,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DisplayArg {
+    Xr,
+    Desktop,
+    Headless,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum PatientArg {
+    Human,
+    Synthetic,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(AppExit::Success) => ExitCode::SUCCESS,
+        Ok(AppExit::Error(code)) => ExitCode::from(code.get()),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<AppExit> {
+    let args = Args::parse();
+    let text =
+        std::fs::read_to_string(&args.scenario).with_context(|| format!("reading {}", args.scenario.display()))?;
+    let scenario = scenario::parse(&text, &args.scenario.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let display = match args.display {
+        Some(DisplayArg::Xr) => {
+            // This build has no OpenXR support: say so once, and fall back.
+            eprintln!(
+                "trinvis-headset: built without the `xr` feature; falling back to {}",
+                if has_display { "desktop" } else { "headless" }
+            );
+            if has_display { Display::Desktop } else { Display::Headless }
+        }
+        Some(DisplayArg::Desktop) => Display::Desktop,
+        Some(DisplayArg::Headless) => Display::Headless,
+        None if has_display => Display::Desktop,
+        None => {
+            eprintln!("trinvis-headset: no display found; running headless with the synthetic patient");
+            Display::Headless
+        }
+    };
+    anyhow::ensure!(
+        display == Display::Desktop || args.screenshot.is_none(),
+        "--screenshot needs a window (a display, or Xvfb)"
+    );
+    let config = HeadsetConfig {
+        scenario,
+        scenario_text: text,
+        display,
+        synthetic_patient: display == Display::Headless || args.patient == PatientArg::Synthetic,
+        seed: args.seed,
+        patient_code: args.patient_code.clone(),
+        console: args.console.clone().map(|c| (c, args.token.clone().unwrap_or_default())),
+        automatic: args.auto,
+        rate_hz: args.rate,
+        duration: args.minutes.map(|m| Duration::from_secs_f64(m * 60.0)),
+        initial_level: args.level,
+    };
+    let mut app = build_app(config);
+    if let Some(dir) = &args.screenshot {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let name = args.scenario.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());
+        let level = args.level.map_or(String::new(), |l| format!("-level-{l}"));
+        app.insert_resource(Screenshots {
+            dir: dir.clone(),
+            frames: args.frames,
+            levels: Vec::new(),
+            name: format!("{name}{level}"),
+        });
+    }
+    Ok(app.run())
+}

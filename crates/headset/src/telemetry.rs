@@ -1,0 +1,102 @@
+//! One sample per frame: where the head is and looks, the nearest feared
+//! stimulus, the session's state and the frame's timing.
+
+use bevy::prelude::*;
+use protocol::{Pose, Sample};
+
+use crate::HeadsetSystems;
+use crate::engine::Engine;
+
+/// The patient's head: the camera in a window, a plain transform headless.
+#[derive(Component, Debug, Default)]
+pub struct Head;
+
+/// Something the patient fears (a spider, the drop, the audience, a wall).
+#[derive(Component, Debug, Default)]
+pub struct Stimulus;
+
+/// The headset clock: µs at session time 0, the clock of `Sample::t_us`.
+#[derive(Resource, Clone, Copy, Debug)]
+pub struct HeadsetClock {
+    /// Headset clock at session time 0.
+    pub epoch_us: u64,
+}
+
+/// A frame's sample, numbered.
+#[derive(Message, Clone, Debug)]
+pub struct TelemetryFrame {
+    /// Frame number from 1.
+    pub frame: u64,
+    /// The sample.
+    pub sample: Sample,
+}
+
+/// The latest heart rate, when a sensor (or the synthetic patient) gives one.
+#[derive(Resource, Clone, Copy, Debug, Default)]
+pub struct HeartRate(pub Option<f32>);
+
+/// The display rate frames are measured against (90 Hz headsets).
+pub const TARGET_HZ: f64 = 90.0;
+
+/// Samples the frame.
+#[derive(Debug)]
+pub struct TelemetryPlugin;
+
+impl Plugin for TelemetryPlugin {
+    fn build(&self, app: &mut App) {
+        let clock = link::Clock::new();
+        app.insert_resource(HeadsetClock { epoch_us: clock.now_us() })
+            .init_resource::<HeartRate>()
+            .add_message::<TelemetryFrame>()
+            .add_systems(Update, sample_frame.in_set(HeadsetSystems::Observe));
+    }
+}
+
+#[allow(clippy::too_many_arguments, reason = "Bevy injects system parameters")]
+fn sample_frame(
+    time: Res<Time<Real>>,
+    clock: Res<HeadsetClock>,
+    engine: Res<Engine>,
+    head: Query<&GlobalTransform, With<Head>>,
+    stimuli: Query<(&GlobalTransform, &Visibility), With<Stimulus>>,
+    heart_rate: Res<HeartRate>,
+    mut frames: MessageWriter<TelemetryFrame>,
+    mut count: Local<u64>,
+) {
+    let Ok(head) = head.single() else { return };
+    *count += 1;
+    let (_, rotation, position) = head.to_scale_rotation_translation();
+    let gaze = rotation * Vec3::NEG_Z;
+    // The nearest stimulus by angle; distance to it.
+    let nearest = stimuli
+        .iter()
+        .filter(|(_, visibility)| **visibility != Visibility::Hidden)
+        .map(|(t, _)| {
+            let to = t.translation() - position;
+            (gaze.angle_between(to.normalize_or(Vec3::NEG_Z)).to_degrees(), to.length())
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    let session = &engine.session;
+    let frame_s = time.delta_secs_f64();
+    let dropped = ((frame_s * TARGET_HZ).round() as u32).saturating_sub(1);
+    let sample = Sample {
+        t_us: clock.epoch_us + u64::try_from(engine.now.as_micros()).unwrap_or(u64::MAX),
+        session_us: u64::try_from(engine.now.as_micros()).unwrap_or(u64::MAX),
+        head: Pose { p: position.to_array(), q: rotation.to_array() },
+        left_hand: None,
+        right_hand: None,
+        gaze: gaze.to_array(),
+        gaze_on_stimulus: nearest.is_some_and(|(angle, _)| f64::from(angle) <= patient::GAZE_CONE_DEG),
+        stimulus_angle_deg: nearest.map_or(180.0, |(angle, _)| angle),
+        stimulus_distance_m: nearest.map(|(_, d)| d),
+        state: link::state_to_wire(session.state()),
+        target_level: session.target_level() as f32,
+        applied_level: session.applied_level() as f32,
+        step: u16::try_from(session.step()).unwrap_or(u16::MAX),
+        safe_blend: session.safe_blend() as f32,
+        frame_ms: (frame_s * 1000.0) as f32,
+        dropped_frames: dropped,
+        heart_rate: heart_rate.0,
+    };
+    frames.write(TelemetryFrame { frame: *count, sample });
+}

@@ -1,0 +1,150 @@
+//! The app's plugins without a window or a GPU: `MinimalPlugins`, manual
+//! time, `app.update()`, assertions on the world.
+
+#![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
+
+use std::time::Duration;
+
+use bevy::prelude::*;
+use bevy::time::TimeUpdateStrategy;
+use headset::engine::{Engine, PatientAction, TherapistCommand};
+use headset::scene::{Layer, Part, Shown};
+use headset::telemetry::TelemetryFrame;
+use headset::{Display, HeadsetConfig};
+use session::{Command, PatientInput, State};
+
+const STEP: Duration = Duration::from_millis(100);
+
+fn app(file: &str, text: &str, synthetic: bool) -> App {
+    let scenario = scenario::parse(text, file).unwrap();
+    let config = HeadsetConfig {
+        scenario,
+        scenario_text: text.to_owned(),
+        display: Display::Headless,
+        synthetic_patient: synthetic,
+        seed: 3,
+        patient_code: "P-0001".into(),
+        console: None,
+        automatic: false,
+        rate_hz: 10.0,
+        duration: None,
+        initial_level: None,
+    };
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins).insert_resource(TimeUpdateStrategy::ManualDuration(STEP));
+    headset::add_session_plugins(&mut app, &config);
+    app.init_resource::<Frames>().add_systems(Last, keep_frames);
+    app.update();
+    app
+}
+
+#[derive(Resource, Default)]
+struct Frames(Vec<TelemetryFrame>);
+
+fn keep_frames(mut frames: MessageReader<TelemetryFrame>, mut kept: ResMut<Frames>) {
+    kept.0.extend(frames.read().cloned());
+}
+
+fn command(app: &mut App, command: Command) {
+    app.world_mut().write_message(TherapistCommand { command, console_id: None });
+}
+
+fn run_for(app: &mut App, time: Duration) {
+    for _ in 0..(time.as_millis() / STEP.as_millis()) {
+        app.update();
+    }
+}
+
+fn spiders(app: &mut App) -> Vec<(u32, Transform, Visibility)> {
+    let world = app.world_mut();
+    let mut q = world.query::<(&Part, &Transform, &Visibility)>();
+    let mut v: Vec<_> = q
+        .iter(world)
+        .filter_map(|(p, t, vis)| if let Part::Spider(i) = p { Some((*i, *t, *vis)) } else { None })
+        .collect();
+    v.sort_by_key(|s| s.0);
+    v
+}
+
+#[test]
+fn a_level_change_moves_the_scene() {
+    let mut app = app("spiders.ron", include_str!("../../../scenarios/spiders.ron"), false);
+    let shown = |app: &App| *app.world().resource::<Shown>();
+    let before = shown(&app).params;
+    assert_eq!(spiders(&mut app).iter().filter(|s| s.2 != Visibility::Hidden).count(), 1, "step 1: one spider");
+    command(&mut app, Command::Start);
+    command(&mut app, Command::GoToStep { step: 8 });
+    // Eased at 0.2 steps a second: seven steps take 35 s.
+    run_for(&mut app, Duration::from_secs(10));
+    let half_way = shown(&app).params;
+    assert!(half_way.number("distance_m") < before.number("distance_m"), "moving: {half_way:?}");
+    run_for(&mut app, Duration::from_secs(30));
+    let after = shown(&app).params;
+    assert_eq!(app.world().resource::<Engine>().session.applied_level(), 8.0);
+    assert_eq!(after.get("count"), Some(scenario::ParamValue::Count(8)));
+    assert_eq!(after.get("contained"), Some(scenario::ParamValue::Flag(false)));
+    let visible = spiders(&mut app).into_iter().filter(|s| s.2 != Visibility::Hidden).collect::<Vec<_>>();
+    assert_eq!(visible.len(), 8, "step 8: eight spiders on the table");
+    // Out of the bowl and near the hand (at z = -0.35): within a few centimetres of `distance_m`.
+    let nearest = visible.iter().map(|s| (s.1.translation.z + 0.35).abs()).fold(f32::MAX, f32::min);
+    assert!(nearest < 0.3, "nearest spider {nearest} m from the hand");
+}
+
+#[test]
+fn telemetry_frames_carry_increasing_numbers_and_times() {
+    let mut app = app("heights.ron", include_str!("../../../scenarios/heights.ron"), true);
+    command(&mut app, Command::Start);
+    run_for(&mut app, Duration::from_secs(5));
+    let frames = &app.world().resource::<Frames>().0;
+    assert!(frames.len() >= 49, "{} frames", frames.len());
+    for pair in frames.windows(2) {
+        assert_eq!(pair[1].frame, pair[0].frame + 1);
+        assert!(pair[1].sample.t_us > pair[0].sample.t_us);
+        assert!(pair[1].sample.session_us > pair[0].sample.session_us);
+    }
+    let last = &frames.last().unwrap().sample;
+    assert_eq!(last.state, protocol::SessionState::Running);
+    assert!(last.heart_rate.is_some(), "the synthetic patient reports heart rate");
+    assert!(last.stimulus_distance_m.is_some_and(|d| d > 1.0), "the drop is below: {last:?}");
+}
+
+#[test]
+fn panic_reaches_the_safe_scene_within_a_second() {
+    let mut app = app("flying.ron", include_str!("../../../scenarios/flying.ron"), false);
+    command(&mut app, Command::Start);
+    run_for(&mut app, Duration::from_secs(2));
+    app.world_mut().write_message(PatientAction(PatientInput::Panic));
+    app.update();
+    assert_eq!(app.world().resource::<Engine>().session.state(), State::SafeScene, "on the next frame");
+    run_for(&mut app, Duration::from_secs(1));
+    assert_eq!(app.world().resource::<Engine>().session.safe_blend(), 1.0);
+    assert!(app.world().resource::<Shown>().safe);
+    let world = app.world_mut();
+    let mut q = world.query::<(&Layer, &Visibility, &Part)>();
+    let (mut safe_shown, mut scenario_shown) = (0, 0);
+    for (layer, vis, _) in q.iter(world) {
+        if *vis != Visibility::Hidden {
+            match layer {
+                Layer::Safe => safe_shown += 1,
+                Layer::Scenario => scenario_shown += 1,
+            }
+        }
+    }
+    assert!(safe_shown > 0 && scenario_shown == 0, "safe {safe_shown}, scenario {scenario_shown}");
+}
+
+#[test]
+fn the_synthetic_patient_looks_around_and_answers_prompts() {
+    let mut app = app("public-speaking.ron", include_str!("../../../scenarios/public-speaking.ron"), true);
+    command(&mut app, Command::Start);
+    run_for(&mut app, Duration::from_secs(40));
+    let session = &app.world().resource::<Engine>().session;
+    let answered = session
+        .events()
+        .iter()
+        .any(|e| matches!(e.kind, session::EventKind::SudsRecorded { by: session::Actor::Patient, .. }));
+    assert!(answered, "the arrival prompt was answered");
+    let frames = &app.world().resource::<Frames>().0;
+    let gazes: Vec<[f32; 3]> = frames.iter().map(|f| f.sample.gaze).collect();
+    assert!(gazes.windows(2).any(|w| w[0] != w[1]), "the head moves");
+}
