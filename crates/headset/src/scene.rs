@@ -69,8 +69,10 @@ pub enum Part {
     Spider(u32),
     /// Speaking: listener number n.
     Listener(u32),
-    /// Speaking: the room's walls, scaled by room size.
+    /// Speaking: the room's floor, scaled by room size.
     Hall,
+    /// Speaking: a wall of the room (0 left, 1 right, 2 back, 3 front).
+    HallWall(u8),
     /// Flying: the cabin that turbulence shakes.
     Cabin,
     /// Flying: a window.
@@ -317,6 +319,16 @@ fn spiders(commands: &mut Commands, kit: &mut Kit) {
 fn speaking(commands: &mut Commands, kit: &mut Kit) {
     let s = Layer::Scenario;
     kit.spawn(commands, cube(1.0, 0.1, 1.0), Color::srgb(0.4, 0.3, 0.25), Transform::default(), Part::Hall, s);
+    for w in 0..4u8 {
+        kit.spawn(
+            commands,
+            cube(1.0, 1.0, 1.0),
+            Color::srgb(0.78, 0.76, 0.7),
+            Transform::default(),
+            Part::HallWall(w),
+            s,
+        );
+    }
     kit.spawn(
         commands,
         cube(0.7, 1.1, 0.5),
@@ -452,6 +464,15 @@ fn lift(commands: &mut Commands, kit: &mut Kit) {
         commands.entity(id).insert(Stimulus);
     }
     kit.spawn(commands, cube(1.0, 2.2, 0.05), Color::srgb(0.7, 0.72, 0.75), Transform::default(), Part::Doors, s);
+    // The landing seen through open doors.
+    kit.spawn(
+        commands,
+        cube(8.0, 3.0, 0.2),
+        Color::srgb(0.55, 0.5, 0.45),
+        Transform::from_xyz(0.0, 1.5, -5.0),
+        Part::Fixed,
+        s,
+    );
     for i in 0..PEOPLE {
         kit.spawn(
             commands,
@@ -635,6 +656,22 @@ fn apply(
                 };
                 transform.scale = Vec3::new(size, 1.0, size + 4.0);
                 transform.translation = Vec3::new(0.0, -0.05, -size / 2.0);
+            }
+            (EnvironmentKind::PublicSpeaking, Part::HallWall(w)) => {
+                let size = match choice("room") {
+                    "auditorium" => 24.0,
+                    "classroom" => 11.0,
+                    _ => 6.0,
+                };
+                let (depth, height) = (size + 4.0, if size > 20.0 { 8.0 } else { 3.2 });
+                let (pos, scale) = match w {
+                    0 => (Vec3::new(-size / 2.0, height / 2.0, -depth / 2.0 + 2.0), Vec3::new(0.2, height, depth)),
+                    1 => (Vec3::new(size / 2.0, height / 2.0, -depth / 2.0 + 2.0), Vec3::new(0.2, height, depth)),
+                    2 => (Vec3::new(0.0, height / 2.0, -depth + 2.0), Vec3::new(size, height, 0.2)),
+                    _ => (Vec3::new(0.0, height / 2.0, 2.0), Vec3::new(size, height, 0.2)),
+                };
+                transform.translation = pos;
+                transform.scale = scale;
             }
             (EnvironmentKind::PublicSpeaking, Part::Listener(i)) => {
                 let audience = params.number("audience") as u32;
