@@ -41,8 +41,6 @@ pub struct Screenshots {
     pub dir: PathBuf,
     /// How many frames to run before the shot.
     pub frames: u32,
-    /// Levels to show, one shot each (empty: the current level).
-    pub levels: Vec<f64>,
     /// File name stem.
     pub name: String,
 }

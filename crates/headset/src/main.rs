@@ -130,12 +130,7 @@ fn run() -> anyhow::Result<AppExit> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let name = args.scenario.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());
         let level = args.level.map_or(String::new(), |l| format!("-level-{l}"));
-        app.insert_resource(Screenshots {
-            dir: dir.clone(),
-            frames: args.frames,
-            levels: Vec::new(),
-            name: format!("{name}{level}"),
-        });
+        app.insert_resource(Screenshots { dir: dir.clone(), frames: args.frames, name: format!("{name}{level}") });
     }
     Ok(app.run())
 }
