@@ -4,155 +4,25 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
 
+mod support;
+
+use support::{Console, connect, hello, next_of, refused_status, sample, send};
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use link::{Clock, Link, LinkConfig};
-use protocol::{Pose, Sample, ScenarioRef, SessionState};
-use recording::{Channel, Recording};
+use protocol::{ScenarioRef, SessionState};
+use recording::Channel;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, oneshot};
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-struct Console {
-    addr: SocketAddr,
-    therapist: String,
-    headset: String,
-    dir: PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    done: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Console {
-    async fn start(tune: impl FnOnce(&mut console::Config)) -> Console {
-        let dir = std::env::temp_dir().join(format!("trinvis-live-{}-{}", std::process::id(), console::new_token()));
-        let mut config = console::Config::new(dir.clone());
-        config.flush_interval = Duration::from_millis(100);
-        tune(&mut config);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let (therapist, headset) = (config.therapist_token.clone(), config.headset_token.clone());
-        let done = tokio::spawn(async move {
-            console::serve(listener, config, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-        Console { addr, therapist, headset, dir, stop: Some(stop), done: Some(done) }
-    }
-
-    /// Stops the console (closing every recording) and reads the recordings.
-    async fn stop(mut self) -> Vec<Recording> {
-        let _ = self.stop.take().unwrap().send(());
-        self.done.take().unwrap().await.unwrap();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        files.iter().map(|f| Recording::open(f).unwrap()).collect()
-    }
-
-    fn url(&self, path: &str, token: &str) -> String {
-        format!("ws://{}{path}?token={token}", self.addr)
-    }
-
-    async fn browser(&self) -> Ws {
-        connect(&self.url("/ws/browser", &self.therapist), Some(&format!("http://{}", self.addr))).await.unwrap()
-    }
-
-    async fn raw_headset(&self) -> Ws {
-        connect(&self.url("/ws/headset", &self.headset), None).await.unwrap()
-    }
-
-    fn link(&self, console: &str, patient: &str) -> (Link, Clock) {
-        let clock = Clock::new();
-        let scenario = ScenarioRef { id: "spiders".into(), version: "1.0.0".into(), sha256: "00".into() };
-        let mut config = LinkConfig::new(console, &self.headset, &format!("test-{patient}"), patient, scenario, clock);
-        config.reconnect_min = Duration::from_millis(10);
-        config.reconnect_max = Duration::from_millis(50);
-        (Link::start(config), clock)
-    }
-}
-
-async fn connect(url: &str, origin: Option<&str>) -> Result<Ws, tungstenite::Error> {
-    let mut request = url.into_client_request()?;
-    request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("trinvis.v1"));
-    if let Some(origin) = origin {
-        request.headers_mut().insert("Origin", HeaderValue::from_str(origin).unwrap());
-    }
-    Ok(tokio_tungstenite::connect_async(request).await?.0)
-}
-
-/// The HTTP status a refused WebSocket handshake got.
-fn refused_status(result: Result<Ws, tungstenite::Error>) -> u16 {
-    match result {
-        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
-        Err(e) => panic!("expected an HTTP refusal, got {e}"),
-        Ok(_) => panic!("expected a refusal, the socket opened"),
-    }
-}
-
-/// The next JSON message of `kind`, skipping others, within five seconds.
-async fn next_of(ws: &mut Ws, kind: &str) -> Value {
-    tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(text))) => {
-                    let value: Value = serde_json::from_str(text.as_str()).unwrap();
-                    if value["type"] == kind {
-                        return value;
-                    }
-                }
-                Some(Ok(_)) => {}
-                other => panic!("socket ended while waiting for {kind}: {other:?}"),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {kind} within five seconds"))
-}
-
-async fn send(ws: &mut Ws, value: Value) {
-    ws.send(Message::text(value.to_string())).await.unwrap();
-}
-
-fn hello(session_id: Option<&str>) -> Value {
-    json!({"type": "hello", "headset_id": "raw", "app": "test", "patient_code": "P-0001",
-           "scenario": {"id": "spiders", "version": "1", "sha256": "00"},
-           "session_id": session_id, "resume_from": 1, "headset_us": 1_000_000, "session_epoch_us": 1_000_000})
-}
-
-fn sample(t_us: u64, state: SessionState, target: f32) -> Sample {
-    Sample {
-        t_us,
-        session_us: t_us,
-        head: Pose { p: [0.0, 1.6, 0.0], q: [0.0, 0.0, 0.0, 1.0] },
-        left_hand: None,
-        right_hand: None,
-        gaze: [0.0, 0.0, -1.0],
-        gaze_on_stimulus: true,
-        stimulus_angle_deg: 0.0,
-        stimulus_distance_m: None,
-        state,
-        target_level: target,
-        applied_level: target,
-        step: 1,
-        safe_blend: 0.0,
-        frame_ms: 11.1,
-        dropped_frames: 0,
-        heart_rate: None,
-    }
-}
 
 /// Raw HTTP/1.1 GET; returns the status code.
 async fn http_status(addr: SocketAddr, path: &str) -> u16 {

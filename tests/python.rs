@@ -8,17 +8,18 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
 
+mod support;
+
+use support::{Console, next_of};
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use recording::{Channel, Recording};
+use futures_util::SinkExt;
+use recording::Channel;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 fn python() -> String {
     std::env::var("TRINVIS_PYTHON").unwrap_or_else(|_| "python3".to_owned())
@@ -42,52 +43,14 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-async fn ws(
-    url: String,
-    origin: Option<String>,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("trinvis.v1"));
-    if let Some(o) = origin {
-        request.headers_mut().insert("Origin", HeaderValue::from_str(&o).unwrap());
-    }
-    tokio_tungstenite::connect_async(request).await.unwrap().0
-}
-
-async fn next_of(
-    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-    kind: &str,
-) -> Value {
-    tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            if let Some(Ok(Message::Text(t))) = socket.next().await {
-                let v: Value = serde_json::from_str(t.as_str()).unwrap();
-                if v["type"] == kind {
-                    return v;
-                }
-            }
-        }
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test]
 async fn python_mcap_reads_every_channel_of_a_console_recording() {
     if !have_python(&["mcap"]) {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("trinvis-py-{}", console::new_token()));
-    let config = console::Config::new(dir.clone());
-    let (therapist, headset) = (config.therapist_token.clone(), config.headset_token.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(console::serve(listener, config, async {
-        let _ = stopped.await;
-    }));
+    let console = Console::start(|_| {}).await;
     // A raw headset writing to every channel, and a browser sending a command.
-    let mut h = ws(format!("ws://{addr}/ws/headset?token={headset}"), None).await;
+    let mut h = console.raw_headset().await;
     let hello = json!({"type": "hello", "headset_id": "py", "app": "test", "patient_code": "P-0100",
         "scenario": {"id": "spiders", "version": "1", "sha256": "00"}, "resume_from": 1, "headset_us": 1_000_000, "session_epoch_us": 1_000_000});
     h.send(Message::text(hello.to_string())).await.unwrap();
@@ -100,7 +63,7 @@ async fn python_mcap_reads_every_channel_of_a_console_recording() {
         .unwrap();
     let event = json!({"seq": 0, "at_us": 50, "type": "marker", "label": "x"});
     h.send(Message::text(json!({"type": "events", "seq": 2, "events": [event]}).to_string())).await.unwrap();
-    let mut b = ws(format!("ws://{addr}/ws/browser?token={therapist}"), Some(format!("http://{addr}"))).await;
+    let mut b = console.browser().await;
     let command = json!({"type": "command", "session_id": id, "request_id": 1, "command": {"type": "request_suds"}});
     b.send(Message::text(command.to_string())).await.unwrap();
     let command_id = next_of(&mut h, "command").await["id"].clone();
@@ -109,11 +72,10 @@ async fn python_mcap_reads_every_channel_of_a_console_recording() {
         .unwrap();
     next_of(&mut b, "command_result").await;
     drop((h, b));
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
-
+    let dir = console.dir.clone();
+    let recordings = console.stop().await;
+    let ours = &recordings[0];
     let file = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
-    let ours = Recording::open(&file).unwrap();
     let out = Command::new(python()).arg(root().join("tests/python/read_mcap.py")).arg(&file).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -136,15 +98,8 @@ async fn a_steering_client_written_from_the_protocol_doc_alone_steers_a_session(
     if !have_python(&["websockets"]) {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("trinvis-steer-{}", console::new_token()));
-    let config = console::Config::new(dir.clone());
-    let (therapist, headset) = (config.therapist_token.clone(), config.headset_token.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(console::serve(listener, config, async {
-        let _ = stopped.await;
-    }));
+    let console = Console::start(|_| {}).await;
+    let (addr, therapist, headset) = (console.addr, console.therapist.clone(), console.headset.clone());
     // A headset: the real link and session engine over the spiders scenario.
     let scenario = scenario::parse(include_str!("../scenarios/spiders.ron"), "spiders.ron").unwrap();
     let clock = link::Clock::new();
@@ -189,15 +144,12 @@ async fn a_steering_client_written_from_the_protocol_doc_alone_steers_a_session(
     let _ = done.send(());
     let engine = frames.await.unwrap();
     assert_eq!(engine.state(), session::State::Ended, "{printed}");
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
-    let file = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
-    let r = Recording::open(&file).unwrap();
+    let recordings = console.stop().await;
+    let r = &recordings[0];
     let commands: Vec<String> = r
         .channel(Channel::Commands)
         .map(|m| serde_json::from_slice::<Value>(&m.data).unwrap()["command"]["type"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(commands, ["start", "set_level", "marker", "request_suds", "accept_suggestion", "safe_scene", "stop"]);
     assert!(r.channel(Channel::Events).any(|m| String::from_utf8_lossy(&m.data).contains("from python")));
-    let _ = std::fs::remove_dir_all(&dir);
 }
