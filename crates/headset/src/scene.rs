@@ -580,6 +580,12 @@ fn apply(
         Some(scenario::ParamValue::Choice(c)) => c,
         _ => "",
     };
+    // Width of the speaking room, metres.
+    let room = match choice("room") {
+        "auditorium" => 24.0,
+        "classroom" => 11.0,
+        _ => 6.0,
+    };
     let brightness = match kind {
         EnvironmentKind::Lift | EnvironmentKind::Safe => n("light").max(0.05),
         EnvironmentKind::Flying if flag("night") => 0.35,
@@ -649,20 +655,11 @@ fn apply(
                 transform.rotation = Quat::from_rotation_y(phase + t * activity);
             }
             (EnvironmentKind::PublicSpeaking, Part::Hall) => {
-                let size = match choice("room") {
-                    "auditorium" => 24.0,
-                    "classroom" => 11.0,
-                    _ => 6.0,
-                };
-                transform.scale = Vec3::new(size, 1.0, size + 4.0);
-                transform.translation = Vec3::new(0.0, -0.05, -size / 2.0);
+                transform.scale = Vec3::new(room, 1.0, room + 4.0);
+                transform.translation = Vec3::new(0.0, -0.05, -room / 2.0);
             }
             (EnvironmentKind::PublicSpeaking, Part::HallWall(w)) => {
-                let size = match choice("room") {
-                    "auditorium" => 24.0,
-                    "classroom" => 11.0,
-                    _ => 6.0,
-                };
+                let size = room;
                 let (depth, height) = (size + 4.0, if size > 20.0 { 8.0 } else { 3.2 });
                 let (pos, scale) = match w {
                     0 => (Vec3::new(-size / 2.0, height / 2.0, -depth / 2.0 + 2.0), Vec3::new(0.2, height, depth)),
@@ -757,7 +754,9 @@ fn apply(
             }
             _ => {}
         }
-        *visibility = if show { Visibility::Inherited } else { Visibility::Hidden };
+        // Written only when it changes, so that Bevy does not re-propagate
+        // the visibility of every part on every frame.
+        visibility.set_if_neq(if show { Visibility::Inherited } else { Visibility::Hidden });
     }
     for (part, mut light) in &mut suns {
         if *part == Part::Lamp {
@@ -778,7 +777,9 @@ fn apply(
             (false, EnvironmentKind::Flying) => Color::srgb(0.55, 0.7, 0.9),
             _ => Color::srgb(0.08, 0.08, 0.09),
         };
-        clear.0 = sky;
+        if clear.0 != sky {
+            clear.0 = sky;
+        }
     }
 }
 
