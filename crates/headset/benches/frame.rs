@@ -31,6 +31,7 @@ fn app(console: Option<(String, String)>) -> App {
         console: console.clone(),
         automatic: false,
         rate_hz: 90.0,
+        log: false,
         duration: None,
         initial_level: Some(8.0),
     };

@@ -9,10 +9,11 @@ use bevy::input::mouse::AccumulatedMouseMotion;
 use bevy::prelude::*;
 use bevy::render::renderer::RenderAdapterInfo;
 use bevy::window::{PrimaryWindow, WindowResolution};
-use session::{Command, EventKind, PatientInput, State};
+use session::{Command, PatientInput, State};
 
 use crate::HeadsetSystems;
 use crate::engine::{Engine, PatientAction, TherapistCommand};
+use crate::prompt::Rating;
 use crate::telemetry::Head;
 
 /// Adds the window, the renderer and the input plugins.
@@ -45,6 +46,20 @@ pub struct Screenshots {
     pub name: String,
 }
 
+/// `--measure N`: time N frames after a warm-up, print the numbers, quit.
+#[derive(Resource, Clone, Debug)]
+pub struct Measure {
+    /// Frames to time.
+    pub frames: u32,
+    /// Frames to skip first (pipelines compile, the window settles).
+    pub warmup: u32,
+}
+
+/// `--full-quality`: keep the full window and MSAA even on a software
+/// adapter, as on a GPU (to measure what the lowering saves).
+#[derive(Resource, Clone, Copy, Debug)]
+pub struct FullQuality;
+
 #[derive(Resource, Debug)]
 struct LocalTherapist;
 
@@ -57,26 +72,18 @@ struct Prompt;
 #[derive(Component, Debug)]
 struct Status;
 
-/// The rating being entered in the SUDS prompt.
-#[derive(Resource, Debug, Default)]
-struct Rating {
-    open: bool,
-    value: u8,
-    seen: u64,
-}
-
 impl Plugin for DesktopPlugin {
     fn build(&self, app: &mut App) {
         if self.local_therapist {
             app.insert_resource(LocalTherapist);
         }
-        app.init_resource::<Rating>()
-            .insert_resource(ClearColor(Color::srgb(0.1, 0.1, 0.1)))
+        app.insert_resource(ClearColor(Color::srgb(0.1, 0.1, 0.1)))
             .insert_resource(GlobalAmbientLight { color: Color::WHITE, brightness: 400.0, ..default() })
             .add_systems(Startup, (camera_and_overlay, software_adapter).chain().after(crate::scene::spawn))
             .add_systems(Update, (look, keys, prompt_keys).in_set(HeadsetSystems::Input))
             .add_systems(Update, (fade, prompt_view, status).in_set(HeadsetSystems::Observe))
-            .add_systems(Last, screenshot.run_if(resource_exists::<Screenshots>));
+            .add_systems(Last, screenshot.run_if(resource_exists::<Screenshots>))
+            .add_systems(Last, measure.run_if(resource_exists::<Measure>));
     }
 }
 
@@ -101,6 +108,36 @@ fn screenshot(
         });
     }
     if done.as_ref().is_some_and(|d| d.load(std::sync::atomic::Ordering::Relaxed)) {
+        exit.write(AppExit::Success);
+    }
+}
+
+/// Frame times from the real clock; prints `frames N mean_ms X p50_ms X
+/// p95_ms X max_ms X` on standard output, then quits.
+fn measure(
+    time: Res<Time<Real>>,
+    setting: Res<Measure>,
+    mut seen: Local<u32>,
+    mut times: Local<Vec<f64>>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    *seen += 1;
+    if *seen <= setting.warmup {
+        return;
+    }
+    times.push(time.delta_secs_f64() * 1000.0);
+    if times.len() as u32 >= setting.frames {
+        let mut sorted = times.clone();
+        sorted.sort_by(f64::total_cmp);
+        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+        let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
+        println!(
+            "frames {} mean_ms {mean:.2} p50_ms {:.2} p95_ms {:.2} max_ms {:.2}",
+            sorted.len(),
+            at(0.5),
+            at(0.95),
+            at(1.0)
+        );
         exit.write(AppExit::Success);
     }
 }
@@ -148,10 +185,15 @@ fn software_adapter(
     info: Option<Res<RenderAdapterInfo>>,
     mut cameras: Query<Entity, With<Camera3d>>,
     mut windows: Query<&mut Window, With<PrimaryWindow>>,
+    full: Option<Res<FullQuality>>,
     mut commands: Commands,
 ) {
     let Some(info) = info else { return };
     if format!("{:?}", info.device_type) != "Cpu" {
+        return;
+    }
+    if full.is_some() {
+        warn!("software renderer ({}): keeping 1280x720 and MSAA as asked (--full-quality)", info.name);
         return;
     }
     warn!("software renderer ({}): rendering at 640x360 without MSAA or shadows to stay usable", info.name);
@@ -223,30 +265,17 @@ fn keys(
     }
 }
 
-/// The SUDS prompt opens when the engine asks; arrows move the rating by
-/// 5, digits set tens, Enter answers.
-fn prompt_keys(
-    keys: Res<ButtonInput<KeyCode>>,
-    engine: Res<Engine>,
-    mut rating: ResMut<Rating>,
-    mut actions: MessageWriter<PatientAction>,
-) {
-    let session = &engine.session;
-    if session.events_since(rating.seen).iter().any(|e| matches!(e.kind, EventKind::SudsRequested { .. }))
-        && !rating.open
-    {
-        rating.open = true;
-        rating.value = session.step_stats().suds_last.unwrap_or(50);
-    }
-    rating.seen = session.events().len() as u64;
+/// In the SUDS prompt, arrows move the rating by 5, digits set tens, Enter
+/// answers.
+fn prompt_keys(keys: Res<ButtonInput<KeyCode>>, mut rating: ResMut<Rating>, mut actions: MessageWriter<PatientAction>) {
     if !rating.open {
         return;
     }
     if keys.just_pressed(KeyCode::ArrowRight) || keys.just_pressed(KeyCode::ArrowUp) {
-        rating.value = (rating.value + 5).min(100);
+        rating.nudge(5);
     }
     if keys.just_pressed(KeyCode::ArrowLeft) || keys.just_pressed(KeyCode::ArrowDown) {
-        rating.value = rating.value.saturating_sub(5);
+        rating.nudge(-5);
     }
     let digits = [
         KeyCode::Digit0,
@@ -266,8 +295,7 @@ fn prompt_keys(
         }
     }
     if keys.just_pressed(KeyCode::Enter) {
-        actions.write(PatientAction(PatientInput::Suds { value: rating.value }));
-        rating.open = false;
+        actions.write(PatientAction(PatientInput::Suds { value: rating.answer() }));
     }
 }
 

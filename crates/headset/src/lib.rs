@@ -12,18 +12,28 @@
 //!   events and telemetry out).
 //! - [`synthetic::SyntheticPatientPlugin`]: a synthetic patient moves the
 //!   head, rates SUDS, reports heart rate (headless mode and tests).
+//! - [`prompt::PromptPlugin`]: the SUDS prompt: opens on request, holds the
+//!   rating being chosen, shows a scale in the scene.
+//! - [`audio::AudioPlugin`]: ambience synthesised in code, played with kira
+//!   (its mock backend when there is no device).
 //! - [`desktop::DesktopPlugin`]: the window: mouse look, keys for the patient
-//!   and a local therapist, SUDS prompt, safe-scene fade, software-renderer
+//!   and a local therapist, the prompt's text, safe-scene fade, software-renderer
 //!   settings.
+//! - `xr::XrPlugin` (feature `xr`): OpenXR head and hands, controller panic
+//!   and SUDS input, focus loss, the fade in the headset.
 //!
 //! One place, [`HeadsetSystems`], orders their systems within a frame.
 
+pub mod audio;
 pub mod console;
 pub mod desktop;
 pub mod engine;
+pub mod prompt;
 pub mod scene;
 pub mod synthetic;
 pub mod telemetry;
+#[cfg(feature = "xr")]
+pub mod xr;
 
 use std::time::Duration;
 
@@ -59,6 +69,8 @@ impl Plugin for OrderPlugin {
 /// How the headset shows the scene.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Display {
+    /// An OpenXR headset (builds with the `xr` feature).
+    Xr,
     /// A desktop window (the fallback renderer).
     Desktop,
     /// No window and no GPU, at a fixed time step.
@@ -86,6 +98,8 @@ pub struct HeadsetConfig {
     pub automatic: bool,
     /// Headless: simulated frames per second.
     pub rate_hz: f64,
+    /// Headless: log through `tracing` to the terminal (windows always do).
+    pub log: bool,
     /// Headless: stop after this much session time.
     pub duration: Option<Duration>,
     /// Start at this level at once (screenshots).
@@ -96,16 +110,29 @@ pub struct HeadsetConfig {
 pub fn build_app(config: HeadsetConfig) -> App {
     let mut app = App::new();
     match config.display {
+        #[cfg(feature = "xr")]
+        Display::Xr => xr::add_xr_plugins(&mut app),
+        #[cfg(not(feature = "xr"))]
+        Display::Xr => panic!("Display::Xr needs the `xr` feature"),
         Display::Desktop => desktop::add_window_plugins(&mut app),
         Display::Headless => {
             let frame = Duration::from_secs_f64(1.0 / config.rate_hz);
             app.add_plugins(MinimalPlugins.set(bevy::app::ScheduleRunnerPlugin::run_loop(frame)));
+            if config.log {
+                app.add_plugins(bevy::log::LogPlugin::default());
+            }
             app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(frame));
         }
     }
     add_session_plugins(&mut app, &config);
+    let output = if config.display == Display::Headless { audio::Output::Mock } else { audio::Output::Device };
+    app.add_plugins(audio::AudioPlugin { output });
     if config.display == Display::Desktop {
         app.add_plugins(desktop::DesktopPlugin { local_therapist: config.console.is_none() });
+    }
+    #[cfg(feature = "xr")]
+    if config.display == Display::Xr {
+        app.add_plugins(xr::XrPlugin);
     }
     if let Some(limit) = config.duration {
         app.add_systems(Update, move |engine: Res<engine::Engine>, mut exit: MessageWriter<AppExit>| {
@@ -133,6 +160,7 @@ pub fn add_session_plugins(app: &mut App, config: &HeadsetConfig) {
             initial_level: config.initial_level,
         },
         scene::ScenePlugin,
+        prompt::PromptPlugin,
         telemetry::TelemetryPlugin,
     ));
     if config.synthetic_patient {

@@ -26,8 +26,9 @@ struct Args {
     /// The headset token the console printed.
     #[arg(long, env = "TRINVIS_HEADSET_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// Where the scene is shown. Default: a window when there is a display,
-    /// else headless. (`xr` needs a build with `--features xr`.)
+    /// Where the scene is shown. Default: the headset when an OpenXR runtime
+    /// answers (builds with the `xr` feature, the default), else a window when
+    /// there is a display, else headless.
     #[arg(long, value_enum)]
     display: Option<DisplayArg>,
     /// Who wears the headset: a person, or the synthetic patient (headless
@@ -59,6 +60,13 @@ struct Args {
     /// With --screenshot: the frame to save.
     #[arg(long, default_value_t = 30)]
     frames: u32,
+    /// Time this many frames in the window (after 5 to warm up), print the
+    /// frame times, then quit.
+    #[arg(long)]
+    measure: Option<u32>,
+    /// Keep 1280x720 and MSAA on a software renderer, as on a GPU.
+    #[arg(long)]
+    full_quality: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -72,6 +80,17 @@ enum DisplayArg {
 enum PatientArg {
     Human,
     Synthetic,
+}
+
+/// Whether an OpenXR runtime with a headset answers.
+#[cfg(feature = "xr")]
+fn xr_runtime() -> Result<String, String> {
+    headset::xr::probe()
+}
+
+#[cfg(not(feature = "xr"))]
+fn xr_runtime() -> Result<String, String> {
+    Err("built without the `xr` feature".into())
 }
 
 fn main() -> ExitCode {
@@ -91,26 +110,25 @@ fn run() -> anyhow::Result<AppExit> {
         std::fs::read_to_string(&args.scenario).with_context(|| format!("reading {}", args.scenario.display()))?;
     let scenario = scenario::parse(&text, &args.scenario.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let fallback = if has_display { Display::Desktop } else { Display::Headless };
     let display = match args.display {
-        Some(DisplayArg::Xr) => {
-            // This build has no OpenXR support: say so once, and fall back.
-            eprintln!(
-                "trinvis-headset: built without the `xr` feature; falling back to {}",
-                if has_display { "desktop" } else { "headless" }
-            );
-            if has_display { Display::Desktop } else { Display::Headless }
-        }
+        Some(DisplayArg::Xr) | None => match xr_runtime() {
+            Ok(runtime) => {
+                eprintln!("trinvis-headset: OpenXR runtime {runtime}: showing the scene in the headset");
+                Display::Xr
+            }
+            Err(why) => {
+                let to = if has_display { "the desktop window" } else { "headless with the synthetic patient" };
+                eprintln!("trinvis-headset: {why}; falling back to {to}");
+                fallback
+            }
+        },
         Some(DisplayArg::Desktop) => Display::Desktop,
         Some(DisplayArg::Headless) => Display::Headless,
-        None if has_display => Display::Desktop,
-        None => {
-            eprintln!("trinvis-headset: no display found; running headless with the synthetic patient");
-            Display::Headless
-        }
     };
     anyhow::ensure!(
-        display == Display::Desktop || args.screenshot.is_none(),
-        "--screenshot needs a window (a display, or Xvfb)"
+        display == Display::Desktop || (args.screenshot.is_none() && args.measure.is_none()),
+        "--screenshot and --measure need a window (a display, or Xvfb)"
     );
     let config = HeadsetConfig {
         scenario,
@@ -122,10 +140,17 @@ fn run() -> anyhow::Result<AppExit> {
         console: args.console.clone().map(|c| (c, args.token.clone().unwrap_or_default())),
         automatic: args.auto,
         rate_hz: args.rate,
+        log: true,
         duration: args.minutes.map(|m| Duration::from_secs_f64(m * 60.0)),
         initial_level: args.level,
     };
     let mut app = build_app(config);
+    if let Some(frames) = args.measure {
+        app.insert_resource(headset::desktop::Measure { frames, warmup: 5 });
+    }
+    if args.full_quality {
+        app.insert_resource(headset::desktop::FullQuality);
+    }
     if let Some(dir) = &args.screenshot {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let name = args.scenario.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());

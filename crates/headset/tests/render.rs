@@ -1,6 +1,8 @@
 //! The real app in its desktop mode, rendering on Mesa's software Vulkan
 //! (lavapipe) under Xvfb: each scene at its first and its hardest step,
 //! saved as PNG, checked not blank and different between the two levels.
+//! Each is asked for with `--display xr`: with no OpenXR runtime here, the
+//! `xr` build must fall back to the desktop window, saying so.
 //!
 //! Needs `xvfb-run` and lavapipe (`apt-get install xvfb mesa-vulkan-drivers`),
 //! which `./x test` installs; run bare without them, it says so and passes,
@@ -29,13 +31,17 @@ fn render(scenario: &str, level: f64, out: &Path) -> (Vec<u8>, u32, u32) {
     let status = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1280x720x24"])
         .arg(env!("CARGO_BIN_EXE_trinvis-headset"))
-        .args(["--display", "desktop", "--frames", "40", "--level", &level.to_string(), "--screenshot"])
+        // Asked for the headset with no OpenXR runtime, it falls back to the window.
+        .args(["--display", "xr", "--frames", "40", "--level", &level.to_string(), "--screenshot"])
         .arg(out)
         .arg("--scenario")
         .arg(root.join("scenarios").join(format!("{scenario}.ron")))
         .env("WGPU_BACKEND", "vulkan")
+        .env("XR_RUNTIME_JSON", "/nonexistent/openxr-runtime.json")
         .output()
         .unwrap();
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert!(stderr.contains("falling back to the desktop window"), "{scenario}: no fallback line\n{stderr}");
     assert!(
         status.status.success(),
         "{scenario} at {level}: {}\n{}",
