@@ -13,7 +13,7 @@ use session::{Command, PatientInput, State};
 
 use crate::HeadsetSystems;
 use crate::engine::{Engine, PatientAction, TherapistCommand};
-use crate::prompt::Rating;
+use crate::prompt::{PromptHidden, Rating};
 use crate::telemetry::Head;
 
 /// Adds the window, the renderer and the input plugins.
@@ -299,9 +299,9 @@ fn prompt_keys(keys: Res<ButtonInput<KeyCode>>, mut rating: ResMut<Rating>, mut 
     }
 }
 
-fn prompt_view(rating: Res<Rating>, shots: Option<Res<Screenshots>>, mut text: Query<&mut Text, With<Prompt>>) {
+fn prompt_view(rating: Res<Rating>, hidden: Option<Res<PromptHidden>>, mut text: Query<&mut Text, With<Prompt>>) {
     for mut text in &mut text {
-        text.0 = if rating.open && shots.is_none() {
+        text.0 = if rating.open && hidden.is_none() {
             format!("How anxious are you right now?\n{} / 100\n(arrows to change, Enter to answer)", rating.value)
         } else {
             String::new()

@@ -152,6 +152,7 @@ fn run() -> anyhow::Result<AppExit> {
         app.insert_resource(headset::desktop::FullQuality);
     }
     if let Some(dir) = &args.screenshot {
+        app.insert_resource(headset::prompt::PromptHidden);
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let name = args.scenario.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());
         let level = args.level.map_or(String::new(), |l| format!("-level-{l}"));

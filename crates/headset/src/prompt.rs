@@ -38,6 +38,10 @@ impl Rating {
 #[derive(Debug)]
 pub struct PromptPlugin;
 
+/// Keeps the scale out of the picture (`--screenshot`: the scene alone).
+#[derive(Resource, Clone, Copy, Debug)]
+pub struct PromptHidden;
+
 #[derive(Component, Debug)]
 struct Scale;
 
@@ -107,10 +111,11 @@ fn spawn_scale(
 
 fn show(
     rating: Res<Rating>,
+    hidden: Option<Res<PromptHidden>>,
     mut scale: Query<&mut Visibility, With<Scale>>,
     mut marker: Query<&mut Transform, With<Marker>>,
 ) {
-    let visibility = if rating.open { Visibility::Inherited } else { Visibility::Hidden };
+    let visibility = if rating.open && hidden.is_none() { Visibility::Inherited } else { Visibility::Hidden };
     for mut v in &mut scale {
         v.set_if_neq(visibility);
     }
