@@ -34,6 +34,7 @@ fn app(console: Option<(String, String)>) -> App {
         log: false,
         duration: None,
         initial_level: Some(8.0),
+        replay: None,
     };
     let mut app = App::new();
     app.add_plugins(MinimalPlugins)

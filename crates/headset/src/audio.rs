@@ -25,7 +25,7 @@ use kira::{AudioManager, AudioManagerSettings, DefaultBackend, Frame, Tween};
 use scenario::{EnvironmentKind, ParamValue, Params};
 
 use crate::HeadsetSystems;
-use crate::engine::Engine;
+use crate::engine::{Drive, Engine};
 use crate::telemetry::{Head, Stimulus};
 
 /// How loud each voice is, 0 to 1.
@@ -391,13 +391,13 @@ fn start(mut manager: Manager, controls: &Arc<Controls>) -> Result<Playing, Stri
 /// stimulus track the nearest stimulus.
 fn follow(
     engine: Res<Engine>,
+    drive: Res<Drive>,
     state: Res<AudioState>,
     playing: Option<NonSendMut<Playing>>,
     head: Query<&GlobalTransform, With<Head>>,
     stimuli: Query<(&GlobalTransform, &Visibility), With<Stimulus>>,
 ) {
-    let session = &engine.session;
-    state.controls.set(mix(&session.params(), session.safe_blend()));
+    state.controls.set(mix(&engine.session.scenario().params_at(drive.level), drive.safe_blend));
     let (Some(mut playing), Ok(head)) = (playing, head.single()) else { return };
     let (_, rotation, position) = head.to_scale_rotation_translation();
     let nearest = stimuli

@@ -12,7 +12,7 @@ use bevy::window::{PrimaryWindow, WindowResolution};
 use session::{Command, PatientInput, State};
 
 use crate::HeadsetSystems;
-use crate::engine::{Engine, PatientAction, TherapistCommand};
+use crate::engine::{Drive, Engine, PatientAction, TherapistCommand};
 use crate::prompt::{PromptHidden, Rating};
 use crate::telemetry::Head;
 
@@ -33,6 +33,8 @@ pub fn add_window_plugins(app: &mut App) {
 pub struct DesktopPlugin {
     /// Without a console, the window's keys steer the session too.
     pub local_therapist: bool,
+    /// A recording drives the scene: the keys play, pause, seek and change speed.
+    pub replay: bool,
 }
 
 /// `--screenshot DIR --frames N`: save frames as PNG files, then quit.
@@ -80,9 +82,15 @@ impl Plugin for DesktopPlugin {
         app.insert_resource(ClearColor(Color::srgb(0.1, 0.1, 0.1)))
             .insert_resource(GlobalAmbientLight { color: Color::WHITE, brightness: 400.0, ..default() })
             .add_systems(Startup, (camera_and_overlay, software_adapter).chain().after(crate::scene::spawn))
-            .add_systems(Update, (look, keys, prompt_keys).in_set(HeadsetSystems::Input))
-            .add_systems(Update, (fade, prompt_view, status).in_set(HeadsetSystems::Observe))
-            .add_systems(Last, screenshot.run_if(resource_exists::<Screenshots>))
+            .add_systems(Update, fade.in_set(HeadsetSystems::Observe));
+        if self.replay {
+            app.add_systems(Update, crate::replay::replay_keys.in_set(HeadsetSystems::Input))
+                .add_systems(Update, replay_status.in_set(HeadsetSystems::Observe));
+        } else {
+            app.add_systems(Update, (look, keys, prompt_keys).in_set(HeadsetSystems::Input))
+                .add_systems(Update, (prompt_view, status).in_set(HeadsetSystems::Observe));
+        }
+        app.add_systems(Last, screenshot.run_if(resource_exists::<Screenshots>))
             .add_systems(Last, measure.run_if(resource_exists::<Measure>));
     }
 }
@@ -310,11 +318,37 @@ fn prompt_view(rating: Res<Rating>, hidden: Option<Res<PromptHidden>>, mut text:
 }
 
 /// The veil is opaque half-way through the fade, when the scenes swap.
-fn fade(engine: Res<Engine>, mut veil: Query<&mut BackgroundColor, With<Fade>>) {
-    let blend = engine.session.safe_blend() as f32;
+fn fade(drive: Res<Drive>, mut veil: Query<&mut BackgroundColor, With<Fade>>) {
+    let blend = drive.safe_blend as f32;
     let alpha = 1.0 - (2.0 * blend - 1.0).abs();
     for mut color in &mut veil {
         color.0 = Color::srgba(0.55, 0.7, 0.6, alpha);
+    }
+}
+
+fn replay_status(
+    replay: Res<crate::replay::Replay>,
+    playhead: Res<crate::replay::Playhead>,
+    mut text: Query<&mut Text, With<Status>>,
+) {
+    use crate::replay::clock;
+    let frame = replay.at(playhead.at_us);
+    let (_, last) = replay.span();
+    let line = format!(
+        "replay {} {}  {} / {}  x{}  step {}, level {:.2}, {}   Space play/pause, Left/Right 10 s, Up/Down speed, 0-9 seek",
+        replay.patient_code,
+        if playhead.playing { ">" } else { "||" },
+        clock(playhead.at_us),
+        clock(last),
+        playhead.speed,
+        frame.step,
+        frame.level,
+        format!("{:?}", frame.state).to_lowercase(),
+    );
+    for mut text in &mut text {
+        if text.0 != line {
+            text.0.clone_from(&line);
+        }
     }
 }
 

@@ -19,6 +19,8 @@
 //! - [`desktop::DesktopPlugin`]: the window: mouse look, keys for the patient
 //!   and a local therapist, the prompt's text, safe-scene fade, software-renderer
 //!   settings.
+//! - [`replay::ReplayPlugin`]: a recording drives the scene and the head
+//!   (`--replay`), with play, pause, speed and seek.
 //! - `xr::XrPlugin` (feature `xr`): OpenXR head and hands, controller panic
 //!   and SUDS input, focus loss, the fade in the headset.
 //!
@@ -29,6 +31,7 @@ pub mod console;
 pub mod desktop;
 pub mod engine;
 pub mod prompt;
+pub mod replay;
 pub mod scene;
 pub mod synthetic;
 pub mod telemetry;
@@ -104,6 +107,21 @@ pub struct HeadsetConfig {
     pub duration: Option<Duration>,
     /// Start at this level at once (screenshots).
     pub initial_level: Option<f64>,
+    /// Replay a recording instead of running a session.
+    pub replay: Option<ReplayConfig>,
+}
+
+/// `--replay FILE --at S --speed X`.
+#[derive(Clone, Debug)]
+pub struct ReplayConfig {
+    /// The recording's frames.
+    pub replay: replay::Replay,
+    /// Start here, seconds of session time.
+    pub start_s: f64,
+    /// 1 to 16 times real time.
+    pub speed: f64,
+    /// Start paused.
+    pub paused: bool,
 }
 
 /// The app for `config`, ready to `run()`.
@@ -124,11 +142,15 @@ pub fn build_app(config: HeadsetConfig) -> App {
             app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(frame));
         }
     }
+    if let Some(replay) = config.replay.clone() {
+        add_replay_plugins(&mut app, &config, replay);
+        return app;
+    }
     add_session_plugins(&mut app, &config);
     let output = if config.display == Display::Headless { audio::Output::Mock } else { audio::Output::Device };
     app.add_plugins(audio::AudioPlugin { output });
     if config.display == Display::Desktop {
-        app.add_plugins(desktop::DesktopPlugin { local_therapist: config.console.is_none() });
+        app.add_plugins(desktop::DesktopPlugin { local_therapist: config.console.is_none(), replay: false });
     }
     #[cfg(feature = "xr")]
     if config.display == Display::Xr {
@@ -142,6 +164,30 @@ pub fn build_app(config: HeadsetConfig) -> App {
         });
     }
     app
+}
+
+/// A replay: the scenario's scene and sound, driven by the recording; no
+/// session runs, nothing is sent.
+pub fn add_replay_plugins(app: &mut App, config: &HeadsetConfig, replay: ReplayConfig) {
+    if !app.is_plugin_added::<TransformPlugin>() {
+        app.add_plugins(TransformPlugin);
+    }
+    app.add_plugins((
+        OrderPlugin,
+        engine::EnginePlugin { scenario: config.scenario.clone(), automatic: false, initial_level: None },
+        scene::ScenePlugin,
+        replay::ReplayPlugin {
+            replay: replay.replay,
+            start_s: replay.start_s,
+            speed: replay.speed,
+            paused: replay.paused,
+        },
+    ));
+    let output = if config.display == Display::Headless { audio::Output::Mock } else { audio::Output::Device };
+    app.add_plugins(audio::AudioPlugin { output });
+    if config.display != Display::Headless {
+        app.add_plugins(desktop::DesktopPlugin { local_therapist: false, replay: true });
+    }
 }
 
 /// The plugins every mode shares: engine, scene, telemetry, and the

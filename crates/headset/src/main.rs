@@ -16,9 +16,20 @@ use headset::{Display, HeadsetConfig, build_app, desktop::Screenshots};
     about = "Trinvis headset: the patient's view of a graded exposure scenario"
 )]
 struct Args {
-    /// The scenario to run.
-    #[arg(long)]
-    scenario: PathBuf,
+    /// The scenario to run (with --replay: found in ./scenarios by the
+    /// recording's scenario id when not given).
+    #[arg(long, required_unless_present = "replay")]
+    scenario: Option<PathBuf>,
+    /// Replay a recording in the window: the scene at the recorded level,
+    /// the camera on the recorded head pose.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// With --replay: start at this session time, in seconds.
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+    at: f64,
+    /// With --replay: 1 to 16 times real time.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
     /// The console's address (`ws://127.0.0.1:7450`); without it the session
     /// runs locally and the window's keys are the therapist's controls.
     #[arg(long, requires = "token")]
@@ -93,6 +104,24 @@ fn xr_runtime() -> Result<String, String> {
     Err("built without the `xr` feature".into())
 }
 
+/// The file in `./scenarios` whose id is `id`.
+fn find_scenario(id: &str) -> anyhow::Result<PathBuf> {
+    let dir = PathBuf::from("scenarios");
+    let entries = std::fs::read_dir(&dir).with_context(|| {
+        format!("the recording names scenario {id:?}; give it with --scenario (no ./scenarios here)")
+    })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "ron")
+            && let Ok(text) = std::fs::read_to_string(&path)
+            && scenario::parse(&text, "").is_ok_and(|s| s.id == id)
+        {
+            return Ok(path);
+        }
+    }
+    anyhow::bail!("the recording names scenario {id:?}, which is not in ./scenarios; give it with --scenario")
+}
+
 fn main() -> ExitCode {
     match run() {
         Ok(AppExit::Success) => ExitCode::SUCCESS,
@@ -106,12 +135,32 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<AppExit> {
     let args = Args::parse();
+    let replay = args.replay.as_deref().map(headset::replay::Replay::open).transpose().map_err(anyhow::Error::msg)?;
+    if let Some(cut) = replay.as_ref().and_then(|r| r.cut.as_ref()) {
+        eprintln!("trinvis-headset: the recording was cut short ({cut}); replaying what it holds");
+    }
+    let scenario_path = match (&args.scenario, &replay) {
+        (Some(path), _) => path.clone(),
+        (None, Some(replay)) => find_scenario(&replay.scenario_id)?,
+        (None, None) => anyhow::bail!("--scenario is required"),
+    };
     let text =
-        std::fs::read_to_string(&args.scenario).with_context(|| format!("reading {}", args.scenario.display()))?;
-    let scenario = scenario::parse(&text, &args.scenario.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        std::fs::read_to_string(&scenario_path).with_context(|| format!("reading {}", scenario_path.display()))?;
+    let scenario = scenario::parse(&text, &scenario_path.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(replay) = &replay {
+        let reference = link::scenario_ref(&scenario, &text);
+        if reference.id != replay.scenario_id || reference.sha256 != replay.scenario_sha256 {
+            eprintln!(
+                "trinvis-headset: warning: the recording used scenario {} ({}), this is {} ({}); the scene may differ",
+                replay.scenario_id, replay.scenario_sha256, reference.id, reference.sha256
+            );
+        }
+    }
     let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     let fallback = if has_display { Display::Desktop } else { Display::Headless };
     let display = match args.display {
+        // A replay is watched in the window.
+        _ if replay.is_some() => Display::Desktop,
         Some(DisplayArg::Xr) | None => match xr_runtime() {
             Ok(runtime) => {
                 eprintln!("trinvis-headset: OpenXR runtime {runtime}: showing the scene in the headset");
@@ -143,6 +192,12 @@ fn run() -> anyhow::Result<AppExit> {
         log: true,
         duration: args.minutes.map(|m| Duration::from_secs_f64(m * 60.0)),
         initial_level: args.level,
+        replay: replay.map(|replay| headset::ReplayConfig {
+            replay,
+            start_s: args.at,
+            speed: args.speed,
+            paused: args.screenshot.is_some(),
+        }),
     };
     let mut app = build_app(config);
     if let Some(frames) = args.measure {
@@ -154,8 +209,12 @@ fn run() -> anyhow::Result<AppExit> {
     if let Some(dir) = &args.screenshot {
         app.insert_resource(headset::prompt::PromptHidden);
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let name = args.scenario.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());
-        let level = args.level.map_or(String::new(), |l| format!("-level-{l}"));
+        let name = scenario_path.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());
+        let level = match (&args.replay, args.level) {
+            (Some(_), _) => format!("-replay-{}s", args.at),
+            (None, Some(l)) => format!("-level-{l}"),
+            (None, None) => String::new(),
+        };
         app.insert_resource(Screenshots { dir: dir.clone(), frames: args.frames, name: format!("{name}{level}") });
     }
     Ok(app.run())

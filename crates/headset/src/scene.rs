@@ -13,7 +13,7 @@ use bevy::prelude::*;
 use scenario::{EnvironmentKind, Params};
 
 use crate::HeadsetSystems;
-use crate::engine::Engine;
+use crate::engine::{Drive, Engine};
 use crate::telemetry::{Head, Stimulus};
 
 /// Builds and updates the scene.
@@ -580,16 +580,17 @@ fn meadow(commands: &mut Commands, kit: &mut Kit, layer: Layer) {
 fn apply(
     time: Res<Time>,
     engine: Res<Engine>,
+    drive: Res<Drive>,
     mut shown: ResMut<Shown>,
     mut parts: Query<(&Part, &Layer, &mut Transform, &mut Visibility)>,
     mut suns: Query<(&Part, &mut DirectionalLight)>,
     mut bulbs: Query<(&Part, &mut PointLight)>,
     clear: Option<ResMut<ClearColor>>,
 ) {
-    let session = &engine.session;
-    let params = session.params();
-    let safe = session.safe_blend() >= 0.5;
-    let safe_scene = session.scenario().safety.safe_scene;
+    let scenario = engine.session.scenario();
+    let params = scenario.params_at(drive.level);
+    let safe = drive.safe_blend >= 0.5;
+    let safe_scene = scenario.safety.safe_scene;
     *shown = Shown { params, safe };
     let t = time.elapsed_secs();
     let kind = params.kind();

@@ -30,7 +30,7 @@ use bevy_mod_xr::session::{XrSessionCreated, XrTracker, XrTrackingRoot, session_
 use session::PatientInput;
 
 use crate::HeadsetSystems;
-use crate::engine::{Engine, PatientAction};
+use crate::engine::{Drive, PatientAction};
 use crate::prompt::Rating;
 use crate::telemetry::{Hand, Head};
 
@@ -287,11 +287,11 @@ fn spawn_veil(
 }
 
 fn fade(
-    engine: Res<Engine>,
+    drive: Res<Drive>,
     mut veil: Query<(&MeshMaterial3d<StandardMaterial>, &mut Visibility), With<Veil>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
-    let blend = engine.session.safe_blend() as f32;
+    let blend = drive.safe_blend as f32;
     let alpha = 1.0 - (2.0 * blend - 1.0).abs();
     for (material, mut visibility) in &mut veil {
         visibility.set_if_neq(if alpha > 0.001 { Visibility::Inherited } else { Visibility::Hidden });

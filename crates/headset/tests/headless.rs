@@ -32,6 +32,7 @@ fn app(file: &str, text: &str, synthetic: bool) -> App {
         log: false,
         duration: None,
         initial_level: None,
+        replay: None,
     };
     let mut app = App::new();
     app.add_plugins(MinimalPlugins).insert_resource(TimeUpdateStrategy::ManualDuration(STEP));

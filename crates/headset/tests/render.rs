@@ -93,3 +93,43 @@ fn every_scene_renders_and_its_hardest_step_looks_different() {
     }
     eprintln!("screenshots in {}", out.display());
 }
+
+#[test]
+fn a_recording_replays_in_the_window() {
+    use recording::{Channel, Metadata, Writer};
+    if !available() {
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("trinvis-render-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    // Thirty seconds of a spiders session at step 8, the head looking down at the table.
+    let file = out.join("spiders.mcap");
+    let mut writer = Writer::create(&file, &Metadata::example()).unwrap();
+    for i in 0..=300u64 {
+        let sample = serde_json::json!({
+            "t_us": i * 100_000, "session_us": i * 100_000,
+            "head": {"p": [0.0, 1.25, 0.15], "q": [-0.2588, 0.0, 0.0, 0.9659]},
+            "gaze": [0.0, -0.5, -0.866], "gaze_on_stimulus": true, "stimulus_angle_deg": 3.0,
+            "state": "running", "target_level": 8.0, "applied_level": 8.0, "step": 8,
+            "safe_blend": 0.0, "frame_ms": 11.1, "dropped_frames": 0
+        });
+        writer.write(Channel::Telemetry, 1 + i * 100_000, sample.to_string().as_bytes()).unwrap();
+    }
+    writer.finish().unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let run = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1280x720x24"])
+        .arg(env!("CARGO_BIN_EXE_trinvis-headset"))
+        .arg("--replay")
+        .arg(&file)
+        .args(["--at", "12", "--frames", "40", "--screenshot"])
+        .arg(&out)
+        .current_dir(&root)
+        .env("WGPU_BACKEND", "vulkan")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}\n{}", run.status, String::from_utf8_lossy(&run.stderr));
+    let png = out.join("spiders-replay-12s.png");
+    let image = image::open(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display())).to_rgb8();
+    assert!(spread(image.as_raw()) > 8.0, "a blank replay frame");
+}
