@@ -50,10 +50,17 @@ impl Headset {
         let text = std::fs::read_to_string(&file).unwrap();
         let scenario = scenario::parse(&text, "spiders.ron").unwrap();
         let clock = Clock::new();
-        let scenario_ref = ScenarioRef { id: scenario.id.clone(), version: scenario.version.clone(), sha256: "00".into() };
+        let scenario_ref =
+            ScenarioRef { id: scenario.id.clone(), version: scenario.version.clone(), sha256: "00".into() };
         let url = format!("ws://{}", console.addr);
-        let mut config =
-            LinkConfig::new(&url, &console.headset, &format!("browser-{patient_code}"), patient_code, scenario_ref, clock);
+        let mut config = LinkConfig::new(
+            &url,
+            &console.headset,
+            &format!("browser-{patient_code}"),
+            patient_code,
+            scenario_ref,
+            clock,
+        );
         config.steps = scenario.steps.iter().map(|s| StepInfo { id: s.id.clone(), title: s.title.clone() }).collect();
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
@@ -237,8 +244,7 @@ async fn the_page_steers_a_simulated_headset_and_replays_its_recording() {
 async fn four_sessions_at_90_hz_frame_times() {
     let Some(browser) = Browser::find() else { return };
     let console = Console::start(|_| {}).await;
-    let headsets: Vec<Headset> =
-        (0..4).map(|i| Headset::start(&console, &format!("SIM-{}", i + 1), 10 + i)).collect();
+    let headsets: Vec<Headset> = (0..4).map(|i| Headset::start(&console, &format!("SIM-{}", i + 1), 10 + i)).collect();
     let page = browser.start(1400, 1250);
     page.goto(&format!("http://{}/?token={}", console.addr, console.therapist));
     page.wait_until("four sessions", wait(), |p| p.text("#sessions").matches("SIM-").count() == 4);

@@ -34,7 +34,8 @@ impl Browser {
     /// otherwise says so and returns `None`, so the test is skipped.
     pub fn find() -> Option<Browser> {
         let from_env = |var: &str| std::env::var_os(var).map(PathBuf::from).filter(|p| p.is_file());
-        let chromium = from_env("TRINVIS_CHROMIUM").or_else(|| which(&["chromium", "chromium-browser", "google-chrome"]));
+        let chromium =
+            from_env("TRINVIS_CHROMIUM").or_else(|| which(&["chromium", "chromium-browser", "google-chrome"]));
         let chromedriver = from_env("TRINVIS_CHROMEDRIVER").or_else(|| which(&["chromedriver"]));
         match (chromium, chromedriver) {
             (Some(chromium), Some(chromedriver)) => Some(Browser { chromium, chromedriver }),
@@ -49,7 +50,9 @@ impl Browser {
                     std::env::var_os("TRINVIS_REQUIRE_BROWSER").is_none(),
                     "{missing} required here (TRINVIS_REQUIRE_BROWSER is set): `apt-get install chromium chromium-driver`"
                 );
-                eprintln!("skipped: {missing} not found (`apt-get install chromium chromium-driver`; ./x test installs them)");
+                eprintln!(
+                    "skipped: {missing} not found (`apt-get install chromium chromium-driver`; ./x test installs them)"
+                );
                 None
             }
         }

@@ -114,14 +114,7 @@ impl Hub {
             let info = replay.lock().info.clone();
             state.sessions.insert(info.session_id.clone(), Session::replayed(info));
         }
-        Hub {
-            config,
-            stop,
-            state: Mutex::new(state),
-            next_id: AtomicU64::new(1),
-            version: AtomicU64::new(0),
-            replay,
-        }
+        Hub { config, stop, state: Mutex::new(state), next_id: AtomicU64::new(1), version: AtomicU64::new(0), replay }
     }
 
     /// Sends a message to every browser.

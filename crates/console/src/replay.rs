@@ -28,6 +28,9 @@ const TICK: Duration = Duration::from_millis(20);
 /// How often a playing timeline reports its position.
 const STATUS_EVERY: Duration = Duration::from_millis(250);
 
+/// Telemetry samples and events, each with its position (µs).
+pub type Passed<'a> = (&'a [(u64, Sample)], &'a [(u64, SessionEvent)]);
+
 /// A recording's telemetry and events on a clock that can run, stop, jump
 /// and change speed.
 #[derive(Debug)]
@@ -181,7 +184,7 @@ impl Timeline {
 
     /// What the clock passed over since the last call: samples and events
     /// with `sent_to < at <= position`. Pauses itself at the end.
-    pub fn advance(&mut self, now: Duration) -> (&[(u64, Sample)], &[(u64, SessionEvent)]) {
+    pub fn advance(&mut self, now: Duration) -> Passed<'_> {
         let to = self.position_us(now);
         let from = self.sent_to_us;
         self.sent_to_us = to;
@@ -341,7 +344,8 @@ mod tests {
             writer.write(Channel::Telemetry, START + i * 100_000, sample.to_string().as_bytes()).expect("write");
         }
         for i in 0..10u64 {
-            let event = serde_json::json!({"seq": i, "at_us": i * 1_000_000, "type": "marker", "label": format!("m{i}")});
+            let event =
+                serde_json::json!({"seq": i, "at_us": i * 1_000_000, "type": "marker", "label": format!("m{i}")});
             writer.write(Channel::Events, START + i * 1_000_000 + 50_000, event.to_string().as_bytes()).expect("write");
         }
         writer.write(Channel::Annotations, START, br#"{"type":"headset_connected","text":"x"}"#).expect("write");

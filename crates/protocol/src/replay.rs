@@ -111,6 +111,9 @@ mod tests {
     #[test]
     fn an_unknown_action_says_what_would_be_accepted() {
         let e = crate::decode::<BrowserToConsole>(r#"{"type":"replay","action":"rewind"}"#).unwrap_err();
-        assert!(e.message.contains("unknown variant `rewind`, expected one of `play`, `pause`, `seek`, `speed`"), "{e}");
+        assert!(
+            e.message.contains("unknown variant `rewind`, expected one of `play`, `pause`, `seek`, `speed`"),
+            "{e}"
+        );
     }
 }

@@ -27,7 +27,8 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let recording = recording::Recording::open(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let recording =
+        recording::Recording::open(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let name = args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut timeline = console::replay::Timeline::new(&recording, &name);
     anyhow::ensure!(
