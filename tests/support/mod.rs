@@ -4,6 +4,8 @@
 #![allow(dead_code, reason = "each test binary uses its own part of this module")]
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
 
+pub mod webdriver;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

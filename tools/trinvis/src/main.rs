@@ -5,6 +5,7 @@ mod console_cmd;
 mod inspect;
 mod lint;
 mod recover;
+mod replay_cmd;
 mod sim;
 mod sim_live;
 
@@ -32,6 +33,8 @@ enum Cmd {
     Recover(recover::Args),
     /// Describe recordings: session, completeness, messages per channel, size.
     Inspect(inspect::Args),
+    /// Serve a recording on the therapist's page, with a timeline.
+    Replay(replay_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Cmd::Console(args) => console_cmd::run(&args),
         Cmd::Recover(args) => recover::run(&args),
         Cmd::Inspect(args) => inspect::run(&args),
+        Cmd::Replay(args) => replay_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

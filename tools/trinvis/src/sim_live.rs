@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use glam::Vec3;
 use link::{Bridge, Clock, Link, LinkConfig};
-use protocol::{Pose, Sample, ScenarioRef};
+use protocol::{Pose, Sample, ScenarioRef, StepInfo};
 use scenario::Scenario;
 use session::Session;
 use sim::{SimConfig, Simulation};
@@ -90,6 +90,8 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle) -> To
         clock,
     );
     link_config.app = concat!("trinvis-sim ", env!("CARGO_PKG_VERSION")).to_owned();
+    link_config.steps =
+        live.scenario.steps.iter().map(|s| StepInfo { id: s.id.clone(), title: s.title.clone() }).collect();
     link_config.session_epoch_us = clock.now_us();
     let mut link = Link::start_on(&runtime, link_config);
     let mut samples = 0u64;

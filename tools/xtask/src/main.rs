@@ -90,6 +90,7 @@ fn test() -> Result {
     )?;
     let python = python_for_tests()?;
     let render = render_packages();
+    let browser = browser_packages();
     let mut counts = [0u64; 3];
     run_tests("doc tests", cargo().args(["test", "--workspace", "--locked", "--doc"]), &mut counts)?;
     run_tests(
@@ -98,7 +99,8 @@ fn test() -> Result {
             .args(["test", "--workspace", "--all-targets", "--locked"])
             .env("TRINVIS_PYTHON", &python)
             .env("TRINVIS_REQUIRE_PYTHON", "1")
-            .envs(render.then_some(("TRINVIS_REQUIRE_RENDER", "1"))),
+            .envs(render.then_some(("TRINVIS_REQUIRE_RENDER", "1")))
+            .envs(browser.then_some(("TRINVIS_REQUIRE_BROWSER", "1"))),
         &mut counts,
     )?;
     let [passed, failed, ignored] = counts;
@@ -166,6 +168,36 @@ fn render_packages() -> bool {
     }
     println!("\nNOTE: xvfb and mesa-vulkan-drivers are missing, so the render test is skipped:");
     println!("      sudo apt-get install xvfb xauth mesa-vulkan-drivers libvulkan1");
+    false
+}
+
+/// Chromium and chromedriver for the therapist-page tests (tests/browser.rs),
+/// installed with apt when running as root. False (with a clear message)
+/// when they are missing and cannot be installed: those tests then say they
+/// were skipped.
+fn browser_packages() -> bool {
+    let on_path = |name: &str| Command::new("sh").args(["-c", &format!("command -v {name}")]).output();
+    let present = || {
+        on_path("chromium").is_ok_and(|o| o.status.success())
+            && on_path("chromedriver").is_ok_and(|o| o.status.success())
+    };
+    if present() {
+        return true;
+    }
+    let root_user = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if root_user {
+        println!("\n==> apt-get install chromium chromium-driver (for the therapist-page tests)");
+        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status();
+    }
+    if present() {
+        return true;
+    }
+    println!("\nNOTE: chromium and chromedriver are missing, so the therapist-page tests are skipped:");
+    println!("      sudo apt-get install chromium chromium-driver");
     false
 }
 
