@@ -96,6 +96,7 @@ impl Headset {
                     gaze_on_stimulus: out.gaze_on_stimulus,
                     stimulus_angle_deg: out.angle_to_stimulus_deg as f32,
                     stimulus_distance_m: Some(1.5),
+                    stimulus_p: None,
                     state: link::state_to_wire(session.state()),
                     target_level: session.target_level() as f32,
                     applied_level: session.applied_level() as f32,

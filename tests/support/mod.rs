@@ -143,6 +143,7 @@ pub fn sample(t_us: u64, state: SessionState, target: f32) -> Sample {
         gaze_on_stimulus: true,
         stimulus_angle_deg: 0.0,
         stimulus_distance_m: None,
+        stimulus_p: None,
         state,
         target_level: target,
         applied_level: target,

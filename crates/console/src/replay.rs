@@ -2,9 +2,9 @@
 //! (play, pause, speed, seek) and the task that feeds browsers from it.
 //!
 //! [`Timeline`] is pure: time is passed in as a `Duration` on any monotonic
-//! clock, so its tests control time. Positions are µs since the recording's
-//! first telemetry sample or event, on the console clock of the recording
-//! (`log_time`).
+//! clock, so its tests control time. Positions are session time, µs (the
+//! samples' `session_us`, the events' `at_us`), the same clock as
+//! `trinvis-headset --replay`.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -64,23 +64,20 @@ impl Timeline {
     /// The telemetry and events of `recording`; other channels, and messages
     /// that do not parse, are left out. `file` names it for people.
     pub fn new(recording: &Recording, file: &str) -> Timeline {
-        let start = recording
-            .messages
-            .iter()
-            .filter(|m| matches!(m.channel, Channel::Telemetry | Channel::Events))
-            .map(|m| m.log_time_us)
-            .min()
-            .unwrap_or(0);
+        // Positions are session time (samples' `session_us`, events' `at_us`):
+        // the clock the page shows and `trinvis-headset --replay` seeks by.
         let (mut telemetry, mut events) = (Vec::new(), Vec::new());
         for m in &recording.messages {
             let Ok(text) = std::str::from_utf8(&m.data) else { continue };
-            let at = m.log_time_us.saturating_sub(start);
             match m.channel {
-                Channel::Telemetry => telemetry.extend(decode::<Sample>(text).ok().map(|s| (at, s))),
-                Channel::Events => events.extend(decode::<SessionEvent>(text).ok().map(|e| (at, e))),
+                Channel::Telemetry => telemetry.extend(decode::<Sample>(text).ok().map(|s| (s.session_us, s))),
+                Channel::Events => events.extend(decode::<SessionEvent>(text).ok().map(|e| (e.at_us, e))),
                 _ => {}
             }
         }
+        // Resent data after a reconnect arrives late; session time orders it.
+        telemetry.sort_by_key(|(at, _)| *at);
+        events.sort_by_key(|(at, _)| *at);
         let duration_us = telemetry.last().map_or(0, |t| t.0).max(events.last().map_or(0, |e| e.0));
         let meta = &recording.metadata;
         let steps: Vec<StepInfo> = decode(&meta.scenario_steps).unwrap_or_default();
@@ -344,8 +341,7 @@ mod tests {
             writer.write(Channel::Telemetry, START + i * 100_000, sample.to_string().as_bytes()).expect("write");
         }
         for i in 0..10u64 {
-            let event =
-                serde_json::json!({"seq": i, "at_us": i * 1_000_000, "type": "marker", "label": format!("m{i}")});
+            let event = serde_json::json!({"seq": i, "at_us": i * 1_000_000 + 50_000, "type": "marker", "label": format!("m{i}")});
             writer.write(Channel::Events, START + i * 1_000_000 + 50_000, event.to_string().as_bytes()).expect("write");
         }
         writer.write(Channel::Annotations, START, br#"{"type":"headset_connected","text":"x"}"#).expect("write");

@@ -219,6 +219,12 @@ pub fn add_session_plugins(app: &mut App, config: &HeadsetConfig) {
             token: token.clone(),
             patient_code: config.patient_code.clone(),
             scenario: reference,
+            steps: config
+                .scenario
+                .steps
+                .iter()
+                .map(|s| protocol::StepInfo { id: s.id.clone(), title: s.title.clone() })
+                .collect(),
         });
     }
 }

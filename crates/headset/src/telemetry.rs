@@ -83,7 +83,7 @@ fn sample_frame(
         .filter(|(_, visibility)| **visibility != Visibility::Hidden)
         .map(|(t, _)| {
             let to = t.translation() - position;
-            (gaze.angle_between(to.normalize_or(Vec3::NEG_Z)).to_degrees(), to.length())
+            (gaze.angle_between(to.normalize_or(Vec3::NEG_Z)).to_degrees(), to.length(), t.translation())
         })
         .min_by(|a, b| a.0.total_cmp(&b.0));
     let hand = |which: Hand| {
@@ -102,9 +102,10 @@ fn sample_frame(
         left_hand: hand(Hand::Left),
         right_hand: hand(Hand::Right),
         gaze: gaze.to_array(),
-        gaze_on_stimulus: nearest.is_some_and(|(angle, _)| f64::from(angle) <= patient::GAZE_CONE_DEG),
-        stimulus_angle_deg: nearest.map_or(180.0, |(angle, _)| angle),
-        stimulus_distance_m: nearest.map(|(_, d)| d),
+        gaze_on_stimulus: nearest.is_some_and(|(angle, ..)| f64::from(angle) <= patient::GAZE_CONE_DEG),
+        stimulus_angle_deg: nearest.map_or(180.0, |(angle, ..)| angle),
+        stimulus_distance_m: nearest.map(|(_, d, _)| d),
+        stimulus_p: nearest.map(|(.., p)| p.to_array()),
         state: link::state_to_wire(session.state()),
         target_level: session.target_level() as f32,
         applied_level: session.applied_level() as f32,

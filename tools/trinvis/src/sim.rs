@@ -177,6 +177,8 @@ fn describe(event: &Event, scenario: &scenario::Scenario) -> String {
         EventKind::SudsRecorded { value, by } => format!("SUDS {value} ({by:?})"),
         EventKind::Panic => "PANIC pressed".to_owned(),
         EventKind::HeartRateBaseline { bpm } => format!("heart-rate baseline {bpm:.0} bpm"),
+        EventKind::FocusLost => "headset focus lost".to_owned(),
+        EventKind::FocusRestored => "headset focus back".to_owned(),
         EventKind::LinkLost => "link lost".to_owned(),
         EventKind::LinkRestored => "link restored".to_owned(),
         EventKind::AutomaticMode { on } => format!("automatic mode {}", if *on { "on" } else { "off" }),

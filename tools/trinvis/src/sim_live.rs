@@ -159,6 +159,7 @@ fn sample(out: &patient::Output, session: &Session, t_us: u64, frame_ms: f32) ->
         gaze_on_stimulus: out.gaze_on_stimulus,
         stimulus_angle_deg: out.angle_to_stimulus_deg as f32,
         stimulus_distance_m: None,
+        stimulus_p: None,
         state: link::state_to_wire(session.state()),
         target_level: session.target_level() as f32,
         applied_level: session.applied_level() as f32,

@@ -123,6 +123,10 @@ function onEvents(id, events) {
       case "suds_recorded": s.suds.push({ t, value: e.value, by: e.by }); break;
       case "marker": s.markers.push({ t, kind: "marker", label: e.label }); break;
       case "note": s.markers.push({ t, kind: "note", label: e.text }); break;
+      // Safety shows on the chart where it happened.
+      case "panic": s.markers.push({ t, kind: "marker", label: "PANIC" }); break;
+      case "safe_scene_entered": s.markers.push({ t, kind: "marker", label: `safe scene (${e.cause.replace(/_/g, " ")})` }); break;
+      case "focus_lost": s.markers.push({ t, kind: "marker", label: "headset off or system menu: paused" }); break;
       case "suggestion_raised": s.suggestion = { step: e.step, reason: e.reason }; break;
       case "suggestion_withdrawn": s.suggestion = null; break;
       case "step_entered": s.stepEnteredAt = t; s.prediction = null; s.outcome = null; break;

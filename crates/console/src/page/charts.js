@@ -202,6 +202,13 @@ function drawMap(canvas, s) {
     g.strokeStyle = Colors.marker; g.setLineDash([4, 4]);
     g.beginPath(); g.arc(px, py, last.stimulus_distance_m * scale, 0, 7); g.stroke(); g.setLineDash([]);
   }
+  if (last.stimulus_p) {
+    // The nearest stimulus (what gaze and distance are measured against).
+    const sx = cx + last.stimulus_p[0] * scale, sy = cy + last.stimulus_p[2] * scale;
+    g.fillStyle = Colors.marker; g.beginPath();
+    g.moveTo(sx, sy - 7); g.lineTo(sx + 7, sy); g.lineTo(sx, sy + 7); g.lineTo(sx - 7, sy); g.closePath(); g.fill();
+    g.fillText("stimulus", sx + 9, sy + 3);
+  }
   g.fillStyle = Colors.applied; g.beginPath(); g.arc(px, py, 6, 0, 7); g.fill();
   g.fillStyle = Colors.text;
   g.fillText(`${last.stimulus_angle_deg.toFixed(0)}° from the stimulus`, 6, h - 6);
