@@ -309,7 +309,8 @@ function draw() {
   text("rtt", info.rtt_us != null ? `${(info.rtt_us / 1000).toFixed(1)} ms` : "–");
   // The offset itself is between two unrelated clocks; its drift since the first estimate is what tells.
   if (info.offset_us != null && s.firstOffset == null) s.firstOffset = info.offset_us;
-  text("offset", info.offset_us != null ? `${(info.offset_us / 1e3).toFixed(0)} ms (${((info.offset_us - s.firstOffset) / 1e3).toFixed(1)} ms)` : "–");
+  const drift = info.offset_us != null ? (info.offset_us - s.firstOffset) / 1e3 : null;
+  text("offset", drift != null ? `${drift >= 0 ? "+" : ""}${drift.toFixed(1)} ms since connect` : "–");
   text("samples", String(s.samples));
   drawChart($("chart"), s);
   drawMap($("map"), s);
