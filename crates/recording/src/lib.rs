@@ -484,7 +484,8 @@ mod tests {
         let whole = Recording::read(&bytes).unwrap();
         let index = Index::read(&bytes).unwrap().unwrap();
         assert_eq!(index.time_range(), whole.time_range());
-        for (from, to) in [(0, 1), (0, 6_000_000), (1_500_000, 3_250_000), (2_000_000, 2_000_001), (5_999_999, u64::MAX)]
+        for (from, to) in
+            [(0, 1), (0, 6_000_000), (1_500_000, 3_250_000), (2_000_000, 2_000_001), (5_999_999, u64::MAX)]
         {
             let expected: Vec<_> =
                 whole.messages.iter().filter(|m| m.log_time_us >= from && m.log_time_us < to).cloned().collect();

@@ -2,9 +2,12 @@
 //! Glue only: each subcommand parses its flags and calls a library.
 
 mod console_cmd;
+mod export;
 mod inspect;
 mod lint;
+mod record;
 mod recover;
+mod report;
 mod sim;
 mod sim_live;
 
@@ -32,6 +35,11 @@ enum Cmd {
     Recover(recover::Args),
     /// Describe recordings: session, completeness, messages per channel, size.
     Inspect(inspect::Args),
+    /// Export recordings as tidy tables (CSV or Parquet), one dataset
+    /// partitioned by session, for R, Python and DuckDB.
+    Export(export::Args),
+    /// Write a session's report: one HTML page with plots and a table per step.
+    Report(report::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +58,8 @@ fn main() -> ExitCode {
         Cmd::Console(args) => console_cmd::run(&args),
         Cmd::Recover(args) => recover::run(&args),
         Cmd::Inspect(args) => inspect::run(&args),
+        Cmd::Export(args) => export::run(&args),
+        Cmd::Report(args) => report::run(&args),
     };
     match result {
         Ok(code) => code,
