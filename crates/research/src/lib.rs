@@ -7,7 +7,7 @@
 //! let session = research::load(Path::new("recordings/session.mcap")).unwrap();
 //! let visits = research::steps::visits(&session, None);
 //! research::export(&session, &visits, Path::new("dataset"), research::Format::Parquet).unwrap();
-//! std::fs::write("report.html", research::report::html(&session, &visits)).unwrap();
+//! std::fs::write("report.html", research::report::html(&session, &visits, None)).unwrap();
 //! ```
 //!
 //! Times: every table has the console time (`log_time_us`, µs since the
