@@ -110,8 +110,9 @@ fn test() -> Result {
 fn python_for_tests() -> Result<PathBuf> {
     let venv = home_cache().join("python");
     let python = venv.join("bin/python");
-    let ready =
-        |p: &Path| Command::new(p).args(["-c", "import mcap, websockets, duckdb"]).output().is_ok_and(|o| o.status.success());
+    let ready = |p: &Path| {
+        Command::new(p).args(["-c", "import mcap, websockets, duckdb"]).output().is_ok_and(|o| o.status.success())
+    };
     if ready(&python) {
         return Ok(python);
     }
@@ -130,7 +131,10 @@ fn python_for_tests() -> Result<PathBuf> {
             return Err("python3 with its venv module is needed for the recording tests: `apt-get install python3 python3-venv`".into());
         }
     }
-    run("pip install", Command::new(&python).args(["-m", "pip", "install", "--quiet", "mcap>=1.2", "websockets>=12", "duckdb>=1.1"]))?;
+    run(
+        "pip install",
+        Command::new(&python).args(["-m", "pip", "install", "--quiet", "mcap>=1.2", "websockets>=12", "duckdb>=1.1"]),
+    )?;
     if ready(&python) {
         Ok(python)
     } else {
