@@ -385,7 +385,10 @@ impl Index {
             return Ok(None);
         }
         let Some(summary) = mcap::Summary::read(bytes)? else { return Ok(None) };
-        let mut chunks = summary.chunk_indexes.clone();
+        // The writer's first flush closes a chunk with the channels and no
+        // messages; its times are 0 and would stretch every range.
+        let mut chunks: Vec<_> =
+            summary.chunk_indexes.iter().filter(|c| !c.message_index_offsets.is_empty()).cloned().collect();
         chunks.sort_by_key(|c| c.message_start_time);
         Ok(Some(Index { summary, chunks }))
     }
@@ -450,13 +453,19 @@ mod tests {
     use super::*;
 
     fn sample_file(seconds: u64) -> Vec<u8> {
+        sample_file_from(0, seconds)
+    }
+
+    /// `seconds` of 90 Hz telemetry and an event a second, from `start` µs.
+    fn sample_file_from(start: u64, seconds: u64) -> Vec<u8> {
         let mut writer = Writer::new(Cursor::new(Vec::new()), &Metadata::example()).unwrap();
         for s in 0..seconds {
             for frame in 0..90u64 {
-                let t = 1_000_000 * s + frame * 11_111;
+                let t = start + 1_000_000 * s + frame * 11_111;
                 writer.write(Channel::Telemetry, t, format!(r#"{{"t_us":{t}}}"#).as_bytes()).unwrap();
             }
-            writer.write(Channel::Events, 1_000_000 * s + 500_000, format!(r#"{{"seq":{s}}}"#).as_bytes()).unwrap();
+            let t = start + 1_000_000 * s + 500_000;
+            writer.write(Channel::Events, t, format!(r#"{{"seq":{s}}}"#).as_bytes()).unwrap();
             writer.flush().unwrap();
         }
         writer.finish().unwrap().into_inner()
@@ -480,18 +489,23 @@ mod tests {
 
     #[test]
     fn the_index_reads_a_time_range_like_the_whole_file_does() {
-        let bytes = sample_file(6);
+        // Times as a console writes them, far from 0.
+        let start = 1_795_688_100_000_000;
+        let bytes = sample_file_from(start, 6);
         let whole = Recording::read(&bytes).unwrap();
         let index = Index::read(&bytes).unwrap().unwrap();
         assert_eq!(index.time_range(), whole.time_range());
+        assert_eq!(index.time_range().unwrap().0, start);
         for (from, to) in
             [(0, 1), (0, 6_000_000), (1_500_000, 3_250_000), (2_000_000, 2_000_001), (5_999_999, u64::MAX)]
         {
+            let (from, to) = (start + from, to.saturating_add(start));
             let expected: Vec<_> =
                 whole.messages.iter().filter(|m| m.log_time_us >= from && m.log_time_us < to).cloned().collect();
             assert_eq!(index.range(&bytes, from, to).unwrap(), expected, "{from}..{to}");
         }
-        assert!(index.range(&bytes, 7_000_000, 8_000_000).unwrap().is_empty());
+        assert!(index.range(&bytes, start + 7_000_000, start + 8_000_000).unwrap().is_empty());
+        assert!(index.range(&bytes, 0, start).unwrap().is_empty());
         // A cut file has no index; the caller falls back to reading it whole.
         assert!(Index::read(&bytes[..bytes.len() - 100]).unwrap().is_none());
     }

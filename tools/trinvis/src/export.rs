@@ -40,8 +40,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for file in &args.files {
         std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
     }
-    let stems: BTreeMap<String, &PathBuf> = BTreeMap::new();
-    check_unique_stems(&args.files, stems)?;
+    check_unique_stems(&args.files)?;
     let scenarios = crate::report::scenarios(&args.scenarios);
     let progress = progress_bar(args.files.len() as u64);
     let mut rows: BTreeMap<&str, usize> = BTreeMap::new();
@@ -88,7 +87,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 /// Files are named after their recording, so two recordings with one name
 /// would overwrite each other in the same session's folder.
-fn check_unique_stems<'a>(files: &'a [PathBuf], mut seen: BTreeMap<String, &'a PathBuf>) -> anyhow::Result<()> {
+fn check_unique_stems(files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut seen: BTreeMap<String, &PathBuf> = BTreeMap::new();
     for file in files {
         let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         if let Some(other) = seen.insert(stem.clone(), file) {

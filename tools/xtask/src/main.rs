@@ -293,7 +293,15 @@ fn bench(args: &[String]) -> Result {
     if !args.is_empty() {
         command.arg("--").args(args);
     }
-    run("benchmarks", &mut command)
+    run("benchmarks", &mut command)?;
+    // Export and seek on a 60-minute recording (the bench records it with
+    // the `trinvis` binary, so it lives in that package).
+    let mut research = cargo();
+    research.args(["bench", "--locked", "--package", "trinvis", "--bench", "research"]);
+    if !args.is_empty() {
+        research.arg("--").args(args);
+    }
+    run("research benchmarks", &mut research)
 }
 
 fn target_dir() -> PathBuf {
