@@ -185,12 +185,18 @@ impl SessionData {
             annotations: Vec::new(),
             unreadable: BTreeMap::new(),
         };
-        for message in &recording.messages {
+        // Telemetry is nearly all of a recording: parse it on every core.
+        let telemetry: Vec<&recording::Message> = recording.channel(Channel::Telemetry).collect();
+        for sample in parse_samples(&telemetry) {
+            match sample {
+                Some(sample) => data.samples.push(sample),
+                None => *data.unreadable.entry(Channel::Telemetry.topic()).or_default() += 1,
+            }
+        }
+        for message in recording.messages.iter().filter(|m| m.channel != Channel::Telemetry) {
             let t = message.log_time_us;
             let parsed = match message.channel {
-                Channel::Telemetry => serde_json::from_slice::<Sample>(&message.data)
-                    .map(|sample| data.samples.push(Sample { log_time_us: t, ..sample }))
-                    .is_ok(),
+                Channel::Telemetry => true,
                 Channel::Events => parse_event(t, &message.data).map(|e| data.events.push(e)).is_some(),
                 Channel::Commands => parse_command(t, &message.data).map(|c| data.commands.push(c)).is_some(),
                 Channel::Acks => parse_ack(t, &message.data).map(|a| data.acks.push(a)).is_some(),
@@ -237,6 +243,30 @@ impl SessionData {
         let parts: Vec<String> = self.unreadable.iter().map(|(topic, n)| format!("{n} on {topic}")).collect();
         Some(format!("left out unreadable messages: {}", parts.join(", ")))
     }
+}
+
+/// Samples in the order given; `None` for one that does not parse.
+fn parse_samples(messages: &[&recording::Message]) -> Vec<Option<Sample>> {
+    let parse = |m: &&recording::Message| {
+        serde_json::from_slice::<Sample>(&m.data).ok().map(|s| Sample { log_time_us: m.log_time_us, ..s })
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
+    if threads < 2 || messages.len() < 10_000 {
+        return messages.iter().map(parse).collect();
+    }
+    let per_thread = messages.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = messages
+            .chunks(per_thread)
+            .map(|part| scope.spawn(move || part.iter().map(parse).collect::<Vec<_>>()))
+            .collect();
+        // A parse cannot panic; were a thread to, its samples count as unreadable.
+        parts
+            .into_iter()
+            .zip(messages.chunks(per_thread))
+            .flat_map(|(handle, part)| handle.join().unwrap_or_else(|_| vec![None; part.len()]))
+            .collect()
+    })
 }
 
 fn parse_event(log_time_us: u64, data: &[u8]) -> Option<Event> {
