@@ -60,7 +60,7 @@ pub fn html(data: &SessionData, visits: &[Visit], scenario: Option<&Scenario>) -
     ];
     for (i, (caption, svg)) in figures.into_iter().enumerate() {
         let body = svg.unwrap_or_else(|e| format!("<p>(plot not drawn: {})</p>", escape(&e)));
-        let _ = write!(page, "<figure>{body}<figcaption>Figure {}. {caption}.</figcaption></figure>\n", i + 1);
+        let _ = writeln!(page, "<figure>{body}<figcaption>Figure {}. {caption}.</figcaption></figure>", i + 1);
     }
     page += &table(visits);
     page += &methods();

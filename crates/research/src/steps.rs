@@ -154,7 +154,13 @@ fn fill_suds(visit: &mut Visit, ratings: &[u8]) {
 /// the visit's frames, µs.
 fn fill_telemetry(visit: &mut Visit, samples: &[Sample]) -> u64 {
     let from = samples.partition_point(|s| s.session_us < visit.entered_us);
-    let to = samples.partition_point(|s| s.session_us < visit.left_us);
+    // A closed visit is [entered, left); an open one (the recording ends in
+    // it) also holds the frame at its end, the last the recording has.
+    let to = if visit.closed {
+        samples.partition_point(|s| s.session_us < visit.left_us)
+    } else {
+        samples.partition_point(|s| s.session_us <= visit.left_us)
+    };
     let window = &samples[from..to.max(from)];
     let (mut running, mut on, mut away) = (0u64, 0u64, 0u64);
     let (mut hr_sum, mut hr_n, mut hr_max) = (0.0, 0u64, f64::NEG_INFINITY);
