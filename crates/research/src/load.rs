@@ -196,7 +196,7 @@ impl SessionData {
         for message in recording.messages.iter().filter(|m| m.channel != Channel::Telemetry) {
             let t = message.log_time_us;
             let parsed = match message.channel {
-                Channel::Telemetry => true,
+                Channel::Telemetry => true, // parsed above
                 Channel::Events => parse_event(t, &message.data).map(|e| data.events.push(e)).is_some(),
                 Channel::Commands => parse_command(t, &message.data).map(|c| data.commands.push(c)).is_some(),
                 Channel::Acks => parse_ack(t, &message.data).map(|a| data.acks.push(a)).is_some(),

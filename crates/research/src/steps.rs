@@ -27,6 +27,11 @@ pub struct Visit {
     pub step_title: Option<String>,
     /// Which visit to this step, from 1.
     pub visit: u32,
+    /// `seq` of the event that began the visit (`step_entered`).
+    pub entered_seq: u64,
+    /// `seq` of the event that ended it (`step_left` or the next
+    /// `step_entered`); `None` while open. Events in between belong to it.
+    pub left_seq: Option<u64>,
     /// Session time of arrival, µs.
     pub entered_us: u64,
     /// Session time of leaving (or of the recording's end), µs.
@@ -83,7 +88,7 @@ pub fn visits(data: &SessionData, scenario: Option<&Scenario>) -> Vec<Visit> {
         match event.kind.as_str() {
             "step_entered" => {
                 if open {
-                    close(&mut visits, event.at_us);
+                    close(&mut visits, event);
                 }
                 let step = event.int("step").and_then(|s| u32::try_from(s).ok()).unwrap_or(0);
                 let visit = visits.iter().filter(|v| v.step == step).count() as u32 + 1;
@@ -94,6 +99,7 @@ pub fn visits(data: &SessionData, scenario: Option<&Scenario>) -> Vec<Visit> {
                         .and_then(|s| (step as usize).checked_sub(1).and_then(|i| s.steps.get(i)))
                         .map(|s| s.title.clone()),
                     visit,
+                    entered_seq: event.seq,
                     entered_us: event.at_us,
                     ..Visit::default()
                 });
@@ -102,7 +108,7 @@ pub fn visits(data: &SessionData, scenario: Option<&Scenario>) -> Vec<Visit> {
                 open = true;
             }
             "step_left" if open => {
-                close(&mut visits, event.at_us);
+                close(&mut visits, event);
                 if let Some(slot) = engine_times.last_mut() {
                     *slot = time_on_step(event);
                 }
@@ -132,11 +138,17 @@ fn time_on_step(event: &Event) -> Option<u64> {
     event.fields.get("stats")?.get("time_on_step_us")?.as_u64()
 }
 
-fn close(visits: &mut [Visit], at_us: u64) {
+fn close(visits: &mut [Visit], event: &Event) {
     if let Some(last) = visits.last_mut() {
-        last.left_us = at_us.max(last.entered_us);
+        last.left_us = event.at_us.max(last.entered_us);
+        last.left_seq = Some(event.seq);
         last.closed = true;
     }
+}
+
+/// The visit an event belongs to, by the log's order.
+pub fn visit_of(visits: &[Visit], seq: u64) -> Option<&Visit> {
+    visits.iter().rev().find(|v| v.entered_seq < seq && v.left_seq.is_none_or(|left| seq < left))
 }
 
 fn fill_suds(visit: &mut Visit, ratings: &[u8]) {

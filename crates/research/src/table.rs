@@ -183,8 +183,8 @@ fn events(data: &SessionData) -> Table {
 
 fn suds(data: &SessionData, visits: &[Visit]) -> Table {
     let e: Vec<_> = data.events.iter().filter(|x| x.kind == "suds_recorded").collect();
-    // The visit a rating belongs to: the last one entered at or before it.
-    let visit_of = |at: u64| visits.iter().rev().find(|v| v.entered_us <= at && at <= v.left_us);
+    // The visit a rating belongs to, by the log's order, as in `steps`.
+    let visit_of = |seq: u64| crate::steps::visit_of(visits, seq);
     let mut b = Builder::new("suds", data, e.len());
     b.int("log_time_us", e.iter().map(|x| us(x.log_time_us)))
         .int("seq", e.iter().map(|x| us(x.seq)))
@@ -192,9 +192,12 @@ fn suds(data: &SessionData, visits: &[Visit]) -> Table {
         .float("session_s", e.iter().map(|x| seconds(x.at_us)))
         .int("value", e.iter().map(|x| x.int("value")))
         .text("by", e.iter().map(|x| x.text("by").map(str::to_owned)))
-        .int("step", e.iter().map(|x| visit_of(x.at_us).map(|v| i64::from(v.step))))
-        .text("step_id", e.iter().map(|x| visit_of(x.at_us).map(|v| v.step_id.clone())))
-        .float("time_on_visit_s", e.iter().map(|x| visit_of(x.at_us).and_then(|v| seconds(x.at_us - v.entered_us))));
+        .int("step", e.iter().map(|x| visit_of(x.seq).map(|v| i64::from(v.step))))
+        .text("step_id", e.iter().map(|x| visit_of(x.seq).map(|v| v.step_id.clone())))
+        .float(
+            "time_on_visit_s",
+            e.iter().map(|x| visit_of(x.seq).and_then(|v| seconds(x.at_us.saturating_sub(v.entered_us)))),
+        );
     b.finish()
 }
 
