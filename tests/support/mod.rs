@@ -4,6 +4,8 @@
 #![allow(dead_code, reason = "each test binary uses its own part of this module")]
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
 
+pub mod webdriver;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -141,6 +143,7 @@ pub fn sample(t_us: u64, state: SessionState, target: f32) -> Sample {
         gaze_on_stimulus: true,
         stimulus_angle_deg: 0.0,
         stimulus_distance_m: None,
+        stimulus_p: None,
         state,
         target_level: target,
         applied_level: target,

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket};
-use protocol::{BrowserToConsole, ConsoleToBrowser, ErrorCode, ErrorMessage, decode};
+use protocol::{
+    BrowserToConsole, ConsoleToBrowser, ErrorCode, ErrorMessage, RecordingFile, RecordingList, ReplayControl, decode,
+};
 
 use crate::hub::Hub;
 use crate::queue::Outbox;
@@ -75,7 +77,7 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
     hub.remove_browser(id);
 }
 
-fn handle(hub: &Hub, browser: u64, text: &str, limit: &mut RateLimit) {
+fn handle(hub: &Arc<Hub>, browser: u64, text: &str, limit: &mut RateLimit) {
     let error = |code, message: String| ConsoleToBrowser::Error(ErrorMessage { code, message });
     let message = match decode::<BrowserToConsole>(text) {
         Ok(m) => m,
@@ -83,7 +85,10 @@ fn handle(hub: &Hub, browser: u64, text: &str, limit: &mut RateLimit) {
     };
     match message {
         BrowserToConsole::ListSessions => hub.to_browser(browser, &ConsoleToBrowser::Sessions(hub.session_list())),
-        BrowserToConsole::Subscribe(s) => subscribe(hub, browser, &s.session_id, true),
+        BrowserToConsole::Subscribe(s) => {
+            subscribe(hub, browser, &s.session_id, true);
+            replay_history(hub, browser, &s.session_id);
+        }
         BrowserToConsole::Unsubscribe(s) => subscribe(hub, browser, &s.session_id, false),
         BrowserToConsole::Command(request) => {
             if !limit.allow() {
@@ -94,10 +99,90 @@ fn handle(hub: &Hub, browser: u64, text: &str, limit: &mut RateLimit) {
                 let result = crate::hub::refusal(&request, ErrorCode::RateLimited, &message);
                 return hub.to_browser(browser, &ConsoleToBrowser::CommandResult(result));
             }
+            if hub.replay.is_some() {
+                let message = "this console replays a recording: commands reach no headset";
+                let result = crate::hub::refusal(&request, ErrorCode::Replay, message);
+                return hub.to_browser(browser, &ConsoleToBrowser::CommandResult(result));
+            }
             if let Err(result) = hub.send_command(browser, request) {
                 hub.to_browser(browser, &ConsoleToBrowser::CommandResult(result));
             }
         }
+        BrowserToConsole::ListRecordings => {
+            // The folder is read off the network task: it never waits on the disk.
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                let dir = hub.config.recordings.clone();
+                let list = tokio::task::spawn_blocking(move || recordings(&dir)).await.unwrap_or_default();
+                hub.to_browser(browser, &ConsoleToBrowser::Recordings(RecordingList { recordings: list }));
+            });
+        }
+        BrowserToConsole::Replay(control) => timeline(hub, browser, &control),
+    }
+}
+
+/// The `.mcap` files in a folder, newest first.
+fn recordings(dir: &std::path::Path) -> Vec<RecordingFile> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut files: Vec<(u64, RecordingFile)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let meta = e.metadata().ok()?;
+            if !name.ends_with(".mcap") || !meta.is_file() {
+                return None;
+            }
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(0));
+            Some((modified, RecordingFile { name, bytes: meta.len(), modified: crate::rfc3339(modified) }))
+        })
+        .collect();
+    files.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));
+    files.into_iter().map(|(_, f)| f).collect()
+}
+
+/// A timeline request: applied, then every browser hears where it stands;
+/// after a seek, subscribers get the history up to the new position.
+fn timeline(hub: &Hub, browser: u64, control: &ReplayControl) {
+    let error = |code, message: String| ConsoleToBrowser::Error(ErrorMessage { code, message });
+    let Some(replay) = &hub.replay else {
+        let message = "this console serves live headsets; `replay` applies only to `trinvis replay FILE`".to_owned();
+        return hub.to_browser(browser, &error(ErrorCode::NotReplay, message));
+    };
+    let now = replay.now();
+    let (status, history, session_id) = {
+        let mut timeline = replay.lock();
+        if let Err(e) = timeline.control(control, now) {
+            return hub.to_browser(browser, &error(ErrorCode::Malformed, e.to_string()));
+        }
+        let history = match control {
+            ReplayControl::Seek { .. } => crate::replay::history_messages(&timeline, &mut hub.next_id()),
+            _ => Vec::new(),
+        };
+        (timeline.status(now), history, timeline.info.session_id.clone())
+    };
+    hub.broadcast(&ConsoleToBrowser::ReplayStatus(status));
+    for message in &history {
+        hub.fan_out(&session_id, message, false);
+    }
+}
+
+/// In a replay, a browser that subscribes gets the timeline and what lies before its position.
+fn replay_history(hub: &Hub, browser: u64, session_id: &str) {
+    let Some(replay) = &hub.replay else { return };
+    let (status, history) = {
+        let timeline = replay.lock();
+        if timeline.info.session_id != session_id {
+            return;
+        }
+        (timeline.status(replay.now()), crate::replay::history_messages(&timeline, &mut hub.next_id()))
+    };
+    hub.to_browser(browser, &ConsoleToBrowser::ReplayStatus(status));
+    for message in &history {
+        hub.to_browser(browser, message);
     }
 }
 

@@ -210,6 +210,8 @@ fn attach(
             started: rfc3339(now),
             rtt_us: None,
             recording: file,
+            offset_us: Some(offset_us),
+            steps: hello.steps.clone(),
         },
         headset: Some((connection, tx)),
         recorder: Some(recorder),
@@ -251,6 +253,7 @@ fn metadata(hello: &Hello, session_id: &str, now: u64, offset_us: i64) -> Metada
         started: rfc3339(now),
         started_unix_us: now,
         clock_offset_us: offset_us,
+        scenario_steps: if hello.steps.is_empty() { String::new() } else { encode(&hello.steps) },
     }
 }
 
@@ -369,6 +372,7 @@ fn handle(hub: &Hub, session_id: &str, text: &str) -> Result<(), Refusal> {
             if rtt_us <= session.best_rtt_us.saturating_mul(2) {
                 session.offset_us = offset_us;
                 session.offset_rtt_us = Some(rtt_us);
+                session.info.offset_us = Some(offset_us);
             }
             session.info.rtt_us = Some(rtt_us);
             hub.touch();

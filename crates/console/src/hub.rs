@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::queue::Outbox;
 use crate::recorder::Recorder;
+use crate::replay::Replay;
 use crate::{Config, unix_us};
 
 /// A session the console knows, connected or not.
@@ -38,6 +39,21 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// A session read from a recording: no headset, no recorder.
+    fn replayed(info: SessionInfo) -> Session {
+        Session {
+            offset_us: info.offset_us.unwrap_or(0),
+            info,
+            headset: None,
+            recorder: None,
+            received: 0,
+            offset_rtt_us: None,
+            best_rtt_us: u64::MAX,
+            parts: 1,
+            epoch_us: 0,
+        }
+    }
+
     /// Console time (µs since the epoch) of a headset clock reading.
     pub fn console_time(&self, headset_us: u64) -> u64 {
         (headset_us as i64 - self.offset_us).max(0) as u64
@@ -87,16 +103,43 @@ pub(crate) struct Hub {
     /// Grows whenever a session's details change without a broadcast
     /// (round-trip times); browsers resend the list when it moved.
     version: AtomicU64,
+    /// Set when this console replays a recording instead of serving headsets.
+    pub replay: Option<Arc<Replay>>,
 }
 
 impl Hub {
-    pub(crate) fn new(config: Config, stop: watch::Receiver<bool>) -> Hub {
-        Hub {
-            config,
-            stop,
-            state: Mutex::new(State::default()),
-            next_id: AtomicU64::new(1),
-            version: AtomicU64::new(0),
+    pub(crate) fn new(config: Config, stop: watch::Receiver<bool>, replay: Option<Arc<Replay>>) -> Hub {
+        let mut state = State::default();
+        if let Some(replay) = &replay {
+            let info = replay.lock().info.clone();
+            state.sessions.insert(info.session_id.clone(), Session::replayed(info));
+        }
+        Hub { config, stop, state: Mutex::new(state), next_id: AtomicU64::new(1), version: AtomicU64::new(0), replay }
+    }
+
+    /// Sends a message to every browser.
+    pub(crate) fn broadcast(&self, message: &ConsoleToBrowser) {
+        let state = self.lock();
+        let text = encode(message);
+        for b in state.browsers.values() {
+            b.outbox.push(text.clone());
+        }
+    }
+
+    /// A replayed session's state moved with the timeline.
+    pub(crate) fn set_replay_state(&self, session_id: &str, to: protocol::SessionState) {
+        let changed = {
+            let mut state = self.lock();
+            match state.sessions.get_mut(session_id) {
+                Some(s) if s.info.state != to => {
+                    s.info.state = to;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if changed {
+            self.broadcast_sessions();
         }
     }
 

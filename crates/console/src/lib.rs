@@ -24,6 +24,7 @@ mod headset;
 mod hub;
 mod queue;
 mod recorder;
+pub mod replay;
 mod socket;
 mod time;
 
@@ -100,11 +101,41 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    std::fs::create_dir_all(&config.recordings)?;
+    serve_with(listener, config, None, shutdown).await
+}
+
+/// Serves a recording instead of headsets: the same page and browser socket,
+/// one session fed from `timeline`, moved by the browsers' `replay`
+/// messages; commands are refused. `config.recordings` is only listed.
+pub async fn serve_replay(
+    listener: TcpListener,
+    config: Config,
+    timeline: replay::Timeline,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(listener, config, Some(timeline), shutdown).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    config: Config,
+    timeline: Option<replay::Timeline>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if timeline.is_none() {
+        std::fs::create_dir_all(&config.recordings)?;
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
-    let hub = Arc::new(Hub::new(config, stop_rx.clone()));
+    let replay = timeline.map(|t| Arc::new(replay::Replay::new(t)));
+    let hub = Arc::new(Hub::new(config, stop_rx.clone(), replay.clone()));
+    if let Some(replay) = replay {
+        tokio::spawn(replay::run(hub.clone(), replay));
+    }
     let app = Router::new()
         .route("/", get(page))
+        .route("/app.js", get(|| asset("text/javascript; charset=utf-8", include_str!("page/app.js"))))
+        .route("/charts.js", get(|| asset("text/javascript; charset=utf-8", include_str!("page/charts.js"))))
+        .route("/style.css", get(|| asset("text/css; charset=utf-8", include_str!("page/style.css"))))
         .route("/health", get(|| async { "ok" }))
         .route("/ws/headset", get(headset_socket))
         .route("/ws/browser", get(browser_socket))
@@ -144,7 +175,13 @@ async fn page(State(hub): State<Arc<Hub>>, Query(query): Query<TokenQuery>) -> R
             "wrong or missing token: open the therapist URL that `trinvis console` printed",
         );
     }
-    ([(header::CACHE_CONTROL, "no-store")], Html(include_str!("page.html"))).into_response()
+    ([(header::CACHE_CONTROL, "no-store")], Html(include_str!("page/index.html"))).into_response()
+}
+
+/// The page's scripts and style: no patient data in them, so no token; no
+/// caching, so a console upgrade never runs with an old script.
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], body).into_response()
 }
 
 /// Whether the client asked for our subprotocol.

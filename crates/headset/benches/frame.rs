@@ -31,8 +31,10 @@ fn app(console: Option<(String, String)>) -> App {
         console: console.clone(),
         automatic: false,
         rate_hz: 90.0,
+        log: false,
         duration: None,
         initial_level: Some(8.0),
+        replay: None,
     };
     let mut app = App::new();
     app.add_plugins(MinimalPlugins)

@@ -4,7 +4,7 @@
 
 use bevy::prelude::*;
 use link::{Clock, Link, LinkConfig};
-use protocol::ScenarioRef;
+use protocol::{ScenarioRef, StepInfo};
 use session::LinkStatus;
 
 use crate::HeadsetSystems;
@@ -22,6 +22,8 @@ pub struct ConsolePlugin {
     pub patient_code: String,
     /// The scenario file.
     pub scenario: ScenarioRef,
+    /// The scenario's steps, for the console's labels.
+    pub steps: Vec<StepInfo>,
 }
 
 /// The link and what it has already passed on.
@@ -40,6 +42,7 @@ impl Plugin for ConsolePlugin {
         let mut config =
             LinkConfig::new(&self.url, &self.token, &headset_id, &self.patient_code, self.scenario.clone(), clock);
         config.app = concat!("trinvis-headset ", env!("CARGO_PKG_VERSION")).to_owned();
+        config.steps = self.steps.clone();
         // The telemetry clock and the link's agree on session time 0.
         app.insert_resource(HeadsetClock { epoch_us: config.session_epoch_us });
         app.insert_resource(ConsoleLink { link: Link::start(config), events_sent: 0, connected: None })

@@ -9,10 +9,11 @@ use bevy::input::mouse::AccumulatedMouseMotion;
 use bevy::prelude::*;
 use bevy::render::renderer::RenderAdapterInfo;
 use bevy::window::{PrimaryWindow, WindowResolution};
-use session::{Command, EventKind, PatientInput, State};
+use session::{Command, PatientInput, State};
 
 use crate::HeadsetSystems;
-use crate::engine::{Engine, PatientAction, TherapistCommand};
+use crate::engine::{Drive, Engine, PatientAction, TherapistCommand};
+use crate::prompt::{PromptHidden, Rating};
 use crate::telemetry::Head;
 
 /// Adds the window, the renderer and the input plugins.
@@ -32,6 +33,8 @@ pub fn add_window_plugins(app: &mut App) {
 pub struct DesktopPlugin {
     /// Without a console, the window's keys steer the session too.
     pub local_therapist: bool,
+    /// A recording drives the scene: the keys play, pause, seek and change speed.
+    pub replay: bool,
 }
 
 /// `--screenshot DIR --frames N`: save frames as PNG files, then quit.
@@ -45,6 +48,20 @@ pub struct Screenshots {
     pub name: String,
 }
 
+/// `--measure N`: time N frames after a warm-up, print the numbers, quit.
+#[derive(Resource, Clone, Debug)]
+pub struct Measure {
+    /// Frames to time.
+    pub frames: u32,
+    /// Frames to skip first (pipelines compile, the window settles).
+    pub warmup: u32,
+}
+
+/// `--full-quality`: keep the full window and MSAA even on a software
+/// adapter, as on a GPU (to measure what the lowering saves).
+#[derive(Resource, Clone, Copy, Debug)]
+pub struct FullQuality;
+
 #[derive(Resource, Debug)]
 struct LocalTherapist;
 
@@ -57,26 +74,24 @@ struct Prompt;
 #[derive(Component, Debug)]
 struct Status;
 
-/// The rating being entered in the SUDS prompt.
-#[derive(Resource, Debug, Default)]
-struct Rating {
-    open: bool,
-    value: u8,
-    seen: u64,
-}
-
 impl Plugin for DesktopPlugin {
     fn build(&self, app: &mut App) {
         if self.local_therapist {
             app.insert_resource(LocalTherapist);
         }
-        app.init_resource::<Rating>()
-            .insert_resource(ClearColor(Color::srgb(0.1, 0.1, 0.1)))
+        app.insert_resource(ClearColor(Color::srgb(0.1, 0.1, 0.1)))
             .insert_resource(GlobalAmbientLight { color: Color::WHITE, brightness: 400.0, ..default() })
             .add_systems(Startup, (camera_and_overlay, software_adapter).chain().after(crate::scene::spawn))
-            .add_systems(Update, (look, keys, prompt_keys).in_set(HeadsetSystems::Input))
-            .add_systems(Update, (fade, prompt_view, status).in_set(HeadsetSystems::Observe))
-            .add_systems(Last, screenshot.run_if(resource_exists::<Screenshots>));
+            .add_systems(Update, fade.in_set(HeadsetSystems::Observe));
+        if self.replay {
+            app.add_systems(Update, crate::replay::replay_keys.in_set(HeadsetSystems::Input))
+                .add_systems(Update, replay_status.in_set(HeadsetSystems::Observe));
+        } else {
+            app.add_systems(Update, (look, keys, prompt_keys).in_set(HeadsetSystems::Input))
+                .add_systems(Update, (prompt_view, status).in_set(HeadsetSystems::Observe));
+        }
+        app.add_systems(Last, screenshot.run_if(resource_exists::<Screenshots>))
+            .add_systems(Last, measure.run_if(resource_exists::<Measure>));
     }
 }
 
@@ -101,6 +116,36 @@ fn screenshot(
         });
     }
     if done.as_ref().is_some_and(|d| d.load(std::sync::atomic::Ordering::Relaxed)) {
+        exit.write(AppExit::Success);
+    }
+}
+
+/// Frame times from the real clock; prints `frames N mean_ms X p50_ms X
+/// p95_ms X max_ms X` on standard output, then quits.
+fn measure(
+    time: Res<Time<Real>>,
+    setting: Res<Measure>,
+    mut seen: Local<u32>,
+    mut times: Local<Vec<f64>>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    *seen += 1;
+    if *seen <= setting.warmup {
+        return;
+    }
+    times.push(time.delta_secs_f64() * 1000.0);
+    if times.len() as u32 >= setting.frames {
+        let mut sorted = times.clone();
+        sorted.sort_by(f64::total_cmp);
+        let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+        let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
+        println!(
+            "frames {} mean_ms {mean:.2} p50_ms {:.2} p95_ms {:.2} max_ms {:.2}",
+            sorted.len(),
+            at(0.5),
+            at(0.95),
+            at(1.0)
+        );
         exit.write(AppExit::Success);
     }
 }
@@ -148,10 +193,15 @@ fn software_adapter(
     info: Option<Res<RenderAdapterInfo>>,
     mut cameras: Query<Entity, With<Camera3d>>,
     mut windows: Query<&mut Window, With<PrimaryWindow>>,
+    full: Option<Res<FullQuality>>,
     mut commands: Commands,
 ) {
     let Some(info) = info else { return };
     if format!("{:?}", info.device_type) != "Cpu" {
+        return;
+    }
+    if full.is_some() {
+        warn!("software renderer ({}): keeping 1280x720 and MSAA as asked (--full-quality)", info.name);
         return;
     }
     warn!("software renderer ({}): rendering at 640x360 without MSAA or shadows to stay usable", info.name);
@@ -223,30 +273,17 @@ fn keys(
     }
 }
 
-/// The SUDS prompt opens when the engine asks; arrows move the rating by
-/// 5, digits set tens, Enter answers.
-fn prompt_keys(
-    keys: Res<ButtonInput<KeyCode>>,
-    engine: Res<Engine>,
-    mut rating: ResMut<Rating>,
-    mut actions: MessageWriter<PatientAction>,
-) {
-    let session = &engine.session;
-    if session.events_since(rating.seen).iter().any(|e| matches!(e.kind, EventKind::SudsRequested { .. }))
-        && !rating.open
-    {
-        rating.open = true;
-        rating.value = session.step_stats().suds_last.unwrap_or(50);
-    }
-    rating.seen = session.events().len() as u64;
+/// In the SUDS prompt, arrows move the rating by 5, digits set tens, Enter
+/// answers.
+fn prompt_keys(keys: Res<ButtonInput<KeyCode>>, mut rating: ResMut<Rating>, mut actions: MessageWriter<PatientAction>) {
     if !rating.open {
         return;
     }
     if keys.just_pressed(KeyCode::ArrowRight) || keys.just_pressed(KeyCode::ArrowUp) {
-        rating.value = (rating.value + 5).min(100);
+        rating.nudge(5);
     }
     if keys.just_pressed(KeyCode::ArrowLeft) || keys.just_pressed(KeyCode::ArrowDown) {
-        rating.value = rating.value.saturating_sub(5);
+        rating.nudge(-5);
     }
     let digits = [
         KeyCode::Digit0,
@@ -266,14 +303,13 @@ fn prompt_keys(
         }
     }
     if keys.just_pressed(KeyCode::Enter) {
-        actions.write(PatientAction(PatientInput::Suds { value: rating.value }));
-        rating.open = false;
+        actions.write(PatientAction(PatientInput::Suds { value: rating.answer() }));
     }
 }
 
-fn prompt_view(rating: Res<Rating>, shots: Option<Res<Screenshots>>, mut text: Query<&mut Text, With<Prompt>>) {
+fn prompt_view(rating: Res<Rating>, hidden: Option<Res<PromptHidden>>, mut text: Query<&mut Text, With<Prompt>>) {
     for mut text in &mut text {
-        text.0 = if rating.open && shots.is_none() {
+        text.0 = if rating.open && hidden.is_none() {
             format!("How anxious are you right now?\n{} / 100\n(arrows to change, Enter to answer)", rating.value)
         } else {
             String::new()
@@ -282,11 +318,37 @@ fn prompt_view(rating: Res<Rating>, shots: Option<Res<Screenshots>>, mut text: Q
 }
 
 /// The veil is opaque half-way through the fade, when the scenes swap.
-fn fade(engine: Res<Engine>, mut veil: Query<&mut BackgroundColor, With<Fade>>) {
-    let blend = engine.session.safe_blend() as f32;
+fn fade(drive: Res<Drive>, mut veil: Query<&mut BackgroundColor, With<Fade>>) {
+    let blend = drive.safe_blend as f32;
     let alpha = 1.0 - (2.0 * blend - 1.0).abs();
     for mut color in &mut veil {
         color.0 = Color::srgba(0.55, 0.7, 0.6, alpha);
+    }
+}
+
+fn replay_status(
+    replay: Res<crate::replay::Replay>,
+    playhead: Res<crate::replay::Playhead>,
+    mut text: Query<&mut Text, With<Status>>,
+) {
+    use crate::replay::clock;
+    let frame = replay.at(playhead.at_us);
+    let (_, last) = replay.span();
+    let line = format!(
+        "replay {} {}  {} / {}  x{}  step {}, level {:.2}, {}   Space play/pause, Left/Right 10 s, Up/Down speed, 0-9 seek",
+        replay.patient_code,
+        if playhead.playing { ">" } else { "||" },
+        clock(playhead.at_us),
+        clock(last),
+        playhead.speed,
+        frame.step,
+        frame.level,
+        format!("{:?}", frame.state).to_lowercase(),
+    );
+    for mut text in &mut text {
+        if text.0 != line {
+            text.0.clone_from(&line);
+        }
     }
 }
 

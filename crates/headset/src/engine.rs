@@ -10,6 +10,21 @@ use session::{Command, LinkStatus, PatientInput, Session};
 
 use crate::HeadsetSystems;
 
+/// What the scene, the sound and the fade show this frame: the live
+/// session's applied level and safe-scene fade, or, in a replay, the
+/// recording's.
+#[derive(Resource, Clone, Copy, Debug, PartialEq)]
+pub struct Drive {
+    /// The applied level (1.0 = step 1).
+    pub level: f64,
+    /// The safe-scene fade, 0 (scenario) to 1 (safe scene).
+    pub safe_blend: f64,
+}
+
+/// Present while a recording drives the scene instead of the engine.
+#[derive(Resource, Clone, Copy, Debug)]
+pub struct Replaying;
+
 /// The patient's session.
 #[derive(Resource, Debug)]
 pub struct Engine {
@@ -77,12 +92,16 @@ impl Plugin for EnginePlugin {
             // as the simulator does.
             app.insert_resource(AutoStart(BASELINE));
         }
-        app.insert_resource(Engine { session, now: Duration::ZERO })
+        app.insert_resource(Drive { level: session.applied_level(), safe_blend: session.safe_blend() })
+            .insert_resource(Engine { session, now: Duration::ZERO })
             .add_message::<TherapistCommand>()
             .add_message::<PatientAction>()
             .add_message::<LinkChanged>()
             .add_message::<CommandOutcome>()
-            .add_systems(Update, step_engine.in_set(HeadsetSystems::Engine));
+            .add_systems(
+                Update,
+                (step_engine, drive.run_if(not(resource_exists::<Replaying>))).chain().in_set(HeadsetSystems::Engine),
+            );
     }
 }
 
@@ -123,4 +142,9 @@ fn step_engine(
             outcomes.write(CommandOutcome { console_id, result: result.map_err(|r| r.to_string()) });
         }
     }
+}
+
+fn drive(engine: Res<Engine>, mut drive: ResMut<Drive>) {
+    let session = &engine.session;
+    drive.set_if_neq(Drive { level: session.applied_level(), safe_blend: session.safe_blend() });
 }

@@ -12,18 +12,31 @@
 //!   events and telemetry out).
 //! - [`synthetic::SyntheticPatientPlugin`]: a synthetic patient moves the
 //!   head, rates SUDS, reports heart rate (headless mode and tests).
+//! - [`prompt::PromptPlugin`]: the SUDS prompt: opens on request, holds the
+//!   rating being chosen, shows a scale in the scene.
+//! - [`audio::AudioPlugin`]: ambience synthesised in code, played with kira
+//!   (its mock backend when there is no device).
 //! - [`desktop::DesktopPlugin`]: the window: mouse look, keys for the patient
-//!   and a local therapist, SUDS prompt, safe-scene fade, software-renderer
+//!   and a local therapist, the prompt's text, safe-scene fade, software-renderer
 //!   settings.
+//! - [`replay::ReplayPlugin`]: a recording drives the scene and the head
+//!   (`--replay`), with play, pause, speed and seek.
+//! - `xr::XrPlugin` (feature `xr`): OpenXR head and hands, controller panic
+//!   and SUDS input, focus loss, the fade in the headset.
 //!
 //! One place, [`HeadsetSystems`], orders their systems within a frame.
 
+pub mod audio;
 pub mod console;
 pub mod desktop;
 pub mod engine;
+pub mod prompt;
+pub mod replay;
 pub mod scene;
 pub mod synthetic;
 pub mod telemetry;
+#[cfg(feature = "xr")]
+pub mod xr;
 
 use std::time::Duration;
 
@@ -59,6 +72,8 @@ impl Plugin for OrderPlugin {
 /// How the headset shows the scene.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Display {
+    /// An OpenXR headset (builds with the `xr` feature).
+    Xr,
     /// A desktop window (the fallback renderer).
     Desktop,
     /// No window and no GPU, at a fixed time step.
@@ -86,26 +101,60 @@ pub struct HeadsetConfig {
     pub automatic: bool,
     /// Headless: simulated frames per second.
     pub rate_hz: f64,
+    /// Headless: log through `tracing` to the terminal (windows always do).
+    pub log: bool,
     /// Headless: stop after this much session time.
     pub duration: Option<Duration>,
     /// Start at this level at once (screenshots).
     pub initial_level: Option<f64>,
+    /// Replay a recording instead of running a session.
+    pub replay: Option<ReplayConfig>,
+}
+
+/// `--replay FILE --at S --speed X`.
+#[derive(Clone, Debug)]
+pub struct ReplayConfig {
+    /// The recording's frames.
+    pub replay: replay::Replay,
+    /// Start here, seconds of session time.
+    pub start_s: f64,
+    /// 1 to 16 times real time.
+    pub speed: f64,
+    /// Start paused.
+    pub paused: bool,
 }
 
 /// The app for `config`, ready to `run()`.
 pub fn build_app(config: HeadsetConfig) -> App {
     let mut app = App::new();
     match config.display {
+        #[cfg(feature = "xr")]
+        Display::Xr => xr::add_xr_plugins(&mut app),
+        #[cfg(not(feature = "xr"))]
+        Display::Xr => panic!("Display::Xr needs the `xr` feature"),
         Display::Desktop => desktop::add_window_plugins(&mut app),
         Display::Headless => {
             let frame = Duration::from_secs_f64(1.0 / config.rate_hz);
             app.add_plugins(MinimalPlugins.set(bevy::app::ScheduleRunnerPlugin::run_loop(frame)));
+            if config.log {
+                app.add_plugins(bevy::log::LogPlugin::default());
+            }
             app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(frame));
         }
     }
+    if let Some(replay) = config.replay.clone() {
+        add_replay_plugins(&mut app, &config, replay);
+        return app;
+    }
     add_session_plugins(&mut app, &config);
+    let output = if config.display == Display::Headless { audio::Output::Mock } else { audio::Output::Device };
+    app.add_plugins(audio::AudioPlugin { output });
     if config.display == Display::Desktop {
-        app.add_plugins(desktop::DesktopPlugin { local_therapist: config.console.is_none() });
+        app.add_plugins(desktop::DesktopPlugin { local_therapist: config.console.is_none(), replay: false });
+    }
+    #[cfg(feature = "xr")]
+    if config.display == Display::Xr {
+        app.add_plugins(xr::XrPlugin);
     }
     if let Some(limit) = config.duration {
         app.add_systems(Update, move |engine: Res<engine::Engine>, mut exit: MessageWriter<AppExit>| {
@@ -115,6 +164,30 @@ pub fn build_app(config: HeadsetConfig) -> App {
         });
     }
     app
+}
+
+/// A replay: the scenario's scene and sound, driven by the recording; no
+/// session runs, nothing is sent.
+pub fn add_replay_plugins(app: &mut App, config: &HeadsetConfig, replay: ReplayConfig) {
+    if !app.is_plugin_added::<TransformPlugin>() {
+        app.add_plugins(TransformPlugin);
+    }
+    app.add_plugins((
+        OrderPlugin,
+        engine::EnginePlugin { scenario: config.scenario.clone(), automatic: false, initial_level: None },
+        scene::ScenePlugin,
+        replay::ReplayPlugin {
+            replay: replay.replay,
+            start_s: replay.start_s,
+            speed: replay.speed,
+            paused: replay.paused,
+        },
+    ));
+    let output = if config.display == Display::Headless { audio::Output::Mock } else { audio::Output::Device };
+    app.add_plugins(audio::AudioPlugin { output });
+    if config.display != Display::Headless {
+        app.add_plugins(desktop::DesktopPlugin { local_therapist: false, replay: true });
+    }
 }
 
 /// The plugins every mode shares: engine, scene, telemetry, and the
@@ -133,6 +206,7 @@ pub fn add_session_plugins(app: &mut App, config: &HeadsetConfig) {
             initial_level: config.initial_level,
         },
         scene::ScenePlugin,
+        prompt::PromptPlugin,
         telemetry::TelemetryPlugin,
     ));
     if config.synthetic_patient {
@@ -145,6 +219,12 @@ pub fn add_session_plugins(app: &mut App, config: &HeadsetConfig) {
             token: token.clone(),
             patient_code: config.patient_code.clone(),
             scenario: reference,
+            steps: config
+                .scenario
+                .steps
+                .iter()
+                .map(|s| protocol::StepInfo { id: s.id.clone(), title: s.title.clone() })
+                .collect(),
         });
     }
 }

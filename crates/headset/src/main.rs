@@ -16,9 +16,20 @@ use headset::{Display, HeadsetConfig, build_app, desktop::Screenshots};
     about = "Trinvis headset: the patient's view of a graded exposure scenario"
 )]
 struct Args {
-    /// The scenario to run.
-    #[arg(long)]
-    scenario: PathBuf,
+    /// The scenario to run (with --replay: found in ./scenarios by the
+    /// recording's scenario id when not given).
+    #[arg(long, required_unless_present = "replay")]
+    scenario: Option<PathBuf>,
+    /// Replay a recording in the window: the scene at the recorded level,
+    /// the camera on the recorded head pose.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// With --replay: start at this session time, in seconds.
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+    at: f64,
+    /// With --replay: 1 to 16 times real time.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
     /// The console's address (`ws://127.0.0.1:7450`); without it the session
     /// runs locally and the window's keys are the therapist's controls.
     #[arg(long, requires = "token")]
@@ -26,8 +37,9 @@ struct Args {
     /// The headset token the console printed.
     #[arg(long, env = "TRINVIS_HEADSET_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// Where the scene is shown. Default: a window when there is a display,
-    /// else headless. (`xr` needs a build with `--features xr`.)
+    /// Where the scene is shown. Default: the headset when an OpenXR runtime
+    /// answers (builds with the `xr` feature, the default), else a window when
+    /// there is a display, else headless.
     #[arg(long, value_enum)]
     display: Option<DisplayArg>,
     /// Who wears the headset: a person, or the synthetic patient (headless
@@ -59,6 +71,13 @@ struct Args {
     /// With --screenshot: the frame to save.
     #[arg(long, default_value_t = 30)]
     frames: u32,
+    /// Time this many frames in the window (after 5 to warm up), print the
+    /// frame times, then quit.
+    #[arg(long)]
+    measure: Option<u32>,
+    /// Keep 1280x720 and MSAA on a software renderer, as on a GPU.
+    #[arg(long)]
+    full_quality: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -74,6 +93,35 @@ enum PatientArg {
     Synthetic,
 }
 
+/// Whether an OpenXR runtime with a headset answers.
+#[cfg(feature = "xr")]
+fn xr_runtime() -> Result<String, String> {
+    headset::xr::probe()
+}
+
+#[cfg(not(feature = "xr"))]
+fn xr_runtime() -> Result<String, String> {
+    Err("built without the `xr` feature".into())
+}
+
+/// The file in `./scenarios` whose id is `id`.
+fn find_scenario(id: &str) -> anyhow::Result<PathBuf> {
+    let dir = PathBuf::from("scenarios");
+    let entries = std::fs::read_dir(&dir).with_context(|| {
+        format!("the recording names scenario {id:?}; give it with --scenario (no ./scenarios here)")
+    })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "ron")
+            && let Ok(text) = std::fs::read_to_string(&path)
+            && scenario::parse(&text, "").is_ok_and(|s| s.id == id)
+        {
+            return Ok(path);
+        }
+    }
+    anyhow::bail!("the recording names scenario {id:?}, which is not in ./scenarios; give it with --scenario")
+}
+
 fn main() -> ExitCode {
     match run() {
         Ok(AppExit::Success) => ExitCode::SUCCESS,
@@ -87,30 +135,49 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<AppExit> {
     let args = Args::parse();
+    let replay = args.replay.as_deref().map(headset::replay::Replay::open).transpose().map_err(anyhow::Error::msg)?;
+    if let Some(cut) = replay.as_ref().and_then(|r| r.cut.as_ref()) {
+        eprintln!("trinvis-headset: the recording was cut short ({cut}); replaying what it holds");
+    }
+    let scenario_path = match (&args.scenario, &replay) {
+        (Some(path), _) => path.clone(),
+        (None, Some(replay)) => find_scenario(&replay.scenario_id)?,
+        (None, None) => anyhow::bail!("--scenario is required"),
+    };
     let text =
-        std::fs::read_to_string(&args.scenario).with_context(|| format!("reading {}", args.scenario.display()))?;
-    let scenario = scenario::parse(&text, &args.scenario.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
-    let display = match args.display {
-        Some(DisplayArg::Xr) => {
-            // This build has no OpenXR support: say so once, and fall back.
+        std::fs::read_to_string(&scenario_path).with_context(|| format!("reading {}", scenario_path.display()))?;
+    let scenario = scenario::parse(&text, &scenario_path.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(replay) = &replay {
+        let reference = link::scenario_ref(&scenario, &text);
+        if reference.id != replay.scenario_id || reference.sha256 != replay.scenario_sha256 {
             eprintln!(
-                "trinvis-headset: built without the `xr` feature; falling back to {}",
-                if has_display { "desktop" } else { "headless" }
+                "trinvis-headset: warning: the recording used scenario {} ({}), this is {} ({}); the scene may differ",
+                replay.scenario_id, replay.scenario_sha256, reference.id, reference.sha256
             );
-            if has_display { Display::Desktop } else { Display::Headless }
         }
+    }
+    let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let fallback = if has_display { Display::Desktop } else { Display::Headless };
+    let display = match args.display {
+        // A replay is watched in the window.
+        _ if replay.is_some() => Display::Desktop,
+        Some(DisplayArg::Xr) | None => match xr_runtime() {
+            Ok(runtime) => {
+                eprintln!("trinvis-headset: OpenXR runtime {runtime}: showing the scene in the headset");
+                Display::Xr
+            }
+            Err(why) => {
+                let to = if has_display { "the desktop window" } else { "headless with the synthetic patient" };
+                eprintln!("trinvis-headset: {why}; falling back to {to}");
+                fallback
+            }
+        },
         Some(DisplayArg::Desktop) => Display::Desktop,
         Some(DisplayArg::Headless) => Display::Headless,
-        None if has_display => Display::Desktop,
-        None => {
-            eprintln!("trinvis-headset: no display found; running headless with the synthetic patient");
-            Display::Headless
-        }
     };
     anyhow::ensure!(
-        display == Display::Desktop || args.screenshot.is_none(),
-        "--screenshot needs a window (a display, or Xvfb)"
+        display == Display::Desktop || (args.screenshot.is_none() && args.measure.is_none()),
+        "--screenshot and --measure need a window (a display, or Xvfb)"
     );
     let config = HeadsetConfig {
         scenario,
@@ -122,14 +189,32 @@ fn run() -> anyhow::Result<AppExit> {
         console: args.console.clone().map(|c| (c, args.token.clone().unwrap_or_default())),
         automatic: args.auto,
         rate_hz: args.rate,
+        log: true,
         duration: args.minutes.map(|m| Duration::from_secs_f64(m * 60.0)),
         initial_level: args.level,
+        replay: replay.map(|replay| headset::ReplayConfig {
+            replay,
+            start_s: args.at,
+            speed: args.speed,
+            paused: args.screenshot.is_some(),
+        }),
     };
     let mut app = build_app(config);
+    if let Some(frames) = args.measure {
+        app.insert_resource(headset::desktop::Measure { frames, warmup: 5 });
+    }
+    if args.full_quality {
+        app.insert_resource(headset::desktop::FullQuality);
+    }
     if let Some(dir) = &args.screenshot {
+        app.insert_resource(headset::prompt::PromptHidden);
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let name = args.scenario.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());
-        let level = args.level.map_or(String::new(), |l| format!("-level-{l}"));
+        let name = scenario_path.file_stem().map_or("scene".into(), |s| s.to_string_lossy().into_owned());
+        let level = match (&args.replay, args.level) {
+            (Some(_), _) => format!("-replay-{}s", args.at),
+            (None, Some(l)) => format!("-level-{l}"),
+            (None, None) => String::new(),
+        };
         app.insert_resource(Screenshots { dir: dir.clone(), frames: args.frames, name: format!("{name}{level}") });
     }
     Ok(app.run())

@@ -13,7 +13,7 @@ use bevy::prelude::*;
 use scenario::{EnvironmentKind, Params};
 
 use crate::HeadsetSystems;
-use crate::engine::Engine;
+use crate::engine::{Drive, Engine};
 use crate::telemetry::{Head, Stimulus};
 
 /// Builds and updates the scene.
@@ -405,7 +405,7 @@ fn flying(commands: &mut Commands, kit: &mut Kit) {
     }
     for row in 0..15 {
         let z = 1.0 - row as f32 * 0.85;
-        for x in [-1.3, -0.85, -0.4, 0.4, 0.85, 1.3] {
+        for x in SEATS_X {
             child(
                 commands,
                 kit,
@@ -425,13 +425,32 @@ fn flying(commands: &mut Commands, kit: &mut Kit) {
         );
         commands.entity(window).insert(Stimulus);
     }
+    // Passengers: a torso in clothes and a head above the seat backs, in
+    // seats scattered through the cabin so that a half-full flight is half
+    // full everywhere. Row 0 is the patient's.
+    let clothes = [(0.25, 0.3, 0.45), (0.5, 0.2, 0.2), (0.2, 0.35, 0.25), (0.55, 0.5, 0.4), (0.15, 0.15, 0.18)];
+    let skin = [(0.87, 0.7, 0.58), (0.6, 0.43, 0.32), (0.4, 0.28, 0.2), (0.95, 0.8, 0.68)];
     for i in 0..PASSENGERS {
-        let (row, seat) = (i / 4, i % 4);
-        let x = [-0.85, -0.4, 0.4, 1.3][seat as usize];
-        let t = Transform::from_xyz(x, 0.85, 1.0 - row as f32 * 0.85 - 0.85);
-        child(commands, kit, Capsule3d::new(0.18, 0.45).into(), Color::srgb(0.55, 0.4, 0.3), t, Part::Passenger(i));
+        let (row, seat) = passenger_seat(i);
+        let (x, z) = (SEATS_X[seat], 0.15 - row as f32 * 0.85);
+        let (r, g, b) = clothes[i as usize % clothes.len()];
+        let torso = Transform::from_xyz(x, 0.78, z);
+        child(commands, kit, Capsule3d::new(0.17, 0.3).into(), Color::srgb(r, g, b), torso, Part::Passenger(i));
+        let (r, g, b) = skin[(i as usize / 3) % skin.len()];
+        let head = Transform::from_xyz(x, 1.2, z);
+        child(commands, kit, Sphere::new(0.1).into(), Color::srgb(r, g, b), head, Part::Passenger(i));
     }
     lamp(commands, s, Vec3::new(-10.0, 6.0, 2.0), 6_000.0);
+}
+
+/// Seat positions across the cabin: window, middle, aisle | aisle, middle, window.
+const SEATS_X: [f32; 6] = [-1.3, -0.85, -0.4, 0.4, 0.85, 1.3];
+
+/// Passenger `i`'s row (0 = the patient's) and seat (index into [`SEATS_X`]):
+/// a stride through the cabin's 60 seats, so any share of them is spread out.
+fn passenger_seat(i: u32) -> (u32, usize) {
+    let slot = (i * 37) % PASSENGERS;
+    (slot / 6, (slot % 6) as usize)
 }
 
 fn lift(commands: &mut Commands, kit: &mut Kit) {
@@ -561,16 +580,17 @@ fn meadow(commands: &mut Commands, kit: &mut Kit, layer: Layer) {
 fn apply(
     time: Res<Time>,
     engine: Res<Engine>,
+    drive: Res<Drive>,
     mut shown: ResMut<Shown>,
     mut parts: Query<(&Part, &Layer, &mut Transform, &mut Visibility)>,
     mut suns: Query<(&Part, &mut DirectionalLight)>,
     mut bulbs: Query<(&Part, &mut PointLight)>,
     clear: Option<ResMut<ClearColor>>,
 ) {
-    let session = &engine.session;
-    let params = session.params();
-    let safe = session.safe_blend() >= 0.5;
-    let safe_scene = session.scenario().safety.safe_scene;
+    let scenario = engine.session.scenario();
+    let params = scenario.params_at(drive.level);
+    let safe = drive.safe_blend >= 0.5;
+    let safe_scene = scenario.safety.safe_scene;
     *shown = Shown { params, safe };
     let t = time.elapsed_secs();
     let kind = params.kind();
@@ -709,7 +729,15 @@ fn apply(
                 transform.translation.x = x;
                 transform.translation.z = (n("row") - 12.0) * -0.02;
             }
-            (EnvironmentKind::Flying, Part::Passenger(i)) => show &= (i as f32) < n("occupancy") * PASSENGERS as f32,
+            (EnvironmentKind::Flying, Part::Passenger(i)) => {
+                // Nobody sits in the patient's own seat.
+                let own = match choice("seat") {
+                    "window" => 0,
+                    "middle" => 1,
+                    _ => 2,
+                };
+                show &= (i as f32) < n("occupancy") * PASSENGERS as f32 && passenger_seat(i) != (0, own);
+            }
             (EnvironmentKind::Lift, Part::Wall(w)) => {
                 let (wd, dp) = (n("width_m"), n("depth_m"));
                 let (pos, scale) = match w {

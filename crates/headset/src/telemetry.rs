@@ -11,6 +11,15 @@ use crate::engine::Engine;
 #[derive(Component, Debug, Default)]
 pub struct Head;
 
+/// A tracked hand or controller (XR).
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hand {
+    /// The left hand.
+    Left,
+    /// The right hand.
+    Right,
+}
+
 /// Something the patient fears (a spider, the drop, the audience, a wall).
 #[derive(Component, Debug, Default)]
 pub struct Stimulus;
@@ -59,6 +68,7 @@ fn sample_frame(
     engine: Res<Engine>,
     head: Query<&GlobalTransform, With<Head>>,
     stimuli: Query<(&GlobalTransform, &Visibility), With<Stimulus>>,
+    hands: Query<(&GlobalTransform, &Hand)>,
     heart_rate: Res<HeartRate>,
     mut frames: MessageWriter<TelemetryFrame>,
     mut count: Local<u64>,
@@ -73,9 +83,15 @@ fn sample_frame(
         .filter(|(_, visibility)| **visibility != Visibility::Hidden)
         .map(|(t, _)| {
             let to = t.translation() - position;
-            (gaze.angle_between(to.normalize_or(Vec3::NEG_Z)).to_degrees(), to.length())
+            (gaze.angle_between(to.normalize_or(Vec3::NEG_Z)).to_degrees(), to.length(), t.translation())
         })
         .min_by(|a, b| a.0.total_cmp(&b.0));
+    let hand = |which: Hand| {
+        hands.iter().find(|(_, h)| **h == which).map(|(t, _)| {
+            let (_, q, p) = t.to_scale_rotation_translation();
+            Pose { p: p.to_array(), q: q.to_array() }
+        })
+    };
     let session = &engine.session;
     let frame_s = time.delta_secs_f64();
     let dropped = ((frame_s * TARGET_HZ).round() as u32).saturating_sub(1);
@@ -83,12 +99,13 @@ fn sample_frame(
         t_us: clock.epoch_us + u64::try_from(engine.now.as_micros()).unwrap_or(u64::MAX),
         session_us: u64::try_from(engine.now.as_micros()).unwrap_or(u64::MAX),
         head: Pose { p: position.to_array(), q: rotation.to_array() },
-        left_hand: None,
-        right_hand: None,
+        left_hand: hand(Hand::Left),
+        right_hand: hand(Hand::Right),
         gaze: gaze.to_array(),
-        gaze_on_stimulus: nearest.is_some_and(|(angle, _)| f64::from(angle) <= patient::GAZE_CONE_DEG),
-        stimulus_angle_deg: nearest.map_or(180.0, |(angle, _)| angle),
-        stimulus_distance_m: nearest.map(|(_, d)| d),
+        gaze_on_stimulus: nearest.is_some_and(|(angle, ..)| f64::from(angle) <= patient::GAZE_CONE_DEG),
+        stimulus_angle_deg: nearest.map_or(180.0, |(angle, ..)| angle),
+        stimulus_distance_m: nearest.map(|(_, d, _)| d),
+        stimulus_p: nearest.map(|(.., p)| p.to_array()),
         state: link::state_to_wire(session.state()),
         target_level: session.target_level() as f32,
         applied_level: session.applied_level() as f32,

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
+use headset::audio::AudioState;
 use headset::engine::{Engine, PatientAction, TherapistCommand};
+use headset::prompt::Rating;
 use headset::scene::{Layer, Part, Shown};
 use headset::telemetry::TelemetryFrame;
 use headset::{Display, HeadsetConfig};
@@ -27,12 +29,15 @@ fn app(file: &str, text: &str, synthetic: bool) -> App {
         console: None,
         automatic: false,
         rate_hz: 10.0,
+        log: false,
         duration: None,
         initial_level: None,
+        replay: None,
     };
     let mut app = App::new();
     app.add_plugins(MinimalPlugins).insert_resource(TimeUpdateStrategy::ManualDuration(STEP));
     headset::add_session_plugins(&mut app, &config);
+    app.add_plugins(headset::audio::AudioPlugin { output: headset::audio::Output::Mock });
     app.init_resource::<Frames>().add_systems(Last, keep_frames);
     app.update();
     app
@@ -131,6 +136,70 @@ fn panic_reaches_the_safe_scene_within_a_second() {
         }
     }
     assert!(safe_shown > 0 && scenario_shown == 0, "safe {safe_shown}, scenario {scenario_shown}");
+}
+
+#[test]
+fn losing_focus_pauses_the_session_and_is_logged() {
+    let mut app = app("heights.ron", include_str!("../../../scenarios/heights.ron"), false);
+    command(&mut app, Command::Start);
+    run_for(&mut app, Duration::from_secs(1));
+    app.world_mut().write_message(PatientAction(PatientInput::Focus { focused: false }));
+    app.update();
+    let session = &app.world().resource::<Engine>().session;
+    assert_eq!(session.state(), State::Paused);
+    assert!(session.events().iter().any(|e| e.kind == session::EventKind::FocusLost));
+    app.world_mut().write_message(PatientAction(PatientInput::Focus { focused: true }));
+    run_for(&mut app, Duration::from_secs(1));
+    let session = &app.world().resource::<Engine>().session;
+    assert_eq!(session.state(), State::Paused, "the therapist resumes, not the headset");
+    assert!(session.events().iter().any(|e| e.kind == session::EventKind::FocusRestored));
+}
+
+#[test]
+fn the_prompt_opens_on_request_and_closes_on_an_answer() {
+    let mut app = app("spiders.ron", include_str!("../../../scenarios/spiders.ron"), false);
+    command(&mut app, Command::Start);
+    run_for(&mut app, Duration::from_secs(1));
+    command(&mut app, Command::RequestSuds);
+    app.update();
+    assert!(app.world().resource::<Rating>().open);
+    let value = {
+        let mut rating = app.world_mut().resource_mut::<Rating>();
+        rating.nudge(15);
+        rating.nudge(-5);
+        rating.answer()
+    };
+    assert_eq!(value, 60, "opens at 50 when nothing was rated on the step");
+    app.world_mut().write_message(PatientAction(PatientInput::Suds { value }));
+    app.update();
+    assert_eq!(app.world().resource::<Engine>().session.step_stats().suds_last, Some(60));
+    // Answered aloud to the therapist instead: the prompt closes too.
+    command(&mut app, Command::RequestSuds);
+    app.update();
+    assert!(app.world().resource::<Rating>().open);
+    command(&mut app, Command::RecordSuds { value: 40 });
+    app.update();
+    app.update();
+    assert!(!app.world().resource::<Rating>().open);
+}
+
+#[test]
+fn the_sound_follows_the_level() {
+    let mut app = app("spiders.ron", include_str!("../../../scenarios/spiders.ron"), false);
+    let rustle = |app: &App| app.world().resource::<AudioState>().controls.get().rustle;
+    command(&mut app, Command::Start);
+    run_for(&mut app, Duration::from_secs(1));
+    let before = rustle(&app);
+    command(&mut app, Command::GoToStep { step: 9 });
+    run_for(&mut app, Duration::from_secs(45));
+    assert!(rustle(&app) > before * 4.0, "rustle {before} -> {}", rustle(&app));
+    assert!(!app.world().resource::<AudioState>().device, "the mock backend here");
+    // Panic: the spiders fall silent behind the fade, the calm sound comes up.
+    app.world_mut().write_message(PatientAction(PatientInput::Panic));
+    run_for(&mut app, Duration::from_secs(1));
+    let mix = app.world().resource::<AudioState>().controls.get();
+    assert_eq!(mix.rustle, 0.0);
+    assert!(mix.calm >= 0.5);
 }
 
 #[test]

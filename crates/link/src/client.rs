@@ -167,6 +167,7 @@ impl Task {
             resume_from: self.buffer.oldest(),
             headset_us: self.config.clock.now_us(),
             session_epoch_us: self.config.session_epoch_us,
+            steps: self.config.steps.clone(),
         });
         socket.send(Message::text(encode(&hello))).await.map_err(|e| e.to_string())?;
         let welcome = timeout(CONNECT_TIMEOUT, async {

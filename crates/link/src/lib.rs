@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use protocol::{CommandMessage, Sample, ScenarioRef, SessionEvent};
+use protocol::{CommandMessage, Sample, ScenarioRef, SessionEvent, StepInfo};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
@@ -90,6 +90,9 @@ pub struct LinkConfig {
     pub patient_code: String,
     /// The scenario.
     pub scenario: ScenarioRef,
+    /// The scenario's steps, sent in `hello` so the console can label its
+    /// dial; empty by default.
+    pub steps: Vec<StepInfo>,
     /// The headset clock.
     pub clock: Clock,
     /// Headset clock at session time 0.
@@ -128,6 +131,7 @@ impl LinkConfig {
             app: concat!("trinvis-link ", env!("CARGO_PKG_VERSION")).to_owned(),
             patient_code: patient_code.to_owned(),
             scenario,
+            steps: Vec::new(),
             session_epoch_us: clock.now_us(),
             clock,
             batch_samples: 9,

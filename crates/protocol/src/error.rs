@@ -27,6 +27,10 @@ pub enum ErrorCode {
     HeadsetOffline,
     /// The headset rejected the command or did not answer.
     CommandFailed,
+    /// The console replays a recording: nothing reaches a headset.
+    Replay,
+    /// A timeline message (`replay`) sent to a console that is not replaying.
+    NotReplay,
 }
 
 #[cfg(test)]

@@ -24,6 +24,19 @@ pub struct Hello {
     pub headset_us: u64,
     /// Headset clock at session time 0, µs: maps events' `at_us` to the headset clock.
     pub session_epoch_us: u64,
+    /// The scenario's steps in order (step 1 first), so that a console can
+    /// label its intensity dial. Optional: omitted by older headsets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepInfo>,
+}
+
+/// One step of a scenario's hierarchy, as the therapist sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepInfo {
+    /// The step's `id` in the scenario file.
+    pub id: String,
+    /// The step's title, for people.
+    pub title: String,
 }
 
 /// Identifies a scenario file exactly.
@@ -57,6 +70,7 @@ mod tests {
                 resume_from: 1,
                 headset_us: 5_000_000_000,
                 session_epoch_us: 4_939_000_000,
+                steps: Vec::new(),
             }),
             expect![[r#"
                 {
@@ -72,6 +86,49 @@ mod tests {
                   "resume_from": 1,
                   "headset_us": 5000000000,
                   "session_epoch_us": 4939000000
+                }"#]],
+        );
+    }
+
+    #[test]
+    fn steps_are_optional_and_listed_in_order() {
+        let without = r#"{"type":"hello","headset_id":"h","app":"a","scenario":{"id":"s","version":"1","sha256":"0"},
+            "patient_code":"P-1","resume_from":1,"headset_us":1,"session_epoch_us":1}"#;
+        let HeadsetToConsole::Hello(hello) = crate::decode::<HeadsetToConsole>(without).unwrap() else { panic!() };
+        assert!(hello.steps.is_empty());
+        let with = Hello {
+            steps: vec![
+                StepInfo { id: "bowl-far".into(), title: "A spider in a closed bowl, far away".into() },
+                StepInfo { id: "bowl-near".into(), title: "The bowl on the table".into() },
+            ],
+            ..hello
+        };
+        check(
+            &HeadsetToConsole::Hello(with),
+            expect![[r#"
+                {
+                  "type": "hello",
+                  "headset_id": "h",
+                  "app": "a",
+                  "scenario": {
+                    "id": "s",
+                    "version": "1",
+                    "sha256": "0"
+                  },
+                  "patient_code": "P-1",
+                  "resume_from": 1,
+                  "headset_us": 1,
+                  "session_epoch_us": 1,
+                  "steps": [
+                    {
+                      "id": "bowl-far",
+                      "title": "A spider in a closed bowl, far away"
+                    },
+                    {
+                      "id": "bowl-near",
+                      "title": "The bowl on the table"
+                    }
+                  ]
                 }"#]],
         );
     }

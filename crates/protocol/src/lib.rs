@@ -21,6 +21,8 @@ mod error;
 mod events;
 mod hello;
 mod ping;
+mod recordings;
+mod replay;
 mod sessions;
 mod telemetry;
 mod welcome;
@@ -36,8 +38,10 @@ pub use command::{Command, CommandMessage};
 pub use command_ack::CommandAck;
 pub use error::{ErrorCode, ErrorMessage};
 pub use events::{EventBatch, SessionEvent};
-pub use hello::{Hello, ScenarioRef};
+pub use hello::{Hello, ScenarioRef, StepInfo};
 pub use ping::{Ping, Pong};
+pub use recordings::{RecordingFile, RecordingList};
+pub use replay::{REPLAY_SPEEDS, ReplayControl, ReplayStatus};
 pub use sessions::{Dropped, LinkState, SessionInfo, SessionList, SessionState};
 pub use telemetry::{Pose, Sample, TelemetryBatch};
 pub use welcome::Welcome;
@@ -93,6 +97,10 @@ pub enum BrowserToConsole {
     Unsubscribe(SessionRef),
     /// Send a command to a session's headset.
     Command(CommandRequest),
+    /// Ask for the recording files on the console's disk.
+    ListRecordings,
+    /// Move the timeline of a console that replays a recording.
+    Replay(ReplayControl),
 }
 
 /// Console → browser.
@@ -121,6 +129,10 @@ pub enum ConsoleToBrowser {
     Dropped(Dropped),
     /// Something the browser sent was refused.
     Error(ErrorMessage),
+    /// The recording files on the console's disk.
+    Recordings(RecordingList),
+    /// Where a replay's timeline stands.
+    ReplayStatus(ReplayStatus),
 }
 
 /// Why a text is not a message.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ScenarioRef;
+use crate::{ScenarioRef, StepInfo};
 
 /// Every session the console knows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,6 +33,12 @@ pub struct SessionInfo {
     pub rtt_us: Option<u64>,
     /// The recording's file name.
     pub recording: String,
+    /// Latest clock offset estimate, `headset clock - console clock`, µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_us: Option<i64>,
+    /// The scenario's steps, from the headset's `hello` (empty when it sent none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepInfo>,
 }
 
 /// The session engine's state, on the wire.
@@ -93,6 +99,8 @@ mod tests {
                     started: "2026-11-26T10:15:00Z".into(),
                     rtt_us: Some(850),
                     recording: "20261126T101500Z-5f3a.mcap".into(),
+                    offset_us: Some(-1_795_683_100_000_000),
+                    steps: vec![StepInfo { id: "bowl-far".into(), title: "A spider in a bowl, far away".into() }],
                 }],
             }),
             expect![[r#"
@@ -112,7 +120,14 @@ mod tests {
                       "link": "connected",
                       "started": "2026-11-26T10:15:00Z",
                       "rtt_us": 850,
-                      "recording": "20261126T101500Z-5f3a.mcap"
+                      "recording": "20261126T101500Z-5f3a.mcap",
+                      "offset_us": -1795683100000000,
+                      "steps": [
+                        {
+                          "id": "bowl-far",
+                          "title": "A spider in a bowl, far away"
+                        }
+                      ]
                     }
                   ]
                 }"#]],

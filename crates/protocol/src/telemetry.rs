@@ -40,6 +40,10 @@ pub struct Sample {
     /// Distance from the head to the nearest stimulus, metres, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "fixed::opt_millimetres")]
     pub stimulus_distance_m: Option<f32>,
+    /// Where that nearest stimulus is, metres: x, y, z (for the console's
+    /// map), when the headset knows its scene.
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "fixed::opt_millimetres3")]
+    pub stimulus_p: Option<[f32; 3]>,
     /// The session's state.
     pub state: SessionState,
     /// Level the session eases toward.
@@ -114,6 +118,18 @@ mod fixed {
             None => s.serialize_none(),
         }
     }
+    pub fn opt_millimetres3<S: Serializer>(v: &Option<[f32; 3]>, s: S) -> Result<S::Ok, S::Error> {
+        struct Rounded<'a>(&'a [f32; 3]);
+        impl serde::Serialize for Rounded<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                millimetres3(self.0, s)
+            }
+        }
+        match v {
+            Some(v) => s.serialize_some(&Rounded(v)),
+            None => s.serialize_none(),
+        }
+    }
     pub fn opt_tenths<S: Serializer>(x: &Option<f32>, s: S) -> Result<S::Ok, S::Error> {
         match x {
             Some(x) => s.serialize_some(&round(*x, 10.0)),
@@ -154,6 +170,7 @@ mod tests {
             gaze_on_stimulus: true,
             stimulus_angle_deg: 4.5,
             stimulus_distance_m: Some(0.6),
+            stimulus_p: Some([0.1, 0.8, -0.55]),
             state: SessionState::Running,
             target_level: 3.0,
             applied_level: 2.5,
@@ -166,58 +183,63 @@ mod tests {
         check(
             &HeadsetToConsole::Telemetry(TelemetryBatch { seq: 42, samples: vec![sample] }),
             expect![[r#"
-            {
-              "type": "telemetry",
-              "seq": 42,
-              "samples": [
                 {
-                  "t_us": 5000011111,
-                  "session_us": 61011111,
-                  "head": {
-                    "p": [
-                      0.0,
-                      1.6,
-                      0.0
-                    ],
-                    "q": [
-                      0.0,
-                      0.0,
-                      0.0,
-                      1.0
-                    ]
-                  },
-                  "right_hand": {
-                    "p": [
-                      0.2,
-                      1.1,
-                      -0.3
-                    ],
-                    "q": [
-                      0.0,
-                      0.0,
-                      0.0,
-                      1.0
-                    ]
-                  },
-                  "gaze": [
-                    0.0,
-                    -0.287,
-                    -0.958
-                  ],
-                  "gaze_on_stimulus": true,
-                  "stimulus_angle_deg": 4.5,
-                  "stimulus_distance_m": 0.6,
-                  "state": "running",
-                  "target_level": 3.0,
-                  "applied_level": 2.5,
-                  "step": 3,
-                  "safe_blend": 0.0,
-                  "frame_ms": 11.1,
-                  "dropped_frames": 0,
-                  "heart_rate": 84.0
-                }
-              ]
-            }"#]],
+                  "type": "telemetry",
+                  "seq": 42,
+                  "samples": [
+                    {
+                      "t_us": 5000011111,
+                      "session_us": 61011111,
+                      "head": {
+                        "p": [
+                          0.0,
+                          1.6,
+                          0.0
+                        ],
+                        "q": [
+                          0.0,
+                          0.0,
+                          0.0,
+                          1.0
+                        ]
+                      },
+                      "right_hand": {
+                        "p": [
+                          0.2,
+                          1.1,
+                          -0.3
+                        ],
+                        "q": [
+                          0.0,
+                          0.0,
+                          0.0,
+                          1.0
+                        ]
+                      },
+                      "gaze": [
+                        0.0,
+                        -0.287,
+                        -0.958
+                      ],
+                      "gaze_on_stimulus": true,
+                      "stimulus_angle_deg": 4.5,
+                      "stimulus_distance_m": 0.6,
+                      "stimulus_p": [
+                        0.1,
+                        0.8,
+                        -0.55
+                      ],
+                      "state": "running",
+                      "target_level": 3.0,
+                      "applied_level": 2.5,
+                      "step": 3,
+                      "safe_blend": 0.0,
+                      "frame_ms": 11.1,
+                      "dropped_frames": 0,
+                      "heart_rate": 84.0
+                    }
+                  ]
+                }"#]],
         );
     }
 }

@@ -98,6 +98,10 @@ pub struct Metadata {
     /// `headset clock - console clock` at the start, µs (later estimates are
     /// annotations).
     pub clock_offset_us: i64,
+    /// The scenario's steps as the headset listed them in its `hello`: a
+    /// JSON array of `{"id", "title"}`; absent (empty) when it sent none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scenario_steps: String,
 }
 
 impl Metadata {
@@ -115,6 +119,7 @@ impl Metadata {
             started: "2026-11-26T10:15:00Z".into(),
             started_unix_us: 1_795_688_100_000_000,
             clock_offset_us: 0,
+            scenario_steps: String::new(),
         }
     }
 
@@ -142,6 +147,7 @@ impl Metadata {
             started: text("started"),
             started_unix_us: text("started_unix_us").parse().unwrap_or(0),
             clock_offset_us: text("clock_offset_us").parse().unwrap_or(0),
+            scenario_steps: text("scenario_steps"),
         }
     }
 }

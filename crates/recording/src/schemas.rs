@@ -32,6 +32,7 @@ const SAMPLE: &str = r##"{
     "gaze_on_stimulus": {"type": "boolean"},
     "stimulus_angle_deg": {"type": "number"},
     "stimulus_distance_m": {"type": "number"},
+    "stimulus_p": {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3},
     "state": {"enum": ["waiting", "running", "paused", "safe_scene", "ended"]},
     "target_level": {"type": "number"},
     "applied_level": {"type": "number"},

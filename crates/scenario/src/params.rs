@@ -173,6 +173,15 @@ impl Params {
         self.kind.params().iter().zip(&self.values).map(|(spec, v)| (spec.name, *v))
     }
 
+    /// These parameters with `name` set to `value`; `None` when the kind has
+    /// no such parameter or `value` does not fit its schema.
+    pub fn with(mut self, name: &str, value: ParamValue) -> Option<Params> {
+        let (i, spec) = self.kind.param(name)?;
+        crate::validate::check_value(spec, value).ok()?;
+        self.values[i] = value;
+        Some(self)
+    }
+
     pub(crate) fn set(&mut self, index: usize, value: ParamValue) {
         self.values[index] = value;
     }

@@ -113,6 +113,13 @@ pub enum PatientInput {
         /// Beats per minute.
         bpm: f64,
     },
+    /// The headset gained or lost input focus (OpenXR: the system menu is
+    /// open, or the headset was taken off). Losing it pauses a running
+    /// session; getting it back leaves the session paused for the therapist.
+    Focus {
+        /// Whether the scene has the patient's attention again.
+        focused: bool,
+    },
 }
 
 /// Whether the headset can reach the console.

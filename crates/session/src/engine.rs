@@ -84,6 +84,7 @@ pub struct Session {
     visit: Visit,
     suggestion: Option<Suggestion>,
     link_lost_since: Option<u64>,
+    focus_lost: bool,
     heart_rate: Option<f64>,
     heart_rate_at_us: u64,
     baseline: Baseline,
@@ -127,6 +128,7 @@ impl Session {
             visit: Visit::default(),
             suggestion: None,
             link_lost_since: None,
+            focus_lost: false,
             heart_rate: None,
             heart_rate_at_us: 0,
             baseline: Baseline::default(),
@@ -201,6 +203,11 @@ impl Session {
     /// Whether the console is out of reach.
     pub fn link_lost(&self) -> bool {
         self.link_lost_since.is_some()
+    }
+
+    /// Whether the headset has lost input focus (and not got it back).
+    pub fn focus_lost(&self) -> bool {
+        self.focus_lost
     }
 
     /// Resting heart rate measured before the start.
@@ -370,6 +377,22 @@ impl Session {
             PatientInput::HeartRate { bpm } => {
                 if bpm.is_finite() && bpm > 0.0 {
                     self.heart_rate_sample(bpm);
+                }
+                Ok(())
+            }
+            PatientInput::Focus { focused } => {
+                let lost = !focused;
+                if self.focus_lost == lost || self.state == State::Ended {
+                    return Ok(());
+                }
+                self.focus_lost = lost;
+                if focused {
+                    self.emit(EventKind::FocusRestored);
+                } else {
+                    self.emit(EventKind::FocusLost);
+                    if self.state == State::Running {
+                        self.set_state(State::Paused, Actor::Safety);
+                    }
                 }
                 Ok(())
             }

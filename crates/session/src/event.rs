@@ -163,6 +163,10 @@ pub enum EventKind {
         /// Beats per minute.
         bpm: f64,
     },
+    /// The headset lost input focus (system menu, headset taken off).
+    FocusLost,
+    /// The headset has focus again.
+    FocusRestored,
     /// The console became unreachable.
     LinkLost,
     /// The console is reachable again.

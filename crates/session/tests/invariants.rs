@@ -49,6 +49,7 @@ fn op(commands: BoxedStrategy<Command>) -> impl Strategy<Value = Op> {
         2 => (0u8..=100).prop_map(|value| Op::Patient(PatientInput::Suds { value })),
         1 => Just(Op::Patient(PatientInput::Panic)),
         2 => (50.0f64..150.0).prop_map(|bpm| Op::Patient(PatientInput::HeartRate { bpm })),
+        1 => any::<bool>().prop_map(|focused| Op::Patient(PatientInput::Focus { focused })),
         1 => prop_oneof![Just(LinkStatus::Lost), Just(LinkStatus::Connected)].prop_map(Op::Link),
         4 => Just(Op::Tick),
     ]

@@ -4,7 +4,7 @@
 //! ticks every `dt` seconds. Verbs: start, level X, step N, next, previous,
 //! accept, pause, resume, safe, stop, request, record N, marker TEXT,
 //! note TEXT, predict TEXT, outcome TEXT, auto on|off (therapist); suds N,
-//! panic, hr BPM (patient); lost, connected (link); tick.
+//! panic, hr BPM, focus on|off (patient and headset); lost, connected (link); tick.
 //! Update expectations with `UPDATE_EXPECT=1 cargo test -p trinvis-session`.
 
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
@@ -91,6 +91,7 @@ fn apply(session: &mut Session, now: Duration, verb: &str, arg: &str) -> Result<
         "suds" => session.patient(now, PatientInput::Suds { value: arg.parse().unwrap() }),
         "panic" => session.patient(now, PatientInput::Panic),
         "hr" => session.patient(now, PatientInput::HeartRate { bpm: arg.parse().unwrap() }),
+        "focus" => session.patient(now, PatientInput::Focus { focused: arg == "on" }),
         "lost" => {
             session.link(now, LinkStatus::Lost);
             Ok(())
@@ -205,6 +206,34 @@ fn link_loss_waits_for_the_timeout_then_fades_slowly() {
               17.000 {"by":"therapist","from":1.0,"to":2.0,"type":"target_changed"}
               18.000 {"by":"therapist","from":"safe_scene","to":"running","type":"state_changed"}
             -- running level 1.00 -> 2.00, step 1, safe 0.75
+        "#]],
+    );
+}
+
+#[test]
+fn focus_loss_pauses_and_waits_for_the_therapist() {
+    check(
+        "
+        0 start
+        1 level 2
+        3 focus off
+        4 focus off
+        6 focus on
+        7 tick
+        8 resume
+        ",
+        expect![[r#"
+               0.000 {"by":"therapist","from":"waiting","to":"running","type":"state_changed"}
+               0.000 {"id":"far","step":1,"type":"step_entered"}
+               1.000 {"by":"therapist","from":1.0,"to":2.0,"type":"target_changed"}
+               3.000 {"level":2.0,"type":"level_settled"}
+               3.000 {"stats":{"entered_at_us":0,"heart_rate_mean":null,"id":"far","ratings":0,"step":1,"suds_first":null,"suds_last":null,"suds_peak":null,"time_on_step_us":3000000},"type":"step_left"}
+               3.000 {"id":"near","step":2,"type":"step_entered"}
+               3.000 {"type":"focus_lost"}
+               3.000 {"by":"safety","from":"running","to":"paused","type":"state_changed"}
+               6.000 {"type":"focus_restored"}
+               8.000 {"by":"therapist","from":"paused","to":"running","type":"state_changed"}
+            -- running level 2.00 -> 2.00, step 2, safe 0.00
         "#]],
     );
 }

@@ -7,6 +7,7 @@ mod inspect;
 mod lint;
 mod record;
 mod recover;
+mod replay_cmd;
 mod report;
 mod sim;
 mod sim_live;
@@ -35,6 +36,8 @@ enum Cmd {
     Recover(recover::Args),
     /// Describe recordings: session, completeness, messages per channel, size.
     Inspect(inspect::Args),
+    /// Serve a recording on the therapist's page, with a timeline.
+    Replay(replay_cmd::Args),
     /// Export recordings as tidy tables (CSV or Parquet), one dataset
     /// partitioned by session, for R, Python and DuckDB.
     Export(export::Args),
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Cmd::Console(args) => console_cmd::run(&args),
         Cmd::Recover(args) => recover::run(&args),
         Cmd::Inspect(args) => inspect::run(&args),
+        Cmd::Replay(args) => replay_cmd::run(&args),
         Cmd::Export(args) => export::run(&args),
         Cmd::Report(args) => report::run(&args),
     };

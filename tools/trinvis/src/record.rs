@@ -16,6 +16,8 @@ pub struct Identity {
     pub session_id: String,
     pub patient_code: String,
     pub scenario: ScenarioRef,
+    /// The scenario's steps, as a headset lists them in its `hello`.
+    pub steps: Vec<protocol::StepInfo>,
     pub started_unix_us: u64,
 }
 
@@ -34,6 +36,7 @@ pub fn record(simulation: &mut Simulation, rate_hz: f64, path: &Path, identity: 
         started: console::rfc3339(identity.started_unix_us),
         started_unix_us: identity.started_unix_us,
         clock_offset_us: 0,
+        scenario_steps: if identity.steps.is_empty() { String::new() } else { protocol::encode(&identity.steps) },
     };
     let mut writer = Writer::create(path, &metadata).with_context(|| format!("creating {}", path.display()))?;
     let epoch = identity.started_unix_us;

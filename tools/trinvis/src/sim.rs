@@ -99,6 +99,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         });
     }
     let scenario_ref = link::scenario_ref(&scenario, &text);
+    let steps: Vec<protocol::StepInfo> =
+        scenario.steps.iter().map(|s| protocol::StepInfo { id: s.id.clone(), title: s.title.clone() }).collect();
     let started = Instant::now();
     let mut simulation = Simulation::new(scenario, config);
     let summary = match &args.record {
@@ -109,6 +111,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 session_id,
                 patient_code: args.patient_code.clone().unwrap_or_else(|| format!("SIM-{}", args.seed)),
                 scenario: scenario_ref,
+                steps,
                 started_unix_us: console::unix_us(),
             };
             crate::record::record(&mut simulation, args.rate, path, identity)?
@@ -201,6 +204,8 @@ fn describe(event: &Event, scenario: &scenario::Scenario) -> String {
         EventKind::SudsRecorded { value, by } => format!("SUDS {value} ({by:?})"),
         EventKind::Panic => "PANIC pressed".to_owned(),
         EventKind::HeartRateBaseline { bpm } => format!("heart-rate baseline {bpm:.0} bpm"),
+        EventKind::FocusLost => "headset focus lost".to_owned(),
+        EventKind::FocusRestored => "headset focus back".to_owned(),
         EventKind::LinkLost => "link lost".to_owned(),
         EventKind::LinkRestored => "link restored".to_owned(),
         EventKind::AutomaticMode { on } => format!("automatic mode {}", if *on { "on" } else { "off" }),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use glam::Vec3;
 use link::{Bridge, Clock, Link, LinkConfig};
-use protocol::{Pose, Sample, ScenarioRef};
+use protocol::{Pose, Sample, ScenarioRef, StepInfo};
 use scenario::Scenario;
 use session::Session;
 use sim::{SimConfig, Simulation};
@@ -90,6 +90,8 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle) -> To
         clock,
     );
     link_config.app = concat!("trinvis-sim ", env!("CARGO_PKG_VERSION")).to_owned();
+    link_config.steps =
+        live.scenario.steps.iter().map(|s| StepInfo { id: s.id.clone(), title: s.title.clone() }).collect();
     link_config.session_epoch_us = clock.now_us();
     let mut link = Link::start_on(&runtime, link_config);
     let mut samples = 0u64;
@@ -157,6 +159,7 @@ pub fn sample(out: &patient::Output, session: &Session, t_us: u64, frame_ms: f32
         gaze_on_stimulus: out.gaze_on_stimulus,
         stimulus_angle_deg: out.angle_to_stimulus_deg as f32,
         stimulus_distance_m: None,
+        stimulus_p: None,
         state: link::state_to_wire(session.state()),
         target_level: session.target_level() as f32,
         applied_level: session.applied_level() as f32,

@@ -52,6 +52,7 @@ fn a_killed_console_loses_at_most_about_a_second_and_the_file_is_recovered() {
             gaze_on_stimulus: true,
             stimulus_angle_deg: 0.0,
             stimulus_distance_m: None,
+            stimulus_p: None,
             state: SessionState::Running,
             target_level: 1.0,
             applied_level: 1.0,

@@ -7,6 +7,9 @@
 //!   real time; prints the therapist URL.
 //! - `bench-live`: command round trip, console ingest, recording size.
 //! - `bench`: the criterion benchmarks.
+//! - `bench-scenes`: frame time of every scene in the desktop window on this
+//!   machine's renderer (lavapipe under Xvfb where there is no GPU), at
+//!   1280x720 with MSAA and at the app's own software settings.
 //! - `build-times`: cold and warm build times of the workspace's tests, in a
 //!   fresh target directory.
 //!
@@ -25,9 +28,10 @@ fn main() -> ExitCode {
         "demo" => demo(&args[1..]),
         "bench" => bench(&args[1..]),
         "bench-live" => bench_live(),
+        "bench-scenes" => bench_scenes(),
         "build-times" => build_times(),
         _ => {
-            eprintln!("usage: cargo xtask <test | demo | bench [FILTER] | bench-live | build-times>");
+            eprintln!("usage: cargo xtask <test | demo | bench [FILTER] | bench-live | bench-scenes | build-times>");
             return ExitCode::from(if task == "help" || task == "--help" { 0 } else { 2 });
         }
     };
@@ -86,6 +90,7 @@ fn test() -> Result {
     )?;
     let python = python_for_tests()?;
     let render = render_packages();
+    let browser = browser_packages();
     let mut counts = [0u64; 3];
     run_tests("doc tests", cargo().args(["test", "--workspace", "--locked", "--doc"]), &mut counts)?;
     run_tests(
@@ -94,7 +99,8 @@ fn test() -> Result {
             .args(["test", "--workspace", "--all-targets", "--locked"])
             .env("TRINVIS_PYTHON", &python)
             .env("TRINVIS_REQUIRE_PYTHON", "1")
-            .envs(render.then_some(("TRINVIS_REQUIRE_RENDER", "1"))),
+            .envs(render.then_some(("TRINVIS_REQUIRE_RENDER", "1")))
+            .envs(browser.then_some(("TRINVIS_REQUIRE_BROWSER", "1"))),
         &mut counts,
     )?;
     let [passed, failed, ignored] = counts;
@@ -166,6 +172,36 @@ fn render_packages() -> bool {
     }
     println!("\nNOTE: xvfb and mesa-vulkan-drivers are missing, so the render test is skipped:");
     println!("      sudo apt-get install xvfb xauth mesa-vulkan-drivers libvulkan1");
+    false
+}
+
+/// Chromium and chromedriver for the therapist-page tests (tests/browser.rs),
+/// installed with apt when running as root. False (with a clear message)
+/// when they are missing and cannot be installed: those tests then say they
+/// were skipped.
+fn browser_packages() -> bool {
+    let on_path = |name: &str| Command::new("sh").args(["-c", &format!("command -v {name}")]).output();
+    let present = || {
+        on_path("chromium").is_ok_and(|o| o.status.success())
+            && on_path("chromedriver").is_ok_and(|o| o.status.success())
+    };
+    if present() {
+        return true;
+    }
+    let root_user = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if root_user {
+        println!("\n==> apt-get install chromium chromium-driver (for the therapist-page tests)");
+        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status();
+    }
+    if present() {
+        return true;
+    }
+    println!("\nNOTE: chromium and chromedriver are missing, so the therapist-page tests are skipped:");
+    println!("      sudo apt-get install chromium chromium-driver");
     false
 }
 
@@ -330,6 +366,63 @@ fn bench_live() -> Result {
         "\n==> recording size: one 60-minute heights session simulated at 60x, chunks closed every simulated second"
     );
     ingest(&exe, 1, 60.0, 60.0, 1000 / 60)?;
+    Ok(())
+}
+
+/// Every scene at its hardest step, timed in the desktop window: at 1280x720
+/// with MSAA (what a GPU gets) and at the app's own software settings
+/// (640x360, no MSAA), side by side. Under Xvfb on lavapipe when there is no
+/// display; the dev build (dependencies at opt-level 2), since the renderer's
+/// own code (Mesa) does the work.
+fn bench_scenes() -> Result {
+    run("build of trinvis-headset", cargo().args(["build", "--locked", "--package", "trinvis-headset"]))?;
+    let exe = target_dir().join("debug/trinvis-headset");
+    let xvfb = std::env::var_os("DISPLAY").is_none();
+    if xvfb && !render_packages() {
+        return Err("no display and no xvfb-run: install xvfb and mesa-vulkan-drivers".into());
+    }
+    println!("\n==> frame time per scene, hardest step, milliseconds (mean, p95)");
+    println!("{:<18} {:>22} {:>22} {:>8}", "scene", "1280x720 MSAA", "software settings", "ratio");
+    for scene in ["heights", "spiders", "public-speaking", "flying", "claustrophobia", "safe-place"] {
+        let file = root().join("scenarios").join(format!("{scene}.ron"));
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        // The scenario has an id too; a level past the last step is clamped anyway.
+        let steps = text.matches("id: \"").count().saturating_sub(1).max(1);
+        let time = |full: bool, frames: &str| -> Result<(f64, f64)> {
+            let mut command = if xvfb {
+                let mut c = Command::new("xvfb-run");
+                c.args(["-a", "-s", "-screen 0 1280x720x24"]).arg(&exe);
+                c
+            } else {
+                Command::new(&exe)
+            };
+            command
+                .args(["--display", "desktop", "--level", &steps.to_string(), "--measure", frames, "--scenario"])
+                .arg(&file)
+                .args(full.then_some("--full-quality"))
+                .env("WGPU_BACKEND", "vulkan");
+            let out = command.output().map_err(|e| format!("{}: {e}", show(&command)))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("frames "))
+                .ok_or_else(|| format!("{scene}: no frame times\n{}", String::from_utf8_lossy(&out.stderr)))?;
+            let field = |name: &str| -> f64 {
+                let mut words = line.split_whitespace();
+                words.find(|w| *w == name).and_then(|_| words.next()).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+            };
+            Ok((field("mean_ms"), field("p95_ms")))
+        };
+        let (full_mean, full_p95) = time(true, "15")?;
+        let (low_mean, low_p95) = time(false, "40")?;
+        println!(
+            "{scene:<18} {:>22} {:>22} {:>7.1}x",
+            format!("{full_mean:.1} ({full_p95:.1})"),
+            format!("{low_mean:.1} ({low_p95:.1})"),
+            full_mean / low_mean
+        );
+    }
+    println!("  (the ratio is how much faster the software settings draw the same scene)");
     Ok(())
 }
 

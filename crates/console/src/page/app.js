@@ -1,0 +1,405 @@
+// The therapist's page: one WebSocket to the console (docs/protocol.md §4.4,
+// §4.5), every session subscribed, the selected one drawn in full.
+// Drawing happens in one requestAnimationFrame loop, only when something
+// changed; messages only update state and mark it dirty.
+"use strict";
+
+const token = new URLSearchParams(location.search).get("token") || "";
+const $ = (id) => document.getElementById(id);
+const RING_CAPACITY = 1 << 18; // 48 min at 90 Hz per session
+const AVOIDANCE_ALERT_S = 5;
+
+const state = { ws: null, connected: false, sessions: new Map(), order: [], current: null, requestId: 0,
+  replay: null, dirty: true, pending: new Map() };
+
+/** What the page knows of one session. */
+class SessionView {
+  constructor(info) {
+    this.info = info; this.ring = new Ring(RING_CAPACITY); this.last = null; this.suds = []; this.markers = [];
+    this.log = []; this.suggestion = null; this.stepEnteredAt = null; this.prediction = null; this.outcome = null;
+    this.awaySince = null; this.droppedFrames = 0; this.samples = 0; this.subscribed = false; this.automatic = false;
+  }
+  stepCount() { return this.info.steps && this.info.steps.length ? this.info.steps.length : 10; }
+  clear() {
+    this.ring.clear(); this.last = null; this.suds = []; this.markers = []; this.log = []; this.suggestion = null;
+    this.stepEnteredAt = null; this.prediction = null; this.outcome = null; this.awaySince = null; this.droppedFrames = 0;
+  }
+}
+
+// Frame-time statistics for the performance check (tests/browser.rs reads them).
+const stats = window.trinvisStats = {
+  frames: 0, draws: 0, samples: 0, messages: 0, deltas: [], drawMs: [],
+  summary() {
+    const pct = (a, p) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : 0; };
+    return { frames: this.frames, draws: this.draws, samples: this.samples, messages: this.messages,
+      frame_p50_ms: pct(this.deltas, 0.5), frame_p95_ms: pct(this.deltas, 0.95), frame_max_ms: Math.max(0, ...this.deltas),
+      draw_p50_ms: pct(this.drawMs, 0.5), draw_p95_ms: pct(this.drawMs, 0.95), draw_max_ms: Math.max(0, ...this.drawMs) };
+  },
+  reset() { this.frames = 0; this.draws = 0; this.samples = 0; this.messages = 0; this.deltas = []; this.drawMs = []; },
+};
+
+// ---- the socket -------------------------------------------------------------
+
+function connect() {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${proto}//${location.host}/ws/browser?token=${encodeURIComponent(token)}`, "trinvis.v1");
+  state.ws = ws;
+  ws.onopen = () => {
+    state.connected = true;
+    for (const s of state.sessions.values()) s.subscribed = false;
+    send({ type: "list_recordings" });
+    renderConsoleLink();
+  };
+  ws.onclose = () => {
+    state.connected = false; state.ws = null;
+    renderConsoleLink();
+    setTimeout(connect, 1000);
+  };
+  ws.onmessage = (e) => { stats.messages++; receive(JSON.parse(e.data)); };
+}
+function send(message) { if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(message)); }
+
+function command(c, sessionId = state.current) {
+  if (!sessionId) return;
+  if (!state.connected) return toast("The console is not connected; nothing was sent.", true);
+  const id = ++state.requestId;
+  state.pending.set(id, c.type);
+  send({ type: "command", session_id: sessionId, request_id: id, command: c });
+}
+
+function receive(m) {
+  switch (m.type) {
+    case "sessions": return onSessions(m.sessions);
+    case "telemetry": return onTelemetry(m.session_id, m.batch.samples);
+    case "events": return onEvents(m.session_id, m.batch.events);
+    case "command_result": {
+      const what = state.pending.get(m.request_id) || "command";
+      state.pending.delete(m.request_id);
+      if (!m.ok) toast(`${what.replace(/_/g, " ")} refused: ${m.error || m.code}`, true);
+      return;
+    }
+    case "recordings": return renderRecordings(m.recordings);
+    case "replay_status": return onReplayStatus(m);
+    case "dropped": return log(m.session_id, null, `the console left out ${m.telemetry_batches} telemetry batches for this page`);
+    case "error": return toast(`The console refused a message: ${m.message}`, true);
+  }
+}
+
+function onSessions(list) {
+  state.order = list.map((i) => i.session_id);
+  for (const info of list) {
+    let s = state.sessions.get(info.session_id);
+    if (!s) { s = new SessionView(info); state.sessions.set(info.session_id, s); }
+    const wasConnected = s.info.link === "connected";
+    s.info = info;
+    if (wasConnected && info.link !== "connected") log(info.session_id, null, "headset disconnected");
+    if (!wasConnected && info.link === "connected" && s.samples) log(info.session_id, null, "headset reconnected");
+    if (!s.subscribed) { send({ type: "subscribe", session_id: info.session_id }); s.subscribed = true; }
+  }
+  if (!state.current && list.length) select(list[0].session_id);
+  renderSessions(); renderTicks(); state.dirty = true;
+}
+
+function onTelemetry(id, samples) {
+  const s = state.sessions.get(id);
+  if (!s || !samples.length) return;
+  for (const sample of samples) {
+    s.ring.push(sample);
+    s.droppedFrames += sample.dropped_frames;
+    if (sample.gaze_on_stimulus || sample.state !== "running") s.awaySince = null;
+    else if (s.awaySince == null) s.awaySince = sample.session_us / 1e6;
+  }
+  s.samples += samples.length; stats.samples += samples.length;
+  s.last = samples[samples.length - 1];
+  state.dirty = true;
+}
+
+function onEvents(id, events) {
+  const s = state.sessions.get(id);
+  if (!s) return;
+  for (const e of events) {
+    const t = e.at_us / 1e6;
+    switch (e.type) {
+      case "suds_recorded": s.suds.push({ t, value: e.value, by: e.by }); break;
+      case "marker": s.markers.push({ t, kind: "marker", label: e.label }); break;
+      case "note": s.markers.push({ t, kind: "note", label: e.text }); break;
+      // Safety shows on the chart where it happened.
+      case "panic": s.markers.push({ t, kind: "marker", label: "PANIC" }); break;
+      case "safe_scene_entered": s.markers.push({ t, kind: "marker", label: `safe scene (${e.cause.replace(/_/g, " ")})` }); break;
+      case "focus_lost": s.markers.push({ t, kind: "marker", label: "headset off or system menu: paused" }); break;
+      case "suggestion_raised": s.suggestion = { step: e.step, reason: e.reason }; break;
+      case "suggestion_withdrawn": s.suggestion = null; break;
+      case "step_entered": s.stepEnteredAt = t; s.prediction = null; s.outcome = null; break;
+      case "prediction": s.prediction = e.text; break;
+      case "outcome": s.outcome = e.text; break;
+      case "automatic_mode": s.automatic = e.on; break;
+      case "target_changed": if (s.suggestion && e.to >= s.suggestion.step) s.suggestion = null; break;
+    }
+    log(id, t, describe(e));
+  }
+  state.dirty = true;
+}
+
+function describe(e) {
+  const rest = Object.entries(e).filter(([k]) => !["seq", "at_us", "type", "stats"].includes(k))
+    .map(([k, v]) => `${k} ${typeof v === "number" && !Number.isInteger(v) ? v.toFixed(2) : v}`).join(", ");
+  return `${e.type.replace(/_/g, " ")}${rest ? ": " + rest : ""}`;
+}
+
+function log(id, t, text) {
+  const s = state.sessions.get(id);
+  if (!s) return;
+  s.log.push({ t, text });
+  if (s.log.length > 500) s.log.splice(0, s.log.length - 500);
+  s.logDirty = true; state.dirty = true;
+}
+
+function onReplayStatus(m) {
+  const first = !state.replay;
+  const s = state.sessions.get(m.session_id);
+  if (s && state.replay && state.replay.generation !== m.generation) s.clear();
+  state.replay = m;
+  if (first) { $("mode").hidden = false; $("timeline").hidden = false; document.body.classList.add("replay"); }
+  renderTimeline();
+}
+
+// ---- rendering --------------------------------------------------------------
+
+function select(id) { state.current = id; renderSessions(); renderTicks(); const s = state.sessions.get(id); if (s) s.logDirty = true; state.dirty = true; }
+
+function renderConsoleLink() {
+  const el = $("console-link");
+  el.textContent = state.connected ? "console connected" : "console disconnected: reconnecting…";
+  el.className = "pill " + (state.connected ? "ok" : "bad");
+  document.body.classList.toggle("console-offline", !state.connected);
+  state.dirty = true;
+}
+
+function renderSessions() {
+  const ul = $("sessions");
+  ul.replaceChildren();
+  if (!state.order.length) { ul.innerHTML = '<li class="muted">No headset connected yet.</li>'; return; }
+  state.order.forEach((id, i) => {
+    const s = state.sessions.get(id), info = s.info;
+    const li = document.createElement("li");
+    li.className = "session" + (id === state.current ? " active" : "") + (info.link !== "connected" ? " offline" : "");
+    li.dataset.sessionId = id;
+    li.innerHTML = '<div class="line"><b><span class="num"></span><span class="code"></span></b><span class="scenario muted"></span></div>' +
+      '<div class="line"><span class="st"></span><span class="link"></span></div>';
+    li.querySelector(".num").textContent = i < 9 ? String(i + 1) : "";
+    li.querySelector(".code").textContent = info.patient_code;
+    li.querySelector(".scenario").textContent = info.scenario.id;
+    li.querySelector(".st").textContent = info.state.replace("_", " ") + (s.last ? ` · step ${s.last.step}` : "");
+    const link = state.replay ? "replay" : info.link === "connected"
+      ? `connected${info.rtt_us != null ? ` · ${(info.rtt_us / 1000).toFixed(1)} ms` : ""}` : "disconnected";
+    li.querySelector(".link").textContent = link;
+    li.onclick = () => select(id);
+    ul.appendChild(li);
+  });
+}
+
+function renderRecordings(list) {
+  const ul = $("recordings");
+  ul.replaceChildren();
+  if (!list.length) { ul.innerHTML = '<li class="muted">none yet</li>'; return; }
+  for (const r of list.slice(0, 30)) {
+    const li = document.createElement("li");
+    li.innerHTML = "<span></span><span class=\"muted\"></span>";
+    li.firstChild.textContent = r.name; li.firstChild.title = `${r.name}\n${r.modified}`;
+    li.lastChild.textContent = r.bytes > 1e6 ? `${(r.bytes / 1e6).toFixed(1)} MB` : `${Math.ceil(r.bytes / 1e3)} kB`;
+    ul.appendChild(li);
+  }
+}
+
+function renderTicks() {
+  const s = state.sessions.get(state.current);
+  const ticks = $("ticks");
+  ticks.replaceChildren();
+  if (!s) return;
+  const n = s.stepCount();
+  $("dial").max = String(n);
+  for (let i = 1; i <= n; i++) {
+    const span = document.createElement("span");
+    const step = s.info.steps && s.info.steps[i - 1];
+    span.style.left = `${((i - 1) / (n - 1)) * 100}%`;
+    span.textContent = String(i);
+    span.title = step ? `step ${i}: ${step.title}` : `step ${i}`;
+    span.dataset.step = String(i);
+    ticks.appendChild(span);
+  }
+}
+
+function renderTimeline() {
+  const r = state.replay;
+  if (!r) return;
+  $("play").textContent = r.playing ? "❚❚" : "▶";
+  if (document.activeElement !== $("scrub")) $("scrub").value = String(r.duration_us ? Math.round((r.position_us / r.duration_us) * 1000) : 0);
+  $("speed").value = String(r.speed);
+  $("position").textContent = `${clock(r.position_us / 1e6)} / ${clock(r.duration_us / 1e6)}`;
+}
+
+let lastFrame = 0;
+function frame(now) {
+  if (lastFrame) { stats.deltas.push(now - lastFrame); if (stats.deltas.length > 5000) stats.deltas.shift(); }
+  lastFrame = now; stats.frames++;
+  if (state.dirty) {
+    const t0 = performance.now();
+    state.dirty = false;
+    draw();
+    stats.draws++; stats.drawMs.push(performance.now() - t0);
+    if (stats.drawMs.length > 5000) stats.drawMs.shift();
+  }
+  requestAnimationFrame(frame);
+}
+
+function text(id, value) { const el = $(id); if (el.textContent !== value) el.textContent = value; }
+
+function draw() {
+  const s = state.sessions.get(state.current);
+  $("empty").hidden = !!s; $("session").hidden = !s;
+  if (!s) return;
+  const info = s.info, last = s.last, live = !state.replay;
+  const offline = live && info.link !== "connected";
+  const t = last ? last.session_us / 1e6 : NaN;
+  text("clock", clock(t));
+  text("patient", `${info.patient_code} · ${info.scenario.id}`);
+  const shown = offline ? "offline" : (last ? last.state : info.state);
+  const st = $("state"); st.className = "state " + shown; text("state", shown.replace("_", " "));
+  const step = last ? last.step : null, title = step && info.steps && info.steps[step - 1];
+  text("step", step ? `${step} of ${s.stepCount()}${title ? " · " + title.title : ""}` : "–");
+  text("on-step", s.stepEnteredAt != null && last ? clock(t - s.stepEnteredAt) : "–");
+  const lastSuds = s.suds[s.suds.length - 1];
+  text("suds", lastSuds ? String(lastSuds.value) : "–");
+  text("hr", last && last.heart_rate != null ? `${Math.round(last.heart_rate)} bpm` : "–");
+  // Gaze on stimulus over the last 10 s of samples.
+  let on = 0, n = 0;
+  for (let k = s.ring.length - 1; k >= 0 && n < 900 && s.ring.at("t", k) > t - 10; k--, n++) on += s.ring.at("gaze", k);
+  text("gaze", n ? `${Math.round((on / n) * 100)} %` : "–");
+  const banner = $("banner");
+  if (!state.connected) { banner.hidden = false; banner.className = "banner"; text("banner", "The console connection is lost: what you see is stale. Reconnecting…"); }
+  else if (offline) { banner.hidden = false; banner.className = "banner warn"; text("banner", `Headset of ${info.patient_code} disconnected: commands cannot reach it. It eases the patient to the safe scene by itself if the link stays lost.`); }
+  else banner.hidden = true;
+  const alert = $("alert");
+  const away = s.awaySince != null && last ? t - s.awaySince : 0;
+  if (away >= AVOIDANCE_ALERT_S) { alert.hidden = false; alert.className = "alert"; text("alert", `Avoidance: looking away from the stimulus for ${Math.floor(away)} s`); }
+  else alert.hidden = true;
+  $("suggestion").hidden = !s.suggestion;
+  if (s.suggestion) {
+    const st2 = info.steps && info.steps[s.suggestion.step - 1];
+    text("suggestion-text", `Suggested: step ${s.suggestion.step}${st2 ? " · " + st2.title : ""}. ${s.suggestion.reason}`);
+  }
+  if (last) {
+    if (document.activeElement !== $("dial")) $("dial").value = String(last.target_level);
+    text("target", last.target_level.toFixed(2)); text("applied", last.applied_level.toFixed(2));
+    for (const span of $("ticks").children) span.classList.toggle("current", Number(span.dataset.step) === last.step);
+    const aim = Math.round(last.target_level), aimed = info.steps && info.steps[aim - 1];
+    text("dial-title", aimed ? `target step ${aim}: ${aimed.title}` : "");
+  }
+  $("automatic").checked = s.automatic;
+  text("prediction-now", s.prediction ? `(saved: “${s.prediction}”)` : "");
+  text("outcome-now", s.outcome ? `(saved: “${s.outcome}”)` : "");
+  for (const el of document.querySelectorAll("main button[data-cmd], #stop, #dial, #suds-form button, #marker, #note-form button, #prediction-form button, #outcome-form button, #automatic"))
+    el.disabled = !live || offline;
+  // Comfort and link.
+  let frameSum = 0, frames = 0;
+  for (let k = s.ring.length - 1; k >= 0 && frames < 90; k--, frames++) frameSum += s.ring.at("frame_ms", k);
+  text("fps", frames && frameSum ? `${(1000 / (frameSum / frames)).toFixed(0)} / 90 fps` : "–");
+  text("dropped", String(s.droppedFrames));
+  text("link", state.replay ? "replay" : info.link);
+  text("rtt", info.rtt_us != null ? `${(info.rtt_us / 1000).toFixed(1)} ms` : "–");
+  // The offset itself is between two unrelated clocks; its drift since the first estimate is what tells.
+  if (info.offset_us != null && s.firstOffset == null) s.firstOffset = info.offset_us;
+  text("offset", info.offset_us != null ? `${(info.offset_us / 1e3).toFixed(0)} ms (${((info.offset_us - s.firstOffset) / 1e3).toFixed(1)} ms)` : "–");
+  text("samples", String(s.samples));
+  drawChart($("chart"), s);
+  drawMap($("map"), s);
+  if (s.logDirty) {
+    s.logDirty = false;
+    const box = $("log");
+    box.replaceChildren(...s.log.slice(-200).reverse().map((l) => {
+      const div = document.createElement("div");
+      div.innerHTML = '<span class="t"></span><span></span>';
+      div.firstChild.textContent = l.t == null ? "" : clock(l.t);
+      div.lastChild.textContent = l.text;
+      return div;
+    }));
+  }
+}
+
+function toast(message, bad) {
+  const div = document.createElement("div");
+  div.className = "toast" + (bad ? " bad" : "");
+  div.textContent = message;
+  $("toasts").appendChild(div);
+  setTimeout(() => div.remove(), 6000);
+}
+
+// ---- controls ---------------------------------------------------------------
+
+function safeScene() {
+  const s = state.sessions.get(state.current);
+  if (state.replay) return toast("This is a replay: nothing reaches a headset.");
+  if (s && s.info.link !== "connected") return toast("The headset is not connected; it eases the patient to the safe scene by itself when the link stays lost.", true);
+  command({ type: "safe_scene" });
+}
+function setLevel(level) {
+  const s = state.sessions.get(state.current);
+  if (!s) return;
+  command({ type: "set_level", level: Math.min(s.stepCount(), Math.max(1, Math.round(level * 10) / 10)) });
+}
+function pauseOrResume() {
+  const s = state.sessions.get(state.current);
+  if (state.replay) return replay({ action: state.replay.playing ? "pause" : "play" });
+  if (!s || !s.last) return;
+  command({ type: s.last.state === "running" ? "pause" : s.last.state === "waiting" ? "start" : "resume" });
+}
+function replay(control) { send({ type: "replay", ...control }); }
+
+$("safe").onclick = safeScene;
+document.querySelectorAll("button[data-cmd]").forEach((b) => { b.onclick = () => command({ type: b.dataset.cmd }); });
+$("dial").onchange = () => setLevel(parseFloat($("dial").value));
+$("automatic").onchange = () => command({ type: "set_automatic", on: $("automatic").checked });
+$("stop").onclick = () => $("confirm").showModal();
+$("confirm").onclose = () => { if ($("confirm").returnValue === "stop") command({ type: "stop" }); };
+const onSubmit = (id, make) => { $(id).onsubmit = (e) => { e.preventDefault(); make(); }; };
+onSubmit("suds-form", () => {
+  const value = Number($("suds-value").value);
+  if ($("suds-value").value === "" || !Number.isInteger(value) || value < 0 || value > 100) return toast("A SUDS rating is a whole number from 0 to 100.", true);
+  command({ type: "record_suds", value }); $("suds-value").value = "";
+});
+onSubmit("marker-form", () => { command({ type: "marker", label: $("marker-label").value.trim() || "marker" }); $("marker-label").value = ""; });
+onSubmit("note-form", () => { const text = $("note-text").value.trim(); if (text) { command({ type: "note", text }); $("note-text").value = ""; } });
+onSubmit("prediction-form", () => { const text = $("prediction-text").value.trim(); if (text) { command({ type: "prediction", text }); $("prediction-text").value = ""; } });
+onSubmit("outcome-form", () => { const text = $("outcome-text").value.trim(); if (text) { command({ type: "outcome", text }); $("outcome-text").value = ""; } });
+$("refresh-recordings").onclick = () => send({ type: "list_recordings" });
+$("play").onclick = () => replay({ action: state.replay && state.replay.playing ? "pause" : "play" });
+$("speed").onchange = () => replay({ action: "speed", speed: Number($("speed").value) });
+$("scrub").onchange = () => { if (state.replay) replay({ action: "seek", position_us: Math.round((Number($("scrub").value) / 1000) * state.replay.duration_us) }); };
+
+document.addEventListener("keydown", (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName) && document.activeElement.type !== "range";
+  if (typing || $("confirm").open) return;
+  const s = state.sessions.get(state.current);
+  const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+  const handled = {
+    s: safeScene,
+    " ": pauseOrResume,
+    ArrowUp: () => s && s.last && setLevel(s.last.target_level + 0.5),
+    ArrowDown: () => s && s.last && setLevel(s.last.target_level - 0.5),
+    n: () => command({ type: "next_step" }),
+    p: () => command({ type: "previous_step" }),
+    a: () => command({ type: "accept_suggestion" }),
+    q: () => command({ type: "request_suds" }),
+    r: () => $("suds-value").focus(),
+    m: () => $("marker-label").focus(),
+    ArrowLeft: () => state.replay && replay({ action: "seek", position_us: Math.max(0, state.replay.position_us - 10e6) }),
+    ArrowRight: () => state.replay && replay({ action: "seek", position_us: state.replay.position_us + 10e6 }),
+  }[key] || (/^[1-9]$/.test(key) && (() => { const id = state.order[Number(key) - 1]; if (id) select(id); }));
+  if (handled) { e.preventDefault(); handled(); }
+});
+window.addEventListener("resize", () => { state.dirty = true; });
+setInterval(() => { if (state.connected) send({ type: "list_recordings" }); }, 15000);
+
+connect();
+requestAnimationFrame(frame);

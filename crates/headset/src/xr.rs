@@ -1,0 +1,319 @@
+//! OpenXR (the `xr` feature): the headset's display, head and hand poses,
+//! controller input and session focus, through bevy_mod_openxr.
+//!
+//! [`probe`] asks, before the app is built, whether an OpenXR runtime
+//! answers and has a head-mounted display; the binary falls back to the
+//! desktop window (or headless) when it does not, with one line saying why.
+//!
+//! Controls (any controller with these inputs; suggested bindings for Oculus
+//! Touch, Valve Index, HTC Vive and the Khronos simple controller):
+//! - panic: B or Y (Index: B; Vive and simple controller: menu);
+//! - SUDS prompt: the right thumbstick (Vive: trackpad) moves the rating,
+//!   the trigger answers.
+//!
+//! Losing focus (the system menu is open, the headset was taken off) reaches
+//! the session engine as [`PatientInput::Focus`]: a running session pauses
+//! and the console sees `focus_lost`.
+
+use std::borrow::Cow;
+
+use bevy::prelude::*;
+use bevy_mod_openxr::action_binding::{OxrSendActionBindings, OxrSuggestActionBinding};
+use bevy_mod_openxr::action_set_attaching::OxrAttachActionSet;
+use bevy_mod_openxr::action_set_syncing::{OxrActionSetSyncSet, OxrSyncActionSet};
+use bevy_mod_openxr::openxr_session_running;
+use bevy_mod_openxr::poll_events::{OxrEventHandlerExt, OxrEventIn};
+use bevy_mod_openxr::resources::OxrInstance;
+use bevy_mod_openxr::session::OxrSession;
+use bevy_mod_xr::camera::XrCamera;
+use bevy_mod_xr::session::{XrSessionCreated, XrTracker, XrTrackingRoot, session_available};
+use session::PatientInput;
+
+use crate::HeadsetSystems;
+use crate::engine::{Drive, PatientAction};
+use crate::prompt::Rating;
+use crate::telemetry::{Hand, Head};
+
+/// Whether an OpenXR runtime answers with a head-mounted display; the reason
+/// in words when it does not.
+pub fn probe() -> Result<String, String> {
+    // Windows links the loader in (as bevy_mod_openxr does there).
+    #[cfg(windows)]
+    let entry = openxr::Entry::linked();
+    // SAFETY: loading the system's OpenXR loader runs its initialisation
+    // code; that is what the loader is for, and nothing else is loaded.
+    #[cfg(not(windows))]
+    #[allow(unsafe_code, reason = "the only way to open the system's OpenXR loader")]
+    let entry = unsafe { openxr::Entry::load() }.map_err(|e| format!("no OpenXR loader (libopenxr_loader.so): {e}"))?;
+    let info = openxr::ApplicationInfo {
+        application_name: "trinvis-headset",
+        engine_name: "bevy",
+        api_version: openxr::Version::new(1, 0, 0),
+        ..Default::default()
+    };
+    let instance = entry.create_instance(&info, &openxr::ExtensionSet::default(), &[]).map_err(|e| {
+        format!("no OpenXR runtime answered ({e}); is SteamVR, Monado or the headset's runtime running?")
+    })?;
+    let runtime =
+        instance.properties().map(|p| format!("{} {}", p.runtime_name, p.runtime_version)).unwrap_or_default();
+    instance
+        .system(openxr::FormFactor::HEAD_MOUNTED_DISPLAY)
+        .map_err(|e| format!("the OpenXR runtime {runtime} has no headset ({e}); is it connected and on?"))?;
+    Ok(runtime)
+}
+
+/// Adds bevy_mod_openxr's plugins around Bevy's defaults.
+pub fn add_xr_plugins(app: &mut App) {
+    app.add_plugins(bevy_mod_openxr::add_xr_plugins(DefaultPlugins));
+}
+
+/// Head, hands, controllers and focus from OpenXR.
+#[derive(Debug)]
+pub struct XrPlugin;
+
+#[derive(Resource)]
+struct Actions {
+    set: openxr::ActionSet,
+    panic: openxr::Action<bool>,
+    rating: openxr::Action<openxr::Vector2f>,
+    answer: openxr::Action<f32>,
+    left: openxr::Action<openxr::Posef>,
+    right: openxr::Action<openxr::Posef>,
+}
+
+impl Plugin for XrPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Startup, create_actions.run_if(session_available))
+            .add_systems(OxrSendActionBindings, suggest_bindings)
+            .add_systems(Startup, spawn_veil.after(crate::scene::spawn))
+            .add_systems(XrSessionCreated, (attach_actions, spawn_hands, place_tracking_root))
+            .add_systems(PreUpdate, sync_actions.before(OxrActionSetSyncSet).run_if(openxr_session_running))
+            .add_systems(
+                Update,
+                (
+                    controllers.run_if(openxr_session_running).in_set(HeadsetSystems::Input),
+                    head_from_eyes.in_set(HeadsetSystems::Input),
+                    fade.in_set(HeadsetSystems::Observe),
+                ),
+            )
+            .add_oxr_event_handler(focus);
+    }
+}
+
+fn create_actions(instance: Res<OxrInstance>, mut commands: Commands) {
+    let created = (|| -> openxr::Result<Actions> {
+        let set = instance.create_action_set("trinvis", "Trinvis", 0)?;
+        Ok(Actions {
+            panic: set.create_action("panic", "Panic: leave to the safe scene", &[])?,
+            rating: set.create_action("rating", "Move the SUDS rating", &[])?,
+            answer: set.create_action("answer", "Give the SUDS rating", &[])?,
+            left: set.create_action("left_hand", "Left hand", &[])?,
+            right: set.create_action("right_hand", "Right hand", &[])?,
+            set,
+        })
+    })();
+    match created {
+        Ok(actions) => commands.insert_resource(actions),
+        Err(e) => error!("xr: could not create the controller actions ({e}); panic is Escape on the desktop only"),
+    }
+}
+
+fn suggest_bindings(actions: Option<Res<Actions>>, mut bindings: MessageWriter<OxrSuggestActionBinding>) {
+    let Some(actions) = actions else { return };
+    let profiles: [(&str, &[&str], &str, &str, &str); 4] = [
+        (
+            "/interaction_profiles/oculus/touch_controller",
+            &["/user/hand/right/input/b/click", "/user/hand/left/input/y/click"],
+            "/user/hand/right/input/thumbstick",
+            "/user/hand/right/input/trigger/value",
+            "grip",
+        ),
+        (
+            "/interaction_profiles/valve/index_controller",
+            &["/user/hand/right/input/b/click", "/user/hand/left/input/b/click"],
+            "/user/hand/right/input/thumbstick",
+            "/user/hand/right/input/trigger/value",
+            "grip",
+        ),
+        (
+            "/interaction_profiles/htc/vive_controller",
+            &["/user/hand/right/input/menu/click", "/user/hand/left/input/menu/click"],
+            "/user/hand/right/input/trackpad",
+            "/user/hand/right/input/trigger/value",
+            "grip",
+        ),
+        ("/interaction_profiles/khr/simple_controller", &["/user/hand/right/input/menu/click"], "", "", "grip"),
+    ];
+    for (profile, panic, stick, trigger, pose) in profiles {
+        let mut suggest = |action: openxr::sys::Action, paths: Vec<String>| {
+            if !paths.is_empty() {
+                bindings.write(OxrSuggestActionBinding {
+                    action,
+                    interaction_profile: Cow::Borrowed(profile),
+                    bindings: paths.into_iter().map(Cow::Owned).collect(),
+                });
+            }
+        };
+        suggest(actions.panic.as_raw(), panic.iter().map(|p| (*p).to_owned()).collect());
+        suggest(actions.rating.as_raw(), [stick].iter().filter(|p| !p.is_empty()).map(|p| (*p).to_owned()).collect());
+        suggest(actions.answer.as_raw(), [trigger].iter().filter(|p| !p.is_empty()).map(|p| (*p).to_owned()).collect());
+        if profile.ends_with("simple_controller") {
+            suggest(actions.answer.as_raw(), vec!["/user/hand/right/input/select/click".into()]);
+        }
+        suggest(actions.left.as_raw(), vec![format!("/user/hand/left/input/{pose}/pose")]);
+        suggest(actions.right.as_raw(), vec![format!("/user/hand/right/input/{pose}/pose")]);
+    }
+}
+
+fn attach_actions(actions: Option<Res<Actions>>, mut attach: MessageWriter<OxrAttachActionSet>) {
+    if let Some(actions) = actions {
+        attach.write(OxrAttachActionSet(actions.set.clone()));
+    }
+}
+
+fn sync_actions(actions: Option<Res<Actions>>, mut sync: MessageWriter<OxrSyncActionSet>) {
+    if let Some(actions) = actions {
+        sync.write(OxrSyncActionSet(actions.set.clone()));
+    }
+}
+
+/// The controllers' grip poses, tracked as [`Hand`] entities.
+fn spawn_hands(actions: Option<Res<Actions>>, session: Res<OxrSession>, mut commands: Commands) {
+    let Some(actions) = actions else { return };
+    for (action, hand) in [(&actions.left, Hand::Left), (&actions.right, Hand::Right)] {
+        match session.create_action_space(action, openxr::Path::NULL, Isometry3d::IDENTITY) {
+            Ok(space) => {
+                commands.spawn((space, hand, XrTracker));
+            }
+            Err(e) => warn!("xr: no pose for the {hand:?} hand ({e})"),
+        }
+    }
+}
+
+/// The tracked space's floor origin goes where the scene wants the patient,
+/// facing the way the scene faces them.
+fn place_tracking_root(
+    head: Query<&Transform, With<Head>>,
+    mut root: Query<&mut Transform, (With<XrTrackingRoot>, Without<Head>)>,
+) {
+    let (Ok(head), Ok(mut root)) = (head.single(), root.single_mut()) else { return };
+    let (yaw, _, _) = head.rotation.to_euler(EulerRot::YXZ);
+    root.translation = Vec3::new(head.translation.x, 0.0, head.translation.z);
+    root.rotation = Quat::from_rotation_y(yaw);
+}
+
+/// The head is between the eyes: telemetry, audio and the synthetic patient
+/// all read [`Head`].
+fn head_from_eyes(
+    eyes: Query<&GlobalTransform, With<XrCamera>>,
+    mut head: Query<&mut Transform, (With<Head>, Without<XrCamera>)>,
+) {
+    let mut count = 0.0;
+    let mut position = Vec3::ZERO;
+    let mut rotation = None;
+    for eye in &eyes {
+        let (_, r, t) = eye.to_scale_rotation_translation();
+        position += t;
+        rotation.get_or_insert(r);
+        count += 1.0;
+    }
+    let (Some(rotation), Ok(mut head)) = (rotation, head.single_mut()) else { return };
+    head.translation = position / count;
+    head.rotation = rotation;
+}
+
+/// Panic, and the SUDS prompt's thumbstick and trigger.
+#[allow(clippy::too_many_arguments, reason = "Bevy injects system parameters")]
+fn controllers(
+    actions: Option<Res<Actions>>,
+    session: Res<OxrSession>,
+    time: Res<Time>,
+    mut rating: ResMut<Rating>,
+    mut panic_held: Local<bool>,
+    mut answer_held: Local<bool>,
+    mut moved: Local<f32>,
+    mut patient: MessageWriter<PatientAction>,
+) {
+    let Some(actions) = actions else { return };
+    let pressed = actions.panic.state(&session, openxr::Path::NULL).is_ok_and(|s| s.current_state);
+    if pressed && !*panic_held {
+        patient.write(PatientAction(PatientInput::Panic));
+    }
+    *panic_held = pressed;
+    if !rating.open {
+        return;
+    }
+    // Held up or down, the rating moves 5 points every 0.15 s.
+    let stick = actions.rating.state(&session, openxr::Path::NULL).map_or(0.0, |s| s.current_state.y);
+    *moved += time.delta_secs();
+    if stick.abs() > 0.5 && *moved >= 0.15 {
+        *moved = 0.0;
+        rating.nudge(if stick > 0.0 { 5 } else { -5 });
+    }
+    let trigger = actions.answer.state(&session, openxr::Path::NULL).map_or(0.0, |s| s.current_state);
+    if trigger > 0.8 && !*answer_held {
+        patient.write(PatientAction(PatientInput::Suds { value: rating.answer() }));
+    }
+    *answer_held = trigger > 0.8;
+}
+
+/// The safe-scene fade in a headset: a sphere around the head, opaque
+/// half-way through the fade, when the scenes swap.
+#[derive(Component, Debug)]
+struct Veil;
+
+fn spawn_veil(
+    mut commands: Commands,
+    head: Query<Entity, With<Head>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let Ok(head) = head.single() else { return };
+    let material = StandardMaterial {
+        base_color: Color::srgba(0.55, 0.7, 0.6, 0.0),
+        unlit: true,
+        alpha_mode: AlphaMode::Blend,
+        cull_mode: None,
+        ..default()
+    };
+    commands.spawn((
+        Mesh3d(meshes.add(Sphere::new(0.3))),
+        MeshMaterial3d(materials.add(material)),
+        Transform::default(),
+        Visibility::Hidden,
+        Veil,
+        ChildOf(head),
+    ));
+}
+
+fn fade(
+    drive: Res<Drive>,
+    mut veil: Query<(&MeshMaterial3d<StandardMaterial>, &mut Visibility), With<Veil>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let blend = drive.safe_blend as f32;
+    let alpha = 1.0 - (2.0 * blend - 1.0).abs();
+    for (material, mut visibility) in &mut veil {
+        visibility.set_if_neq(if alpha > 0.001 { Visibility::Inherited } else { Visibility::Hidden });
+        if let Some(mut m) = materials.get_mut(&material.0)
+            && (m.base_color.alpha() - alpha).abs() > 0.001
+        {
+            m.base_color.set_alpha(alpha);
+        }
+    }
+}
+
+/// Focus lost (system menu, headset off) pauses; focus back is reported.
+fn focus(event: OxrEventIn, mut patient: MessageWriter<PatientAction>, mut focused: Local<Option<bool>>) {
+    let openxr::Event::SessionStateChanged(change) = *event else { return };
+    let now = change.state() == openxr::SessionState::FOCUSED;
+    info!("xr: session state {:?}", change.state());
+    // Before the first FOCUSED there is nothing to lose.
+    if focused.is_none() && !now {
+        return;
+    }
+    if *focused != Some(now) {
+        *focused = Some(now);
+        patient.write(PatientAction(PatientInput::Focus { focused: now }));
+    }
+}
