@@ -76,6 +76,15 @@ pub struct Visit {
 /// The visits of a session, in the order they happened.
 pub fn visits(data: &SessionData, scenario: Option<&Scenario>) -> Vec<Visit> {
     let scenario = scenario.filter(|s| s.id == data.metadata.scenario_id);
+    // Without the scenario file, the titles the headset listed in its hello.
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&data.metadata.scenario_steps).unwrap_or_default();
+    let title = |step: u32| -> Option<String> {
+        let i = (step as usize).checked_sub(1)?;
+        match scenario {
+            Some(s) => s.steps.get(i).map(|s| s.title.clone()),
+            None => listed.get(i)?.get("title")?.as_str().map(str::to_owned),
+        }
+    };
     let mut visits: Vec<Visit> = Vec::new();
     // Ratings belong to the visit open when they were logged: the log's
     // order decides, so a rating logged at the same time as a step change
@@ -95,9 +104,7 @@ pub fn visits(data: &SessionData, scenario: Option<&Scenario>) -> Vec<Visit> {
                 visits.push(Visit {
                     step,
                     step_id: event.text("id").unwrap_or("").to_owned(),
-                    step_title: scenario
-                        .and_then(|s| (step as usize).checked_sub(1).and_then(|i| s.steps.get(i)))
-                        .map(|s| s.title.clone()),
+                    step_title: title(step),
                     visit,
                     entered_seq: event.seq,
                     entered_us: event.at_us,

@@ -237,6 +237,7 @@ fn the_report_is_one_html_file_with_plots_and_a_row_per_visit() {
     let html = std::fs::read_to_string(out_dir.join("index.html")).unwrap();
     let data = research::load(&file).unwrap();
     let visits = research::steps::visits(&data, None);
+    assert!(visits.iter().all(|v| v.step_title.is_some()), "without the scenario file, titles from the metadata");
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("SIM-5"), "patient code");
     assert!(html.contains("Fear of heights") || html.contains("heights"), "scenario");
