@@ -4,8 +4,15 @@
 use std::process::Command;
 
 /// Crates that must stay free of rendering and async IO.
-const CORE: &[&str] =
-    &["trinvis-scenario", "trinvis-session", "trinvis-patient", "trinvis-sim", "trinvis-protocol", "trinvis-recording"];
+const CORE: &[&str] = &[
+    "trinvis-scenario",
+    "trinvis-session",
+    "trinvis-patient",
+    "trinvis-sim",
+    "trinvis-protocol",
+    "trinvis-recording",
+    "trinvis-research",
+];
 
 /// Name prefixes that mean a renderer, windowing or async runtime.
 const FORBIDDEN: &[&str] = &["bevy", "wgpu", "winit", "tokio", "async-std", "smol"];

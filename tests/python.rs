@@ -85,6 +85,8 @@ async fn python_mcap_reads_every_channel_of_a_console_recording() {
         let seen = &theirs["channels"][channel.topic()];
         assert_eq!(seen["count"].as_u64(), Some(ours.channel(channel).count() as u64), "{}: {theirs}", channel.topic());
         assert!(seen["count"].as_u64().unwrap() > 0, "{} is empty", channel.topic());
+        assert_eq!(seen["summary_count"], seen["count"], "the index agrees: {theirs}");
+        assert_eq!(seen["schema_json"], true, "{}: the JSON Schema parses", channel.topic());
         assert_eq!(
             (seen["json"].as_bool(), seen["message_encoding"].as_str(), seen["schema_encoding"].as_str()),
             (Some(true), Some("json"), Some("jsonschema"))

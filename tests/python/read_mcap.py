@@ -1,7 +1,8 @@
 """Reads a Trinvis recording with Python's `mcap` package (a reader nobody
 on this project wrote) and prints, as JSON: the profile, the `trinvis`
 metadata, and per channel the message count, the schema name and encoding,
-and whether every payload decoded as JSON."""
+whether the schema and every payload decoded as JSON, and the count the
+file's summary (its index) gives."""
 
 import json
 import sys
@@ -26,6 +27,15 @@ def main(path: str) -> None:
                 json.loads(message.data)
             except ValueError:
                 entry["json"] = False
+        summary = reader.get_summary()
+    for channel_id, channel in summary.channels.items():
+        entry = channels.setdefault(channel.topic, {"count": 0})
+        entry["summary_count"] = summary.statistics.channel_message_counts.get(channel_id, 0)
+        try:
+            json.loads(summary.schemas[channel.schema_id].data)
+            entry["schema_json"] = True
+        except ValueError:
+            entry["schema_json"] = False
     print(json.dumps({"profile": profile, "metadata": metadata, "channels": channels}, sort_keys=True))
 
 

@@ -357,6 +357,91 @@ impl Recording {
     }
 }
 
+/// A complete recording's chunk index: reads the messages of a time range
+/// by decompressing only the chunks that overlap it, without reading the
+/// rest of the file. This is how a replay seeks.
+///
+/// ```
+/// use recording::{Channel, Index, Metadata, Writer};
+/// let mut writer = Writer::new(std::io::Cursor::new(Vec::new()), &Metadata::example()).unwrap();
+/// for s in 0..10u64 {
+///     writer.write(Channel::Events, s * 1_000_000, br#"{}"#).unwrap();
+///     writer.flush().unwrap(); // one chunk a second, as the console writes them
+/// }
+/// let bytes = writer.finish().unwrap().into_inner();
+/// let index = Index::read(&bytes).unwrap().expect("a complete file has an index");
+/// let second = index.range(&bytes, 3_000_000, 4_000_000).unwrap();
+/// assert_eq!(second.iter().map(|m| m.log_time_us).collect::<Vec<_>>(), [3_000_000]);
+/// ```
+#[derive(Debug)]
+pub struct Index {
+    summary: mcap::Summary,
+    /// Chunk indexes in order of their first message's time.
+    chunks: Vec<mcap::records::ChunkIndex>,
+}
+
+impl Index {
+    /// Reads the summary section of a complete file; `None` when the file
+    /// has none (a cut file: use [`Recording::read`] and [`Recording::seek`]).
+    pub fn read(bytes: &[u8]) -> Result<Option<Index>, Error> {
+        if !bytes.starts_with(mcap::MAGIC) {
+            return Err(Error::NotMcap);
+        }
+        if !bytes.ends_with(mcap::MAGIC) || mcap::read::footer(bytes).is_err() {
+            return Ok(None);
+        }
+        let Some(summary) = mcap::Summary::read(bytes)? else { return Ok(None) };
+        // The writer's first flush closes a chunk with the channels and no
+        // messages; its times are 0 and would stretch every range.
+        let mut chunks: Vec<_> =
+            summary.chunk_indexes.iter().filter(|c| !c.message_index_offsets.is_empty()).cloned().collect();
+        chunks.sort_by_key(|c| c.message_start_time);
+        Ok(Some(Index { summary, chunks }))
+    }
+
+    /// First and last message times of the file, µs (from the chunk index).
+    pub fn time_range(&self) -> Option<(u64, u64)> {
+        let start = self.chunks.iter().map(|c| c.message_start_time).min()?;
+        let end = self.chunks.iter().map(|c| c.message_end_time).max()?;
+        Some((start / 1000, end / 1000))
+    }
+
+    /// Messages with `from_us <= log_time_us < to_us`, in time order (ties
+    /// in file order). Only chunks whose time span overlaps the range are
+    /// decompressed.
+    pub fn range(&self, bytes: &[u8], from_us: u64, to_us: u64) -> Result<Vec<Message>, Error> {
+        let (from, to) = (from_us.saturating_mul(1000), to_us.saturating_mul(1000));
+        let mut messages = Vec::new();
+        // Chunks are sorted by start time, so the scan stops at the first
+        // chunk that begins after the range; chunks may overlap in time (a
+        // headset's late samples), so every earlier one is checked.
+        for chunk in self.chunks.iter().take_while(|c| c.message_start_time < to) {
+            if chunk.message_end_time < from {
+                continue;
+            }
+            for message in self.summary.stream_chunk(bytes, chunk)? {
+                let message = message?;
+                if message.log_time < from || message.log_time >= to {
+                    continue;
+                }
+                if let Some(channel) = Channel::from_topic(&message.channel.topic) {
+                    messages.push((
+                        message.sequence,
+                        Message {
+                            channel,
+                            log_time_us: message.log_time / 1000,
+                            publish_time_us: message.publish_time / 1000,
+                            data: message.data.into_owned(),
+                        },
+                    ));
+                }
+            }
+        }
+        messages.sort_by_key(|(sequence, m)| (m.log_time_us, *sequence));
+        Ok(messages.into_iter().map(|(_, m)| m).collect())
+    }
+}
+
 /// Reads `input` (complete or cut short) and writes a clean copy to
 /// `output`. Returns the recording that was saved.
 pub fn recover(input: &std::path::Path, output: &std::path::Path) -> Result<Recording, Error> {
@@ -374,13 +459,19 @@ mod tests {
     use super::*;
 
     fn sample_file(seconds: u64) -> Vec<u8> {
+        sample_file_from(0, seconds)
+    }
+
+    /// `seconds` of 90 Hz telemetry and an event a second, from `start` µs.
+    fn sample_file_from(start: u64, seconds: u64) -> Vec<u8> {
         let mut writer = Writer::new(Cursor::new(Vec::new()), &Metadata::example()).unwrap();
         for s in 0..seconds {
             for frame in 0..90u64 {
-                let t = 1_000_000 * s + frame * 11_111;
+                let t = start + 1_000_000 * s + frame * 11_111;
                 writer.write(Channel::Telemetry, t, format!(r#"{{"t_us":{t}}}"#).as_bytes()).unwrap();
             }
-            writer.write(Channel::Events, 1_000_000 * s + 500_000, format!(r#"{{"seq":{s}}}"#).as_bytes()).unwrap();
+            let t = start + 1_000_000 * s + 500_000;
+            writer.write(Channel::Events, t, format!(r#"{{"seq":{s}}}"#).as_bytes()).unwrap();
             writer.flush().unwrap();
         }
         writer.finish().unwrap().into_inner()
@@ -400,6 +491,29 @@ mod tests {
         assert_eq!(r.messages[i].log_time_us, 1_500_000);
         assert_eq!(r.seek(0), 0);
         assert_eq!(r.seek(u64::MAX), r.messages.len());
+    }
+
+    #[test]
+    fn the_index_reads_a_time_range_like_the_whole_file_does() {
+        // Times as a console writes them, far from 0.
+        let start = 1_795_688_100_000_000;
+        let bytes = sample_file_from(start, 6);
+        let whole = Recording::read(&bytes).unwrap();
+        let index = Index::read(&bytes).unwrap().unwrap();
+        assert_eq!(index.time_range(), whole.time_range());
+        assert_eq!(index.time_range().unwrap().0, start);
+        for (from, to) in
+            [(0, 1), (0, 6_000_000), (1_500_000, 3_250_000), (2_000_000, 2_000_001), (5_999_999, u64::MAX)]
+        {
+            let (from, to) = (start + from, to.saturating_add(start));
+            let expected: Vec<_> =
+                whole.messages.iter().filter(|m| m.log_time_us >= from && m.log_time_us < to).cloned().collect();
+            assert_eq!(index.range(&bytes, from, to).unwrap(), expected, "{from}..{to}");
+        }
+        assert!(index.range(&bytes, start + 7_000_000, start + 8_000_000).unwrap().is_empty());
+        assert!(index.range(&bytes, 0, start).unwrap().is_empty());
+        // A cut file has no index; the caller falls back to reading it whole.
+        assert!(Index::read(&bytes[..bytes.len() - 100]).unwrap().is_none());
     }
 
     #[test]

@@ -2,10 +2,13 @@
 //! Glue only: each subcommand parses its flags and calls a library.
 
 mod console_cmd;
+mod export;
 mod inspect;
 mod lint;
+mod record;
 mod recover;
 mod replay_cmd;
+mod report;
 mod sim;
 mod sim_live;
 
@@ -35,6 +38,11 @@ enum Cmd {
     Inspect(inspect::Args),
     /// Serve a recording on the therapist's page, with a timeline.
     Replay(replay_cmd::Args),
+    /// Export recordings as tidy tables (CSV or Parquet), one dataset
+    /// partitioned by session, for R, Python and DuckDB.
+    Export(export::Args),
+    /// Write a session's report: one HTML page with plots and a table per step.
+    Report(report::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +62,8 @@ fn main() -> ExitCode {
         Cmd::Recover(args) => recover::run(&args),
         Cmd::Inspect(args) => inspect::run(&args),
         Cmd::Replay(args) => replay_cmd::run(&args),
+        Cmd::Export(args) => export::run(&args),
+        Cmd::Report(args) => report::run(&args),
     };
     match result {
         Ok(code) => code,

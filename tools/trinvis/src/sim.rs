@@ -33,6 +33,14 @@ pub struct Args {
     /// the events as JSON lines before the summary).
     #[arg(long)]
     events: bool,
+    /// Write the session to this new recording (MCAP, the channels and JSON
+    /// a console records), e.g. for `trinvis export` and `trinvis report`.
+    #[arg(long, conflicts_with = "console")]
+    record: Option<PathBuf>,
+    /// The pseudonymous patient code written in the recording (default
+    /// `SIM-<seed>`).
+    #[arg(long, requires = "record")]
+    patient_code: Option<String>,
     /// Run in real time as headsets connected to this console
     /// (`ws://127.0.0.1:7450`), steered from its page.
     #[arg(long, requires = "token")]
@@ -90,9 +98,25 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             scenario_ref,
         });
     }
+    let scenario_ref = link::scenario_ref(&scenario, &text);
+    let steps: Vec<protocol::StepInfo> =
+        scenario.steps.iter().map(|s| protocol::StepInfo { id: s.id.clone(), title: s.title.clone() }).collect();
     let started = Instant::now();
     let mut simulation = Simulation::new(scenario, config);
-    let summary = simulation.run_to_end();
+    let summary = match &args.record {
+        None => simulation.run_to_end(),
+        Some(path) => {
+            let session_id = path.file_stem().map_or_else(|| "sim".to_owned(), |s| s.to_string_lossy().into_owned());
+            let identity = crate::record::Identity {
+                session_id,
+                patient_code: args.patient_code.clone().unwrap_or_else(|| format!("SIM-{}", args.seed)),
+                scenario: scenario_ref,
+                steps,
+                started_unix_us: console::unix_us(),
+            };
+            crate::record::record(&mut simulation, args.rate, path, identity)?
+        }
+    };
     let wall = started.elapsed();
     if args.events {
         for event in simulation.session().events() {
@@ -105,6 +129,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         if !args.json {
             println!();
         }
+    }
+    if let Some(path) = &args.record {
+        eprintln!("wrote {}", path.display());
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -147,7 +147,7 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle) -> To
 }
 
 /// One telemetry sample from the synthetic patient's frame.
-fn sample(out: &patient::Output, session: &Session, t_us: u64, frame_ms: f32) -> Sample {
+pub fn sample(out: &patient::Output, session: &Session, t_us: u64, frame_ms: f32) -> Sample {
     let gaze = out.head_rotation * Vec3::NEG_Z;
     Sample {
         t_us,

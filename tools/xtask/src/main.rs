@@ -110,18 +110,19 @@ fn test() -> Result {
     Ok(())
 }
 
-/// A Python with `mcap` and `websockets` for the tests that read recordings
-/// and steer sessions as other languages do: a virtual environment under
+/// A Python with `mcap`, `websockets` and `duckdb` for the tests that read
+/// recordings and exports and steer sessions as other languages do: a virtual environment under
 /// the cache, made once. Installs `python3-venv` with apt when it can.
 fn python_for_tests() -> Result<PathBuf> {
     let venv = home_cache().join("python");
     let python = venv.join("bin/python");
-    let ready =
-        |p: &Path| Command::new(p).args(["-c", "import mcap, websockets"]).output().is_ok_and(|o| o.status.success());
+    let ready = |p: &Path| {
+        Command::new(p).args(["-c", "import mcap, websockets, duckdb"]).output().is_ok_and(|o| o.status.success())
+    };
     if ready(&python) {
         return Ok(python);
     }
-    println!("\n==> Python packages for the tests (mcap, websockets) into {}", venv.display());
+    println!("\n==> Python packages for the tests (mcap, websockets, duckdb) into {}", venv.display());
     let make_venv = || Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success());
     if !make_venv() {
         let root_user = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
@@ -136,11 +137,14 @@ fn python_for_tests() -> Result<PathBuf> {
             return Err("python3 with its venv module is needed for the recording tests: `apt-get install python3 python3-venv`".into());
         }
     }
-    run("pip install", Command::new(&python).args(["-m", "pip", "install", "--quiet", "mcap>=1.2", "websockets>=12"]))?;
+    run(
+        "pip install",
+        Command::new(&python).args(["-m", "pip", "install", "--quiet", "mcap>=1.2", "websockets>=12", "duckdb>=1.1"]),
+    )?;
     if ready(&python) {
         Ok(python)
     } else {
-        Err(format!("{} cannot import mcap and websockets after installing them", python.display()))
+        Err(format!("{} cannot import mcap, websockets and duckdb after installing them", python.display()))
     }
 }
 
@@ -325,7 +329,15 @@ fn bench(args: &[String]) -> Result {
     if !args.is_empty() {
         command.arg("--").args(args);
     }
-    run("benchmarks", &mut command)
+    run("benchmarks", &mut command)?;
+    // Export and seek on a 60-minute recording (the bench records it with
+    // the `trinvis` binary, so it lives in that package).
+    let mut research = cargo();
+    research.args(["bench", "--locked", "--package", "trinvis", "--bench", "research"]);
+    if !args.is_empty() {
+        research.arg("--").args(args);
+    }
+    run("research benchmarks", &mut research)
 }
 
 fn target_dir() -> PathBuf {
