@@ -48,6 +48,9 @@ pub struct Sample {
     /// Distance from the head to the nearest stimulus, metres.
     #[serde(default)]
     pub stimulus_distance_m: Option<f64>,
+    /// Where that stimulus is, metres (x, y, z).
+    #[serde(default)]
+    pub stimulus_p: Option<[f64; 3]>,
     /// Session state: `waiting`, `running`, `paused`, `safe_scene`, `ended`.
     pub state: String,
     /// Level the session eases toward.

@@ -142,6 +142,9 @@ fn telemetry(data: &SessionData) -> Table {
         .boolean("gaze_on_stimulus", s.iter().map(|x| Some(x.gaze_on_stimulus)))
         .float("stimulus_angle_deg", s.iter().map(|x| Some(x.stimulus_angle_deg)))
         .float("stimulus_distance_m", s.iter().map(|x| x.stimulus_distance_m))
+        .float("stimulus_x", s.iter().map(|x| x.stimulus_p.map(|p| p[0])))
+        .float("stimulus_y", s.iter().map(|x| x.stimulus_p.map(|p| p[1])))
+        .float("stimulus_z", s.iter().map(|x| x.stimulus_p.map(|p| p[2])))
         .float("heart_rate_bpm", s.iter().map(|x| x.heart_rate))
         .float("frame_ms", s.iter().map(|x| Some(x.frame_ms)))
         .int("dropped_frames", s.iter().map(|x| Some(i64::from(x.dropped_frames))));
