@@ -102,10 +102,27 @@ const LISTENERS: u32 = 200;
 const PASSENGERS: u32 = 60;
 const PEOPLE: u32 = 12;
 
-/// Meshes and materials when there is a renderer; nothing headless.
+/// Meshes and materials when there is a renderer; nothing headless. Equal
+/// meshes and equal colours share one asset, so the renderer draws the 150
+/// listeners or 60 passengers as a few instanced batches, not one draw each.
 struct Kit<'w> {
     meshes: Option<ResMut<'w, Assets<Mesh>>>,
     materials: Option<ResMut<'w, Assets<StandardMaterial>>>,
+    mesh_cache: std::collections::HashMap<MeshKey, Handle<Mesh>>,
+    material_cache: std::collections::HashMap<[u32; 4], Handle<StandardMaterial>>,
+}
+
+/// A mesh's vertex count and bounds: equal for the same primitive at the
+/// same size, different for every other shape this scene builds.
+type MeshKey = (usize, [u32; 6]);
+
+fn mesh_key(mesh: &Mesh) -> MeshKey {
+    use bevy::camera::primitives::MeshAabb;
+    let bounds = mesh.compute_aabb().map_or([0; 6], |b| {
+        let (min, max) = (b.min(), b.max());
+        [min.x, min.y, min.z, max.x, max.y, max.z].map(f32::to_bits)
+    });
+    (mesh.count_vertices(), bounds)
 }
 
 impl Kit<'_> {
@@ -121,13 +138,21 @@ impl Kit<'_> {
     ) -> Entity {
         let mut entity = commands.spawn((transform, Visibility::Visible, part, layer));
         if let (Some(meshes), Some(materials)) = (self.meshes.as_mut(), self.materials.as_mut()) {
-            let material = StandardMaterial {
-                base_color: color,
-                alpha_mode: if color.alpha() < 1.0 { AlphaMode::Blend } else { AlphaMode::Opaque },
-                perceptual_roughness: 0.8,
-                ..default()
-            };
-            entity.insert((Mesh3d(meshes.add(mesh.into())), MeshMaterial3d(materials.add(material))));
+            let mesh = mesh.into();
+            let mesh = self.mesh_cache.entry(mesh_key(&mesh)).or_insert_with(|| meshes.add(mesh)).clone();
+            let material = self
+                .material_cache
+                .entry(color.to_linear().to_f32_array().map(f32::to_bits))
+                .or_insert_with(|| {
+                    materials.add(StandardMaterial {
+                        base_color: color,
+                        alpha_mode: if color.alpha() < 1.0 { AlphaMode::Blend } else { AlphaMode::Opaque },
+                        perceptual_roughness: 0.8,
+                        ..default()
+                    })
+                })
+                .clone();
+            entity.insert((Mesh3d(mesh), MeshMaterial3d(material)));
         }
         entity.id()
     }
@@ -144,7 +169,7 @@ pub fn spawn(
     meshes: Option<ResMut<Assets<Mesh>>>,
     materials: Option<ResMut<Assets<StandardMaterial>>>,
 ) {
-    let mut kit = Kit { meshes, materials };
+    let mut kit = Kit { meshes, materials, mesh_cache: default(), material_cache: default() };
     let kind = engine.session.scenario().environment;
     // Where the patient's head starts: seated at the table or in the cabin,
     // standing at the railing, the lectern or in the lift.
