@@ -376,7 +376,8 @@ fn bars(
                 let step = (near >= 0.0 && (x - near).abs() < 1e-6).then(|| steps.get(near as usize)).flatten();
                 step.map_or(String::new(), u32::to_string)
             })
-            .y_label_formatter(&|y| format!("{y:.0}"))
+            // Short axes (a few minutes) need a decimal, or ticks repeat.
+            .y_label_formatter(&|y| if y_max < 10.0 { format!("{y:.1}") } else { format!("{y:.0}") })
             .x_desc("step")
             .y_desc(y_desc)
             .draw()
