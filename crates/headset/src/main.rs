@@ -175,6 +175,7 @@ fn run() -> anyhow::Result<AppExit> {
         Some(DisplayArg::Desktop) => Display::Desktop,
         Some(DisplayArg::Headless) => Display::Headless,
     };
+    anyhow::ensure!(replay.is_none() || has_display, "--replay needs a window (a display, or Xvfb: xvfb-run -a …)");
     anyhow::ensure!(
         display == Display::Desktop || (args.screenshot.is_none() && args.measure.is_none()),
         "--screenshot and --measure need a window (a display, or Xvfb)"
