@@ -46,8 +46,15 @@ fn main() -> ExitCode {
 
 type Result<T = ()> = std::result::Result<T, String>;
 
+/// The clone `cargo xtask` was started in: the nearest folder up from the
+/// current one with `x` and `Cargo.toml`. Not the folder this binary was
+/// built from: clones share one target directory, so `target/debug/xtask`
+/// may have been built by another clone.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the workspace root exists")
+    let here = std::env::current_dir().expect("a current directory");
+    here.ancestors()
+        .find(|dir| dir.join("x").is_file() && dir.join("Cargo.toml").is_file() && dir.join("tools/xtask").is_dir())
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."), Path::to_path_buf)
 }
 
 fn cargo() -> Command {
