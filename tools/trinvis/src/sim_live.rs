@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use glam::Vec3;
@@ -34,22 +35,32 @@ pub fn run(live: Live) -> anyhow::Result<ExitCode> {
             live.config.duration.as_secs_f64() / 60.0,
             live.config.rate_hz
         );
+        let stop = Arc::new(AtomicBool::new(false));
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..live.patients {
-            tasks.spawn(headset(live.clone(), i, tokio::runtime::Handle::current()));
+            tasks.spawn(headset(live.clone(), i, tokio::runtime::Handle::current(), stop.clone()));
         }
         let mut totals = Totals::default();
-        tokio::select! {
-            () = async {
-                while let Some(result) = tasks.join_next().await {
-                    if let Ok(t) = result {
-                        totals.add(&t);
+        let mut interrupted = false;
+        // Ctrl-C ends every session as the simulation's end would (the
+        // console records them as ended) and still counts; a second one
+        // leaves at once.
+        loop {
+            tokio::select! {
+                result = tasks.join_next() => match result {
+                    Some(Ok(t)) => totals.add(&t),
+                    Some(Err(_)) => {}
+                    None => break,
+                },
+                _ = tokio::signal::ctrl_c() => {
+                    if interrupted {
+                        tasks.abort_all();
+                        break;
                     }
+                    interrupted = true;
+                    println!("stopping: ending the sessions (Ctrl-C again to leave at once)");
+                    stop.store(true, Ordering::Relaxed);
                 }
-            } => {}
-            _ = tokio::signal::ctrl_c() => {
-                println!("stopping");
-                tasks.abort_all();
             }
         }
         println!(
@@ -78,7 +89,7 @@ impl Totals {
     }
 }
 
-async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle) -> Totals {
+async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle, stop: Arc<AtomicBool>) -> Totals {
     let clock = Clock::new();
     let name = format!("{:03}", i + 1);
     let mut link_config = LinkConfig::new(
@@ -106,7 +117,7 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle) -> To
     let mut last = Instant::now();
     let mut was_connected = false;
     let mut last_out = None;
-    while !sim.finished() {
+    while !sim.finished() && !stop.load(Ordering::Relaxed) {
         ticks.tick().await;
         let out = sim.step();
         let now = sim.now();
