@@ -242,6 +242,36 @@ async fn the_page_steers_a_simulated_headset_and_replays_its_recording() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn the_keyboard_shortcuts_steer_the_session() {
+    let Some(browser) = Browser::find() else { return };
+    let console = Console::start(|_| {}).await;
+    let _headset = Headset::start(&console, "SIM-K", 2);
+    let page = browser.start(1400, 1000);
+    page.goto(&format!("http://{}/?token={}", console.addr, console.therapist));
+    page.wait_until("the session in the list", wait(), |p| p.text("#sessions").contains("SIM-K"));
+    page.wait_until("a step title", wait(), |p| p.text("#step").contains("1 of 10"));
+    let target = |p: &Driver| p.text("#target").parse::<f64>().unwrap_or(0.0);
+
+    page.press(" ");
+    page.wait_until("Space to start", wait(), |p| state_text(p) == "running");
+    page.press("\u{E013}"); // ArrowUp
+    page.wait_until("Up to raise the level by a half", wait(), |p| (target(p) - 1.5).abs() < 0.01);
+    page.press("n");
+    page.wait_until("N to go to the next step", wait(), |p| target(p) >= 2.0);
+    page.press("q");
+    page.wait_until("Q to ask for a rating", wait(), |p| p.text("#log").contains("suds requested"));
+    page.press("s");
+    page.wait_until("S for the safe scene", wait(), |p| state_text(p) == "safe scene");
+
+    let recordings = console.stop().await;
+    let commands: Vec<String> = channel(&recordings[0], Channel::Commands)
+        .iter()
+        .map(|c| c["command"]["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(commands, ["start", "set_level", "next_step", "request_suds", "safe_scene"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
 async fn four_sessions_at_90_hz_frame_times() {
     let Some(browser) = Browser::find() else { return };
     let console = Console::start(|_| {}).await;
