@@ -108,6 +108,16 @@ async fn malformed_messages_get_an_error_and_the_session_goes_on() {
     assert_eq!(next_of(&mut browser, "error").await["code"], "no_such_session");
     send(&mut browser, json!({"type": "list_sessions"})).await;
     assert_eq!(next_of(&mut browser, "sessions").await["sessions"].as_array().unwrap().len(), 1);
+    // A timeline control on a live console is refused, and says why.
+    send(&mut browser, json!({"type": "replay", "action": "play"})).await;
+    let refusal = next_of(&mut browser, "error").await;
+    assert_eq!(refusal["code"], "not_replay", "{refusal}");
+    // The recordings on disk: the open session's file is listed.
+    send(&mut browser, json!({"type": "list_recordings"})).await;
+    let listed = next_of(&mut browser, "recordings").await;
+    let files = listed["recordings"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{listed}");
+    assert!(files[0]["name"].as_str().unwrap().ends_with(".mcap") && files[0]["bytes"].as_u64().unwrap() > 0);
     let patient_name = json!({"type": "hello", "headset_id": "raw", "app": "test", "patient_code": "Jane Doe",
         "scenario": {"id": "spiders", "version": "1", "sha256": "00"}, "resume_from": 1, "headset_us": 1, "session_epoch_us": 1});
     let mut other = console.raw_headset().await;
