@@ -35,6 +35,7 @@ fn app(console: Option<(String, String)>) -> App {
         duration: None,
         initial_level: Some(8.0),
         replay: None,
+        screenshot: false,
     };
     let mut app = App::new();
     app.add_plugins(MinimalPlugins)

@@ -17,15 +17,22 @@ use crate::prompt::{PromptHidden, Rating};
 use crate::telemetry::Head;
 
 /// Adds the window, the renderer and the input plugins.
-pub fn add_window_plugins(app: &mut App) {
-    app.add_plugins(DefaultPlugins.set(WindowPlugin {
-        primary_window: Some(Window {
-            title: "Trinvis".into(),
-            resolution: WindowResolution::new(1280, 720),
-            ..default()
-        }),
-        ..default()
-    }));
+/// With `screenshot`, shaders compile before their first frame instead of
+/// in the background: the saved frame is then always complete, however busy
+/// the machine (in a session that would stall the first fade instead).
+pub fn add_window_plugins(app: &mut App, screenshot: bool) {
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: Some(Window {
+                    title: "Trinvis".into(),
+                    resolution: WindowResolution::new(1280, 720),
+                    ..default()
+                }),
+                ..default()
+            })
+            .set(bevy::render::RenderPlugin { synchronous_pipeline_compilation: screenshot, ..default() }),
+    );
 }
 
 /// The window's camera, keys, prompt and fade.

@@ -109,6 +109,9 @@ pub struct HeadsetConfig {
     pub initial_level: Option<f64>,
     /// Replay a recording instead of running a session.
     pub replay: Option<ReplayConfig>,
+    /// The run only saves a screenshot (`--screenshot`): shaders compile
+    /// before their first frame, so the saved frame is complete.
+    pub screenshot: bool,
 }
 
 /// `--replay FILE --at S --speed X`.
@@ -132,7 +135,7 @@ pub fn build_app(config: HeadsetConfig) -> App {
         Display::Xr => xr::add_xr_plugins(&mut app),
         #[cfg(not(feature = "xr"))]
         Display::Xr => panic!("Display::Xr needs the `xr` feature"),
-        Display::Desktop => desktop::add_window_plugins(&mut app),
+        Display::Desktop => desktop::add_window_plugins(&mut app, config.screenshot),
         Display::Headless => {
             let frame = Duration::from_secs_f64(1.0 / config.rate_hz);
             app.add_plugins(MinimalPlugins.set(bevy::app::ScheduleRunnerPlugin::run_loop(frame)));

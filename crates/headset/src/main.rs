@@ -193,6 +193,7 @@ fn run() -> anyhow::Result<AppExit> {
         log: true,
         duration: args.minutes.map(|m| Duration::from_secs_f64(m * 60.0)),
         initial_level: args.level,
+        screenshot: args.screenshot.is_some(),
         replay: replay.map(|replay| headset::ReplayConfig {
             replay,
             start_s: args.at,

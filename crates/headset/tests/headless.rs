@@ -33,6 +33,7 @@ fn app(file: &str, text: &str, synthetic: bool) -> App {
         duration: None,
         initial_level: None,
         replay: None,
+        screenshot: false,
     };
     let mut app = App::new();
     app.add_plugins(MinimalPlugins).insert_resource(TimeUpdateStrategy::ManualDuration(STEP));

@@ -60,6 +60,7 @@ fn app(replay: Replay, start_s: f64, speed: f64) -> App {
         duration: None,
         initial_level: None,
         replay: None,
+        screenshot: false,
     };
     let mut app = App::new();
     app.add_plugins(MinimalPlugins).insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
