@@ -83,6 +83,10 @@ struct Actions {
 
 impl Plugin for XrPlugin {
     fn build(&self, app: &mut App) {
+        // The same sky and ambient light as the window, so a scene looks
+        // the same in the headset as in the screenshots.
+        app.insert_resource(ClearColor(Color::srgb(0.1, 0.1, 0.1)))
+            .insert_resource(GlobalAmbientLight { color: Color::WHITE, brightness: 400.0, ..default() });
         app.add_systems(Startup, create_actions.run_if(session_available))
             .add_systems(OxrSendActionBindings, suggest_bindings)
             .add_systems(Startup, spawn_veil.after(crate::scene::spawn))
