@@ -86,8 +86,8 @@ impl Plugin for XrPlugin {
         // The same sky and ambient light as the window, so a scene looks
         // the same in the headset as in the screenshots.
         app.insert_resource(ClearColor(Color::srgb(0.1, 0.1, 0.1)))
-            .insert_resource(GlobalAmbientLight { color: Color::WHITE, brightness: 400.0, ..default() });
-        app.add_systems(Startup, create_actions.run_if(session_available))
+            .insert_resource(GlobalAmbientLight { color: Color::WHITE, brightness: 400.0, ..default() })
+            .add_systems(Startup, create_actions.run_if(session_available))
             .add_systems(OxrSendActionBindings, suggest_bindings)
             .add_systems(Startup, spawn_veil.after(crate::scene::spawn))
             .add_systems(XrSessionCreated, (attach_actions, spawn_hands, place_tracking_root))
