@@ -17,25 +17,16 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
-use headset::{Display, HeadsetConfig};
+use headset::HeadsetConfig;
 
 fn app(console: Option<(String, String)>) -> App {
     let text = include_str!("../../../scenarios/spiders.ron");
     let config = HeadsetConfig {
-        scenario: scenario::parse(text, "spiders.ron").unwrap(),
-        scenario_text: text.to_owned(),
-        display: Display::Headless,
         synthetic_patient: true,
-        seed: 1,
         patient_code: "P-BENCH".into(),
         console: console.clone(),
-        automatic: false,
-        rate_hz: 90.0,
-        log: false,
-        duration: None,
         initial_level: Some(8.0),
-        replay: None,
-        screenshot: false,
+        ..HeadsetConfig::headless(scenario::parse(text, "spiders.ron").unwrap(), text)
     };
     let mut app = App::new();
     app.add_plugins(MinimalPlugins)

@@ -25,7 +25,8 @@ use kira::{AudioManager, AudioManagerSettings, DefaultBackend, Frame, Tween};
 use scenario::{EnvironmentKind, ParamValue, Params};
 
 use crate::HeadsetSystems;
-use crate::engine::{Drive, Engine};
+use crate::engine::Drive;
+use crate::scene::Shown;
 use crate::telemetry::{Head, Stimulus};
 
 /// How loud each voice is, 0 to 1.
@@ -390,14 +391,15 @@ fn start(mut manager: Manager, controls: &Arc<Controls>) -> Result<Playing, Stri
 /// Every frame: the mix follows the scene, the listener the head, the
 /// stimulus track the nearest stimulus.
 fn follow(
-    engine: Res<Engine>,
+    shown: Res<Shown>,
     drive: Res<Drive>,
     state: Res<AudioState>,
     playing: Option<NonSendMut<Playing>>,
     head: Query<&GlobalTransform, With<Head>>,
     stimuli: Query<(&GlobalTransform, &Visibility), With<Stimulus>>,
 ) {
-    state.controls.set(mix(&engine.session.scenario().params_at(drive.level), drive.safe_blend));
+    // The parameters the scene worked out this frame (it runs before Observe).
+    state.controls.set(mix(&shown.params, drive.safe_blend));
     let (Some(mut playing), Ok(head)) = (playing, head.single()) else { return };
     let (_, rotation, position) = head.to_scale_rotation_translation();
     let nearest = stimuli

@@ -16,6 +16,20 @@ use crate::engine::{Drive, Engine, PatientAction, TherapistCommand};
 use crate::prompt::{PromptHidden, Rating};
 use crate::telemetry::Head;
 
+/// The digit keys 0 to 9, in order (tens of a rating, tenths of a replay).
+pub const DIGITS: [KeyCode; 10] = [
+    KeyCode::Digit0,
+    KeyCode::Digit1,
+    KeyCode::Digit2,
+    KeyCode::Digit3,
+    KeyCode::Digit4,
+    KeyCode::Digit5,
+    KeyCode::Digit6,
+    KeyCode::Digit7,
+    KeyCode::Digit8,
+    KeyCode::Digit9,
+];
+
 /// Adds the window, the renderer and the input plugins.
 /// With `screenshot`, shaders compile before their first frame instead of
 /// in the background: the saved frame is then always complete, however busy
@@ -292,19 +306,7 @@ fn prompt_keys(keys: Res<ButtonInput<KeyCode>>, mut rating: ResMut<Rating>, mut 
     if keys.just_pressed(KeyCode::ArrowLeft) || keys.just_pressed(KeyCode::ArrowDown) {
         rating.nudge(-5);
     }
-    let digits = [
-        KeyCode::Digit0,
-        KeyCode::Digit1,
-        KeyCode::Digit2,
-        KeyCode::Digit3,
-        KeyCode::Digit4,
-        KeyCode::Digit5,
-        KeyCode::Digit6,
-        KeyCode::Digit7,
-        KeyCode::Digit8,
-        KeyCode::Digit9,
-    ];
-    for (tens, key) in digits.iter().enumerate() {
+    for (tens, key) in DIGITS.iter().enumerate() {
         if keys.just_pressed(*key) {
             rating.value = (tens as u8) * 10;
         }

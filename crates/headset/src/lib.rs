@@ -114,6 +114,31 @@ pub struct HeadsetConfig {
     pub screenshot: bool,
 }
 
+impl HeadsetConfig {
+    /// A headless run of `scenario` (its file's `text`) with everything else
+    /// off: no synthetic patient, console, automatic mode, log, time limit,
+    /// initial level, replay or screenshot; 90 Hz; seed 1; patient `P-0000`.
+    /// Callers set the fields they need.
+    pub fn headless(scenario: scenario::Scenario, text: &str) -> HeadsetConfig {
+        HeadsetConfig {
+            scenario,
+            scenario_text: text.to_owned(),
+            display: Display::Headless,
+            synthetic_patient: false,
+            seed: 1,
+            patient_code: "P-0000".into(),
+            console: None,
+            automatic: false,
+            rate_hz: 90.0,
+            log: false,
+            duration: None,
+            initial_level: None,
+            replay: None,
+            screenshot: false,
+        }
+    }
+}
+
 /// `--replay FILE --at S --speed X`.
 #[derive(Clone, Debug)]
 pub struct ReplayConfig {

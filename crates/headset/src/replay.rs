@@ -190,19 +190,7 @@ pub fn replay_keys(keys: Res<ButtonInput<KeyCode>>, replay: Res<Replay>, mut hea
     if keys.just_pressed(KeyCode::Home) {
         head.at_us = first;
     }
-    let digits = [
-        KeyCode::Digit0,
-        KeyCode::Digit1,
-        KeyCode::Digit2,
-        KeyCode::Digit3,
-        KeyCode::Digit4,
-        KeyCode::Digit5,
-        KeyCode::Digit6,
-        KeyCode::Digit7,
-        KeyCode::Digit8,
-        KeyCode::Digit9,
-    ];
-    for (tenth, key) in digits.iter().enumerate() {
+    for (tenth, key) in crate::desktop::DIGITS.iter().enumerate() {
         if keys.just_pressed(*key) {
             head.at_us = first + (last - first) * tenth as u64 / 10;
         }

@@ -124,48 +124,51 @@ fn create_actions(instance: Res<OxrInstance>, mut commands: Commands) {
 
 fn suggest_bindings(actions: Option<Res<Actions>>, mut bindings: MessageWriter<OxrSuggestActionBinding>) {
     let Some(actions) = actions else { return };
-    let profiles: [(&str, &[&str], &str, &str, &str); 4] = [
+    /// An interaction profile, and its paths for panic, rating and answer.
+    type Profile = (&'static str, &'static [&'static str], &'static [&'static str], &'static [&'static str]);
+    const TRIGGER: &[&str] = &["/user/hand/right/input/trigger/value"];
+    // Every profile also has grip poses for both hands.
+    let profiles: [Profile; 4] = [
         (
             "/interaction_profiles/oculus/touch_controller",
             &["/user/hand/right/input/b/click", "/user/hand/left/input/y/click"],
-            "/user/hand/right/input/thumbstick",
-            "/user/hand/right/input/trigger/value",
-            "grip",
+            &["/user/hand/right/input/thumbstick"],
+            TRIGGER,
         ),
         (
             "/interaction_profiles/valve/index_controller",
             &["/user/hand/right/input/b/click", "/user/hand/left/input/b/click"],
-            "/user/hand/right/input/thumbstick",
-            "/user/hand/right/input/trigger/value",
-            "grip",
+            &["/user/hand/right/input/thumbstick"],
+            TRIGGER,
         ),
         (
             "/interaction_profiles/htc/vive_controller",
             &["/user/hand/right/input/menu/click", "/user/hand/left/input/menu/click"],
-            "/user/hand/right/input/trackpad",
-            "/user/hand/right/input/trigger/value",
-            "grip",
+            &["/user/hand/right/input/trackpad"],
+            TRIGGER,
         ),
-        ("/interaction_profiles/khr/simple_controller", &["/user/hand/right/input/menu/click"], "", "", "grip"),
+        (
+            "/interaction_profiles/khr/simple_controller",
+            &["/user/hand/right/input/menu/click"],
+            &[],
+            &["/user/hand/right/input/select/click"],
+        ),
     ];
-    for (profile, panic, stick, trigger, pose) in profiles {
-        let mut suggest = |action: openxr::sys::Action, paths: Vec<String>| {
+    for (profile, panic, rating, answer) in profiles {
+        let mut suggest = |action: openxr::sys::Action, paths: &[&'static str]| {
             if !paths.is_empty() {
                 bindings.write(OxrSuggestActionBinding {
                     action,
                     interaction_profile: Cow::Borrowed(profile),
-                    bindings: paths.into_iter().map(Cow::Owned).collect(),
+                    bindings: paths.iter().copied().map(Cow::Borrowed).collect(),
                 });
             }
         };
-        suggest(actions.panic.as_raw(), panic.iter().map(|p| (*p).to_owned()).collect());
-        suggest(actions.rating.as_raw(), [stick].iter().filter(|p| !p.is_empty()).map(|p| (*p).to_owned()).collect());
-        suggest(actions.answer.as_raw(), [trigger].iter().filter(|p| !p.is_empty()).map(|p| (*p).to_owned()).collect());
-        if profile.ends_with("simple_controller") {
-            suggest(actions.answer.as_raw(), vec!["/user/hand/right/input/select/click".into()]);
-        }
-        suggest(actions.left.as_raw(), vec![format!("/user/hand/left/input/{pose}/pose")]);
-        suggest(actions.right.as_raw(), vec![format!("/user/hand/right/input/{pose}/pose")]);
+        suggest(actions.panic.as_raw(), panic);
+        suggest(actions.rating.as_raw(), rating);
+        suggest(actions.answer.as_raw(), answer);
+        suggest(actions.left.as_raw(), &["/user/hand/left/input/grip/pose"]);
+        suggest(actions.right.as_raw(), &["/user/hand/right/input/grip/pose"]);
     }
 }
 

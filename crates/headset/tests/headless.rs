@@ -7,33 +7,23 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
+use headset::HeadsetConfig;
 use headset::audio::AudioState;
 use headset::engine::{Engine, PatientAction, TherapistCommand};
 use headset::prompt::Rating;
 use headset::scene::{Layer, Part, Shown};
 use headset::telemetry::TelemetryFrame;
-use headset::{Display, HeadsetConfig};
 use session::{Command, PatientInput, State};
 
 const STEP: Duration = Duration::from_millis(100);
 
 fn app(file: &str, text: &str, synthetic: bool) -> App {
-    let scenario = scenario::parse(text, file).unwrap();
     let config = HeadsetConfig {
-        scenario,
-        scenario_text: text.to_owned(),
-        display: Display::Headless,
         synthetic_patient: synthetic,
         seed: 3,
         patient_code: "P-0001".into(),
-        console: None,
-        automatic: false,
         rate_hz: 10.0,
-        log: false,
-        duration: None,
-        initial_level: None,
-        replay: None,
-        screenshot: false,
+        ..HeadsetConfig::headless(scenario::parse(text, file).unwrap(), text)
     };
     let mut app = App::new();
     app.add_plugins(MinimalPlugins).insert_resource(TimeUpdateStrategy::ManualDuration(STEP));

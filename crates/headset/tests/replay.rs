@@ -11,7 +11,7 @@ use headset::engine::Drive;
 use headset::replay::{Playhead, Replay};
 use headset::scene::Shown;
 use headset::telemetry::Head;
-use headset::{Display, HeadsetConfig, ReplayConfig};
+use headset::{HeadsetConfig, ReplayConfig};
 use recording::{Channel, Metadata, Recording, Writer};
 
 const SPIDERS: &str = include_str!("../../../scenarios/spiders.ron");
@@ -47,20 +47,9 @@ fn recording_bytes() -> Vec<u8> {
 
 fn app(replay: Replay, start_s: f64, speed: f64) -> App {
     let config = HeadsetConfig {
-        scenario: scenario::parse(SPIDERS, "spiders.ron").unwrap(),
-        scenario_text: SPIDERS.to_owned(),
-        display: Display::Headless,
-        synthetic_patient: false,
-        seed: 1,
         patient_code: "P-0042".into(),
-        console: None,
-        automatic: false,
         rate_hz: 10.0,
-        log: false,
-        duration: None,
-        initial_level: None,
-        replay: None,
-        screenshot: false,
+        ..HeadsetConfig::headless(scenario::parse(SPIDERS, "spiders.ron").unwrap(), SPIDERS)
     };
     let mut app = App::new();
     app.add_plugins(MinimalPlugins).insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
