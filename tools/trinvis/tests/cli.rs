@@ -2,20 +2,11 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn trinvis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trinvis")).args(args).current_dir(root()).output().expect("trinvis runs")
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{root, text, trinvis};
 
 /// A copy of heights.ron with one edit, in a fresh temporary folder.
 fn edited_copy(name: &str, from: &str, to: &str) -> PathBuf {

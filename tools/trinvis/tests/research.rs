@@ -9,23 +9,14 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{root, text, trinvis};
 use recording::{Channel, Recording};
 use serde_json::Value;
-
-fn trinvis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trinvis")).args(args).current_dir(root()).output().expect("trinvis runs")
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn fresh_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("trinvis-research-{}-{name}", std::process::id()));
