@@ -388,18 +388,22 @@ async fn only_the_same_headset_and_patient_may_resume_a_session() {
     let console = Console::start(|_| {}).await;
     let mut first = console.raw_headset().await;
     send(&mut first, hello(None)).await;
-    let id = next_of(&mut first, "welcome").await["session_id"].as_str().unwrap().to_owned();
+    let welcome = next_of(&mut first, "welcome").await;
+    let id = welcome["session_id"].as_str().unwrap().to_owned();
     // Another device with the token names that session: it gets its own.
     let mut intruder = console.raw_headset().await;
     let mut claim = hello(Some(&id));
     claim["headset_id"] = json!("other-device");
+    claim["resume_token"] = welcome["resume_token"].clone();
     send(&mut intruder, claim).await;
     let theirs = next_of(&mut intruder, "welcome").await["session_id"].as_str().unwrap().to_owned();
     assert_ne!(theirs, id);
     // The same headset, reconnecting, gets its session back.
     drop(first);
     let mut again = console.raw_headset().await;
-    send(&mut again, hello(Some(&id))).await;
+    let mut resume = hello(Some(&id));
+    resume["resume_token"] = welcome["resume_token"].clone();
+    send(&mut again, resume).await;
     assert_eq!(next_of(&mut again, "welcome").await["session_id"], id.as_str());
     let recordings = console.stop().await;
     assert_eq!(recordings.len(), 2);

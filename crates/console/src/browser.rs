@@ -1,6 +1,7 @@
 //! One browser connection: session list, subscriptions, commands.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket};
@@ -9,7 +10,7 @@ use protocol::{
 };
 
 use crate::hub::Hub;
-use crate::queue::Outbox;
+use crate::queue::{Next, Outbox};
 use crate::socket::{Incoming, close, receive};
 
 /// Commands a browser may send: a token bucket.
@@ -35,11 +36,33 @@ impl RateLimit {
     }
 }
 
+/// Removes the browser however its task ends, a panic included.
+struct Registered {
+    hub: Arc<Hub>,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.hub.remove_browser(self.id);
+    }
+}
+
+/// What one browser connection holds besides its socket.
+struct Browser {
+    id: u64,
+    limit: RateLimit,
+    /// A `list_recordings` answer is being prepared: requests meanwhile get that one.
+    listing: Arc<AtomicBool>,
+}
+
 pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
-    let outbox = Arc::new(Outbox::new(hub.config.browser_queue));
+    let outbox = Arc::new(Outbox::new(hub.config.browser_queue, hub.config.browser_queue_bytes));
     let id = hub.add_browser(outbox.clone());
+    let registered = Registered { hub: hub.clone(), id };
     let burst = f64::from(hub.config.command_burst);
-    let mut limit = RateLimit { tokens: burst, burst, per_s: hub.config.commands_per_s, at: Instant::now() };
+    let limit = RateLimit { tokens: burst, burst, per_s: hub.config.commands_per_s, at: Instant::now() };
+    let mut browser = Browser { id, limit, listing: Arc::new(AtomicBool::new(false)) };
     let mut ping = tokio::time::interval(hub.config.ping_interval);
     let mut stop = hub.stop.clone();
     let mut last_seen = Instant::now();
@@ -49,14 +72,19 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
             incoming = receive(&mut socket) => match incoming {
                 Incoming::Text(text) => {
                     last_seen = Instant::now();
-                    handle(&hub, id, &text, &mut limit);
+                    handle(&hub, &mut browser, &text);
                 }
                 Incoming::Alive => last_seen = Instant::now(),
                 Incoming::Gone => break,
             },
-            text = outbox.pop() => match text {
-                Some(text) => if socket.send(Message::Text(text.into())).await.is_err() { break },
-                None => break,
+            next = outbox.pop() => match next {
+                Next::Send(text) => if socket.send(Message::Text(text.into())).await.is_err() { break },
+                Next::Closed => break,
+                Next::Overflowed => {
+                    tracing::warn!("a browser fell too far behind its messages: disconnected");
+                    close(&mut socket, 1008, "too far behind: more unsent messages than the console keeps; reconnect").await;
+                    break;
+                }
             },
             () = tokio::time::sleep_until((last_seen + hub.config.peer_timeout).into()) => {
                 close(&mut socket, 1001, "no sign of life").await;
@@ -74,10 +102,11 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
             _ = stop.changed() => { close(&mut socket, 1001, "the console is shutting down").await; break }
         }
     }
-    hub.remove_browser(id);
+    drop(registered);
 }
 
-fn handle(hub: &Arc<Hub>, browser: u64, text: &str, limit: &mut RateLimit) {
+fn handle(hub: &Arc<Hub>, state: &mut Browser, text: &str) {
+    let (browser, limit) = (state.id, &mut state.limit);
     let error = |code, message: String| ConsoleToBrowser::Error(ErrorMessage { code, message });
     let message = match decode::<BrowserToConsole>(text) {
         Ok(m) => m,
@@ -109,11 +138,17 @@ fn handle(hub: &Arc<Hub>, browser: u64, text: &str, limit: &mut RateLimit) {
             }
         }
         BrowserToConsole::ListRecordings => {
+            // One listing at a time per browser: requests while it is being
+            // made are answered by it (the answer is a snapshot anyway).
+            if state.listing.swap(true, Ordering::AcqRel) {
+                return;
+            }
             // The folder is read off the network task: it never waits on the disk.
-            let hub = hub.clone();
+            let (hub, listing) = (hub.clone(), state.listing.clone());
             tokio::spawn(async move {
                 let dir = hub.config.recordings.clone();
                 let list = tokio::task::spawn_blocking(move || recordings(&dir)).await.unwrap_or_default();
+                listing.store(false, Ordering::Release);
                 hub.to_browser(browser, &ConsoleToBrowser::Recordings(RecordingList { recordings: list }));
             });
         }

@@ -20,6 +20,24 @@ use crate::{rfc3339, unix_us};
 
 const CONSOLE: &str = concat!("trinvis-console ", env!("CARGO_PKG_VERSION"));
 
+/// Messages waiting for one headset: commands are rate-limited per browser,
+/// so a full queue means the headset stopped reading.
+const HEADSET_QUEUE: usize = 256;
+
+/// Marks the connection gone however the task ends, a panic included, so
+/// the session list never shows a dead connection as connected.
+struct Attached {
+    hub: Arc<Hub>,
+    session_id: String,
+    connection: u64,
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        self.hub.headset_gone(&self.session_id, self.connection);
+    }
+}
+
 pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
     let hello = match tokio::time::timeout(hub.config.hello_timeout, first_hello(&mut socket)).await {
         Ok(Some(hello)) => hello,
@@ -41,24 +59,31 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
         return;
     }
     let connection = hub.next_id();
-    let (tx, mut outgoing) = mpsc::unbounded_channel();
-    let (session_id, mut flushed) = match attach(&hub, &hello, connection, tx) {
+    let (tx, mut outgoing) = mpsc::channel(HEADSET_QUEUE);
+    let (session_id, resume_token, mut flushed) = match attach(&hub, &hello, connection, tx) {
         Ok(attached) => attached,
-        Err(e) => {
+        Err(AttachError::Recording(e)) => {
             tracing::error!("cannot record a new session: {e}");
             close(&mut socket, 1011, "the console cannot write its recording").await;
             return;
         }
+        Err(AttachError::Full) => {
+            let max = hub.config.max_sessions;
+            tracing::warn!(headset = %hello.headset_id, "refused a new session: {max} sessions are connected");
+            let message = format!(
+                "the console already has {max} sessions with a connected headset; try again when one has ended"
+            );
+            let error = ErrorMessage { code: ErrorCode::TooManySessions, message };
+            send(&mut socket, &ConsoleToHeadset::Error(error)).await;
+            close(&mut socket, 1013, "too many sessions").await;
+            return;
+        }
     };
+    let attached = Attached { hub: hub.clone(), session_id: session_id.clone(), connection };
     let acked = *flushed.borrow_and_update();
     tracing::info!(session = %session_id, headset = %hello.headset_id, "headset connected");
-    if !send(
-        &mut socket,
-        &ConsoleToHeadset::Welcome(Welcome { session_id: session_id.clone(), acked, console: CONSOLE.into() }),
-    )
-    .await
-    {
-        hub.headset_gone(&session_id, connection);
+    let welcome = Welcome { session_id: session_id.clone(), acked, console: CONSOLE.into(), resume_token };
+    if !send(&mut socket, &ConsoleToHeadset::Welcome(welcome)).await {
         return;
     }
     hub.broadcast_sessions();
@@ -118,7 +143,7 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
         }
     }
     tracing::info!(session = %session_id, "headset disconnected");
-    hub.headset_gone(&session_id, connection);
+    drop(attached);
 }
 
 async fn send(socket: &mut WebSocket, message: &ConsoleToHeadset) -> bool {
@@ -153,23 +178,43 @@ fn is_pseudonym(code: &str) -> bool {
         && code.starts_with(|c: char| c.is_ascii_alphanumeric())
 }
 
-/// Joins the session the hello names, or opens a new one with its recording.
+/// Why a headset could not join a session.
+enum AttachError {
+    /// The new session's file cannot be created.
+    Recording(recording::Error),
+    /// At the session limit, with every session's headset connected.
+    Full,
+}
+
+/// `headset clock - console clock`, µs. Both are within `limits::TIME_US`
+/// (checked at decode), so the difference fits; saturating all the same.
+fn clock_offset(headset_us: u64, console_us: u64) -> i64 {
+    let as_i64 = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+    as_i64(headset_us).saturating_sub(as_i64(console_us))
+}
+
+/// Joins the session the hello names, or opens a new one with its
+/// recording. Returns the session id, its resume token and the flushed
+/// sequence number's watch.
 fn attach(
     hub: &Hub,
     hello: &Hello,
     connection: u64,
-    tx: mpsc::UnboundedSender<ConsoleToHeadset>,
-) -> Result<(String, watch::Receiver<u64>), recording::Error> {
+    tx: mpsc::Sender<ConsoleToHeadset>,
+) -> Result<(String, String, watch::Receiver<u64>), AttachError> {
     let now = unix_us();
-    let offset_us = hello.headset_us as i64 - now as i64;
+    let offset_us = clock_offset(hello.headset_us, now);
     let mut state = hub.lock();
     let mut refused_resume = None;
     if let Some(id) = &hello.session_id
         && let Some(session) = state.sessions.get_mut(id)
     {
-        // Only the headset that ran the session, for the same patient, may
-        // take it up again: anything else starts a session of its own.
-        if session.info.headset_id == hello.headset_id && session.info.patient_code == hello.patient_code {
+        // Only the headset that ran the session, holding the secret it was
+        // given, for the same patient, may take it up again: anything else
+        // starts a session of its own. Ids are not secrets; the token is.
+        let token_ok = hello.resume_token.as_deref().is_some_and(|t| crate::token_matches(t, &session.resume_token));
+        let same = session.info.headset_id == hello.headset_id && session.info.patient_code == hello.patient_code;
+        if token_ok && same {
             if !session.recorder.as_ref().is_some_and(Recorder::alive) {
                 // The file was closed (session ended) or failed: go on in a
                 // new part. What the old file did not flush is taken again
@@ -180,25 +225,41 @@ fn attach(
                 session.parts += 1;
                 let file = format!("{id}-part{}.mcap", session.parts);
                 let metadata = metadata(hello, id, now, offset_us);
-                session.recorder =
-                    Some(Recorder::start(&hub.config.recordings.join(&file), &metadata, hub.config.flush_interval)?);
+                let recorder = hub
+                    .recorders
+                    .start(&hub.config.recordings.join(&file), &metadata, hub.config.flush_interval)
+                    .map_err(AttachError::Recording)?;
+                session.recorder = Some(recorder);
                 session.info.recording = file;
             }
             let flushed = session.recorder.as_ref().map(Recorder::flushed).unwrap_or_else(|| watch::channel(0).1);
             session.headset = Some((connection, tx));
+            session.gone_since = None;
             session.info.link = LinkState::Connected;
             // A new connection may take another network path: measure afresh.
             session.best_rtt_us = u64::MAX;
             session.annotate("headset_reconnected", &format!("resuming from seq {}", hello.resume_from));
-            return Ok((id.clone(), flushed));
+            return Ok((id.clone(), session.resume_token.clone(), flushed));
         }
-        refused_resume = Some(id.clone());
+        let why = match (same, hello.resume_token.is_some()) {
+            (false, _) => "belongs to another headset or patient",
+            (true, false) => "was named without its resume token (an older headset?)",
+            (true, true) => "was named with a wrong resume token",
+        };
+        refused_resume = Some((id.clone(), why));
+    }
+    if !hub.make_room(&mut state) {
+        return Err(AttachError::Full);
     }
     let id = format!("{}-{}", compact(now), crate::auth::short_id());
     let file = format!("{id}.mcap");
     let metadata = metadata(hello, &id, now, offset_us);
-    let recorder = Recorder::start(&hub.config.recordings.join(&file), &metadata, hub.config.flush_interval)?;
+    let recorder = hub
+        .recorders
+        .start(&hub.config.recordings.join(&file), &metadata, hub.config.flush_interval)
+        .map_err(AttachError::Recording)?;
     let flushed = recorder.flushed();
+    let resume_token = crate::new_token();
     let session = Session {
         info: SessionInfo {
             session_id: id.clone(),
@@ -214,6 +275,8 @@ fn attach(
             steps: hello.steps.clone(),
         },
         headset: Some((connection, tx)),
+        gone_since: None,
+        resume_token: resume_token.clone(),
         recorder: Some(recorder),
         // A headset resuming a session this console does not know (it was
         // restarted) continues its numbering; what came before is elsewhere.
@@ -225,10 +288,9 @@ fn attach(
         epoch_us: hello.session_epoch_us,
     };
     match (&hello.session_id, refused_resume) {
-        (_, Some(old)) => session.annotate(
-            "resume_refused",
-            &format!("session {old} belongs to another headset or patient; this is a new session"),
-        ),
+        (_, Some((old, why))) => {
+            session.annotate("resume_refused", &format!("session {old} {why}; this is a new session"));
+        }
         (Some(old), None) => session.annotate(
             "resumed_unknown_session",
             &format!("the headset resumes session {old}, which this console does not know"),
@@ -237,7 +299,7 @@ fn attach(
     }
     session.annotate("headset_connected", &format!("{} ({})", hello.headset_id, hello.app));
     state.sessions.insert(id.clone(), session);
-    Ok((id, flushed))
+    Ok((id, resume_token, flushed))
 }
 
 fn metadata(hello: &Hello, session_id: &str, now: u64, offset_us: i64) -> Metadata {
@@ -271,8 +333,9 @@ fn accept_seq(session: &mut Session, seq: u64) -> bool {
     if seq <= session.received {
         return false;
     }
-    if seq > session.received + 1 {
-        session.annotate("gap", &format!("sequence numbers {} to {} never arrived", session.received + 1, seq - 1));
+    if seq > session.received.saturating_add(1) {
+        let first = session.received.saturating_add(1);
+        session.annotate("gap", &format!("sequence numbers {first} to {} never arrived", seq - 1));
     }
     session.received = seq;
     true
@@ -333,7 +396,7 @@ fn handle(hub: &Hub, session_id: &str, text: &str) -> Result<(), Refusal> {
                     return Ok(());
                 }
                 for (at_us, json) in events {
-                    let log_us = session.console_time(session.epoch_us + at_us);
+                    let log_us = session.console_time(session.epoch_us.saturating_add(at_us));
                     if !session.record(Channel::Events, log_us, json, Some(batch.seq)) {
                         return Err(Refusal::RecordingFailed);
                     }
@@ -358,12 +421,19 @@ fn handle(hub: &Hub, session_id: &str, text: &str) -> Result<(), Refusal> {
                     return Err(Refusal::RecordingFailed);
                 }
             }
-            hub.command_acked(&ack);
+            if !hub.command_acked(session_id, &ack) {
+                // Recorded all the same: it is what this headset said.
+                let state = hub.lock();
+                if let Some(session) = state.sessions.get(session_id) {
+                    let text = format!("command_ack for command {}, which is not waiting for this session", ack.id);
+                    session.annotate("stray_command_ack", &text);
+                }
+            }
         }
         HeadsetToConsole::Pong(pong) => {
             let now = unix_us();
             let rtt_us = now.saturating_sub(pong.console_us);
-            let offset_us = pong.headset_us as i64 - (pong.console_us + rtt_us / 2) as i64;
+            let offset_us = clock_offset(pong.headset_us, pong.console_us.saturating_add(rtt_us / 2));
             let mut state = hub.lock();
             let Some(session) = state.sessions.get_mut(session_id) else { return Ok(()) };
             // Keep the estimate from quick round trips: the shorter the trip,

@@ -14,7 +14,7 @@ use recording::Channel;
 use tokio::sync::{mpsc, watch};
 
 use crate::queue::Outbox;
-use crate::recorder::Recorder;
+use crate::recorder::{Pool, Recorder};
 use crate::replay::Replay;
 use crate::{Config, unix_us};
 
@@ -22,8 +22,13 @@ use crate::{Config, unix_us};
 #[derive(Debug)]
 pub(crate) struct Session {
     pub info: SessionInfo,
-    /// The connected headset's outgoing channel and connection number.
-    pub headset: Option<(u64, mpsc::UnboundedSender<ConsoleToHeadset>)>,
+    /// The connected headset's outgoing channel (bounded) and connection number.
+    pub headset: Option<(u64, mpsc::Sender<ConsoleToHeadset>)>,
+    /// Since when no headset is connected; the session leaves the list a
+    /// grace period after.
+    pub gone_since: Option<Instant>,
+    /// The secret a `hello` must carry to resume this session.
+    pub resume_token: String,
     pub recorder: Option<Recorder>,
     /// Highest sequence number received (gaps are annotated, not waited for).
     pub received: u64,
@@ -45,6 +50,8 @@ impl Session {
             offset_us: info.offset_us.unwrap_or(0),
             info,
             headset: None,
+            gone_since: None,
+            resume_token: String::new(),
             recorder: None,
             received: 0,
             offset_rtt_us: None,
@@ -56,7 +63,8 @@ impl Session {
 
     /// Console time (µs since the epoch) of a headset clock reading.
     pub fn console_time(&self, headset_us: u64) -> u64 {
-        (headset_us as i64 - self.offset_us).max(0) as u64
+        let headset_us = i64::try_from(headset_us).unwrap_or(i64::MAX);
+        u64::try_from(headset_us.saturating_sub(self.offset_us)).unwrap_or(0)
     }
 
     /// Hands a message to the recorder; false when the file can no longer be written.
@@ -105,16 +113,31 @@ pub(crate) struct Hub {
     version: AtomicU64,
     /// Set when this console replays a recording instead of serving headsets.
     pub replay: Option<Arc<Replay>>,
+    /// The threads that write recordings.
+    pub recorders: Pool,
 }
 
 impl Hub {
-    pub(crate) fn new(config: Config, stop: watch::Receiver<bool>, replay: Option<Arc<Replay>>) -> Hub {
+    pub(crate) fn new(
+        config: Config,
+        stop: watch::Receiver<bool>,
+        replay: Option<Arc<Replay>>,
+    ) -> std::io::Result<Hub> {
         let mut state = State::default();
         if let Some(replay) = &replay {
             let info = replay.lock().info.clone();
             state.sessions.insert(info.session_id.clone(), Session::replayed(info));
         }
-        Hub { config, stop, state: Mutex::new(state), next_id: AtomicU64::new(1), version: AtomicU64::new(0), replay }
+        let recorders = Pool::new(config.recorder_threads)?;
+        Ok(Hub {
+            config,
+            stop,
+            state: Mutex::new(state),
+            next_id: AtomicU64::new(1),
+            version: AtomicU64::new(0),
+            replay,
+            recorders,
+        })
     }
 
     /// Sends a message to every browser.
@@ -122,7 +145,7 @@ impl Hub {
         let state = self.lock();
         let text = encode(message);
         for b in state.browsers.values() {
-            b.outbox.push(text.clone());
+            queue(&b.outbox, message, text.clone());
         }
     }
 
@@ -156,7 +179,7 @@ impl Hub {
         let id = self.next_id();
         let mut state = self.lock();
         state.browsers.insert(id, Browser { outbox: outbox.clone(), subscriptions: BTreeSet::new() });
-        outbox.push(encode(&ConsoleToBrowser::Sessions(list(&state))));
+        outbox.push_latest(SESSIONS, encode(&ConsoleToBrowser::Sessions(list(&state))));
         id
     }
 
@@ -202,7 +225,7 @@ impl Hub {
         let state = self.lock();
         let text = encode(&ConsoleToBrowser::Sessions(list(&state)));
         for b in state.browsers.values() {
-            b.outbox.push(text.clone());
+            b.outbox.push_latest(SESSIONS, text.clone());
         }
     }
 
@@ -238,8 +261,15 @@ impl Hub {
         let id = self.next_id();
         let message = CommandMessage { id, command: request.command.clone() };
         let json = encode(&message).into_bytes();
-        if tx.send(ConsoleToHeadset::Command(message)).is_err() {
-            return Err(refuse(ErrorCode::HeadsetOffline, "the headset went away; nothing was sent"));
+        match tx.try_send(ConsoleToHeadset::Command(message)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                let error = "the headset is not taking its messages (its queue is full); nothing was sent";
+                return Err(refuse(ErrorCode::HeadsetOffline, error));
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                return Err(refuse(ErrorCode::HeadsetOffline, "the headset went away; nothing was sent"));
+            }
         }
         session.record(Channel::Commands, unix_us(), json, None);
         let pending =
@@ -274,10 +304,15 @@ impl Hub {
         }
     }
 
-    /// A headset answered a command: the sender hears of it.
-    pub(crate) fn command_acked(&self, ack: &CommandAck) {
+    /// The headset of `session_id` answered a command: the sender hears of
+    /// it. False when no command with that id is waiting for this session's
+    /// answer: a headset can answer only what was sent to its own session.
+    pub(crate) fn command_acked(&self, session_id: &str, ack: &CommandAck) -> bool {
         let mut state = self.lock();
-        let Some(pending) = state.pending.remove(&ack.id) else { return };
+        if state.pending.get(&ack.id).is_none_or(|p| p.session_id != session_id) {
+            return false;
+        }
+        let Some(pending) = state.pending.remove(&ack.id) else { return false };
         if let Some(b) = state.browsers.get(&pending.browser) {
             b.outbox.push(encode(&ConsoleToBrowser::CommandResult(CommandResult {
                 session_id: pending.session_id,
@@ -288,12 +323,13 @@ impl Hub {
                 code: (!ack.ok).then_some(ErrorCode::CommandFailed),
             })));
         }
+        true
     }
 
     /// Sends a message that must arrive to one browser.
     pub(crate) fn to_browser(&self, browser: u64, message: &ConsoleToBrowser) {
         if let Some(b) = self.lock().browsers.get(&browser) {
-            b.outbox.push(encode(message));
+            queue(&b.outbox, message, encode(message));
         }
     }
 
@@ -306,21 +342,95 @@ impl Hub {
                 return;
             }
             session.headset = None;
+            session.gone_since = Some(Instant::now());
             session.info.link = LinkState::Disconnected;
             session.annotate("headset_disconnected", "the headset connection closed");
             // A session that ended has nothing more to come: close its file.
-            if session.info.state == protocol::SessionState::Ended
-                && let Some(recorder) = session.recorder.take()
-            {
-                tokio::task::spawn_blocking(move || recorder.finish());
+            if session.info.state == protocol::SessionState::Ended {
+                // Dropping the handle closes the file on its recorder thread.
+                drop(session.recorder.take());
             }
         }
         self.broadcast_sessions();
     }
 
+    /// Sessions whose headset has been gone longer than their grace period
+    /// leave the list, and their files are closed. Their recordings stay
+    /// on disk and in the recordings list.
+    pub(crate) fn sweep(&self) {
+        let removed = {
+            let mut state = self.lock();
+            let config = &self.config;
+            let expired: Vec<String> = state
+                .sessions
+                .iter()
+                .filter(|(_, s)| {
+                    let grace = if s.info.state == protocol::SessionState::Ended {
+                        config.ended_grace
+                    } else {
+                        config.disconnected_grace
+                    };
+                    s.gone_since.is_some_and(|since| since.elapsed() >= grace)
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in &expired {
+                remove_session(&mut state, id);
+            }
+            !expired.is_empty()
+        };
+        if removed {
+            self.broadcast_sessions();
+        }
+    }
+
+    /// Makes room for one more session when the console is at its limit, by
+    /// letting go of the session whose headset left longest ago. False when
+    /// every session has its headset connected: the newcomer is refused.
+    pub(crate) fn make_room(&self, state: &mut State) -> bool {
+        if state.sessions.len() < self.config.max_sessions {
+            return true;
+        }
+        let oldest = state
+            .sessions
+            .iter()
+            .filter_map(|(id, s)| s.gone_since.map(|since| (since, id.clone())))
+            .min()
+            .map(|(_, id)| id);
+        match oldest {
+            Some(id) => {
+                tracing::info!(session = %id, "session left the list to make room for a new one");
+                remove_session(state, &id);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Closes every recording (at shutdown).
     pub(crate) fn finish_all(&self) -> Vec<Recorder> {
         self.lock().sessions.values_mut().filter_map(|s| s.recorder.take()).collect()
+    }
+}
+
+/// Session lists are snapshots: a newer one replaces one still queued.
+const SESSIONS: &str = "sessions";
+
+/// Queues a message for one browser: snapshots coalesce, the rest must arrive.
+fn queue(outbox: &Outbox, message: &ConsoleToBrowser, text: String) {
+    match message {
+        ConsoleToBrowser::Sessions(_) => outbox.push_latest(SESSIONS, text),
+        ConsoleToBrowser::Recordings(_) => outbox.push_latest("recordings", text),
+        ConsoleToBrowser::ReplayStatus(_) => outbox.push_latest("replay_status", text),
+        _ => outbox.push(text),
+    }
+}
+
+/// Forgets a session: its file is closed in the background. Commands still
+/// waiting for its answer fail for their senders at their timeout.
+fn remove_session(state: &mut State, id: &str) {
+    if let Some(session) = state.sessions.remove(id) {
+        session.annotate("session_closed", "the session left the console's list; this file ends here");
     }
 }
 

@@ -14,12 +14,16 @@
 //! ```
 //!
 //! Architecture invariant: the console never blocks a network task on the
-//! disk (each recording has its own thread), never drops an event, a command
-//! or an acknowledgement, and never trusts a peer: every message is size-
-//! checked and parsed into protocol types before anything acts on it.
+//! disk (recordings are written by a small pool of threads), never drops an
+//! event, a command or an acknowledgement, and never trusts a peer: every
+//! message is size-checked, parsed into protocol types and range-checked
+//! before anything acts on it; every resource a peer can make the console
+//! hold (sessions, queued bytes, connections still in their HTTP phase) has
+//! a bound, and every phase of a connection a deadline.
 
 mod auth;
 mod browser;
+mod door;
 mod headset;
 mod hub;
 mod queue;
@@ -61,14 +65,34 @@ pub struct Config {
     pub ping_interval: Duration,
     /// A peer silent this long is dropped.
     pub peer_timeout: Duration,
-    /// A headset must say hello within this time.
+    /// A headset must say hello within this time of its upgrade.
     pub hello_timeout: Duration,
+    /// A connection must send a whole HTTP request head within this time
+    /// (also each later request on a kept-alive connection).
+    pub header_timeout: Duration,
+    /// Connections from one address still in their HTTP phase (not yet
+    /// upgraded to a WebSocket) at once; more are closed at accept.
+    pub max_http_per_address: usize,
+    /// Sessions the console lists at once. A new session beyond it takes the
+    /// place of the one whose headset left longest ago; when every
+    /// session's headset is connected, it is refused.
+    pub max_sessions: usize,
+    /// An ended session leaves the list this long after its headset left.
+    pub ended_grace: Duration,
+    /// A session whose headset left without ending it waits this long for
+    /// the headset to come back, then leaves the list (its file is closed).
+    pub disconnected_grace: Duration,
     /// Commands a browser may send at once.
     pub command_burst: u32,
     /// Commands per second a browser may send in the long run.
     pub commands_per_s: f64,
     /// Telemetry messages a slow browser's queue holds before the oldest go.
     pub browser_queue: usize,
+    /// Bytes a browser's queue holds: telemetry goes first; when messages
+    /// that must arrive alone pass it, the browser is disconnected (1008).
+    pub browser_queue_bytes: usize,
+    /// Threads that write recordings, shared by all sessions.
+    pub recorder_threads: usize,
     /// Longest time between two closed chunks of a recording.
     pub flush_interval: Duration,
     /// A command without an answer this long fails for its sender.
@@ -84,10 +108,17 @@ impl Config {
             recordings,
             ping_interval: Duration::from_secs(2),
             peer_timeout: Duration::from_secs(10),
-            hello_timeout: Duration::from_secs(10),
+            hello_timeout: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(5),
+            max_http_per_address: 32,
+            max_sessions: 32,
+            ended_grace: Duration::from_secs(5 * 60),
+            disconnected_grace: Duration::from_secs(30 * 60),
             command_burst: 20,
             commands_per_s: 10.0,
             browser_queue: 1024,
+            browser_queue_bytes: 8 << 20,
+            recorder_threads: 2,
             flush_interval: Duration::from_secs(1),
             command_timeout: Duration::from_secs(10),
         }
@@ -127,10 +158,8 @@ async fn serve_with(
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let replay = timeline.map(|t| Arc::new(replay::Replay::new(t)));
-    let hub = Arc::new(Hub::new(config, stop_rx.clone(), replay.clone()));
-    if let Some(replay) = replay {
-        tokio::spawn(replay::run(hub.clone(), replay));
-    }
+    let hub = Arc::new(Hub::new(config, stop_rx.clone(), replay.clone())?);
+    let replaying = replay.map(|replay| tokio::spawn(replay::run(hub.clone(), replay)));
     let app = Router::new()
         .route("/", get(page))
         .route("/app.js", get(|| asset("text/javascript; charset=utf-8", include_str!("page/app.js"))))
@@ -144,15 +173,30 @@ async fn serve_with(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let mut stop = stop_rx;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await?;
+    let sweeper = tokio::spawn(sweep(hub.clone()));
+    door::serve(listener, app, &hub.config, stop_rx).await;
+    sweeper.abort();
+    if let Some(replaying) = replaying {
+        replaying.abort();
+    }
+    // Every socket task has been told to close; give them a moment to say
+    // so to their peers and hand back their sessions, then close the files.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while Arc::strong_count(&hub) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let recorders = hub.finish_all();
     let _ = tokio::task::spawn_blocking(move || recorders.into_iter().for_each(recorder::Recorder::finish)).await;
     Ok(())
+}
+
+/// Lets sessions whose headset is long gone leave the list, once a second.
+async fn sweep(hub: Arc<Hub>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        hub.sweep();
+    }
 }
 
 #[derive(Debug, Deserialize)]

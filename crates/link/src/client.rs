@@ -78,6 +78,8 @@ struct Task {
     samples: Vec<Sample>,
     batch_due: Option<Instant>,
     session_id: Option<String>,
+    /// The console's secret for resuming `session_id` (from `welcome`).
+    resume_token: Option<String>,
     closing: bool,
 }
 
@@ -97,6 +99,7 @@ pub(crate) async fn run(
         samples: Vec::new(),
         batch_due: None,
         session_id: None,
+        resume_token: None,
         closing: false,
     };
     let mut backoff = task.config.reconnect_min;
@@ -164,6 +167,7 @@ impl Task {
             scenario: self.config.scenario.clone(),
             patient_code: self.config.patient_code.clone(),
             session_id: self.session_id.clone(),
+            resume_token: self.resume_token.clone(),
             resume_from: self.buffer.oldest(),
             headset_us: self.config.clock.now_us(),
             session_epoch_us: self.config.session_epoch_us,
@@ -190,6 +194,7 @@ impl Task {
             *id = Some(welcome.session_id.clone());
         }
         self.session_id = Some(welcome.session_id);
+        self.resume_token = Some(welcome.resume_token).filter(|t| !t.is_empty());
         self.buffer.ack(&self.shared, welcome.acked);
         for (_, text) in &self.buffer.items {
             socket.send(Message::text(text.clone())).await.map_err(|e| e.to_string())?;

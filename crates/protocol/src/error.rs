@@ -31,6 +31,9 @@ pub enum ErrorCode {
     Replay,
     /// A timeline message (`replay`) sent to a console that is not replaying.
     NotReplay,
+    /// The console is at its session limit and every session's headset is
+    /// connected; the `hello` opened nothing (the socket closes with 1013).
+    TooManySessions,
 }
 
 #[cfg(test)]

@@ -16,6 +16,10 @@ pub struct Hello {
     /// Set when reconnecting: the session this headset was in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// Set when reconnecting: the secret the console gave this headset in
+    /// `welcome.resume_token`. Without it the console opens a new session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_token: Option<String>,
     /// The oldest sequence number the headset still holds unacknowledged
     /// (the first it would resend); 1 on a new session.
     pub resume_from: u64,
@@ -25,9 +29,14 @@ pub struct Hello {
     /// Headset clock at session time 0, µs: maps events' `at_us` to the headset clock.
     pub session_epoch_us: u64,
     /// The scenario's steps in order (step 1 first), so that a console can
-    /// label its intensity dial. Optional: omitted by older headsets.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// label its intensity dial. Optional: omitted (or null) by older headsets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
     pub steps: Vec<StepInfo>,
+}
+
+/// An optional field may be omitted or null (docs/protocol.md §1.1).
+fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// One step of a scenario's hierarchy, as the therapist sees it.
@@ -67,6 +76,7 @@ mod tests {
                 scenario: ScenarioRef { id: "spiders".into(), version: "1.0.0".into(), sha256: "9f2c".into() },
                 patient_code: "P-0042".into(),
                 session_id: None,
+                resume_token: None,
                 resume_from: 1,
                 headset_us: 5_000_000_000,
                 session_epoch_us: 4_939_000_000,
@@ -96,6 +106,10 @@ mod tests {
             "patient_code":"P-1","resume_from":1,"headset_us":1,"session_epoch_us":1}"#;
         let HeadsetToConsole::Hello(hello) = crate::decode::<HeadsetToConsole>(without).unwrap() else { panic!() };
         assert!(hello.steps.is_empty());
+        let null = without
+            .replace(r#""resume_from":1"#, r#""resume_from":1,"steps":null,"session_id":null,"resume_token":null"#);
+        let HeadsetToConsole::Hello(nulls) = crate::decode::<HeadsetToConsole>(&null).unwrap() else { panic!() };
+        assert_eq!(nulls, hello, "null is the same as omitted");
         let with = Hello {
             steps: vec![
                 StepInfo { id: "bowl-far".into(), title: "A spider in a closed bowl, far away".into() },

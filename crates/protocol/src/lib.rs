@@ -20,6 +20,7 @@ mod command_ack;
 mod error;
 mod events;
 mod hello;
+pub mod limits;
 mod ping;
 mod recordings;
 mod replay;
@@ -39,6 +40,7 @@ pub use command_ack::CommandAck;
 pub use error::{ErrorCode, ErrorMessage};
 pub use events::{EventBatch, SessionEvent};
 pub use hello::{Hello, ScenarioRef, StepInfo};
+pub use limits::{OutOfRange, Validate};
 pub use ping::{Ping, Pong};
 pub use recordings::{RecordingFile, RecordingList};
 pub use replay::{REPLAY_SPEEDS, ReplayControl, ReplayStatus};
@@ -150,9 +152,12 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Parses one message.
-pub fn decode<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
-    serde_json::from_str(text).map_err(|e| DecodeError { message: e.to_string() })
+/// Parses one message and checks every number against its range
+/// ([`limits`]): a value out of range is an error naming the field.
+pub fn decode<T: DeserializeOwned + Validate>(text: &str) -> Result<T, DecodeError> {
+    let message: T = serde_json::from_str(text).map_err(|e| DecodeError { message: e.to_string() })?;
+    message.validate().map_err(|e| DecodeError { message: e.to_string() })?;
+    Ok(message)
 }
 
 /// Serialises one message.
@@ -170,7 +175,10 @@ pub(crate) mod testing {
     use serde::de::DeserializeOwned;
 
     /// The JSON snapshot of `message`, and a round trip back to it.
-    pub fn check<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(message: &T, expect: Expect) {
+    pub fn check<T: Serialize + DeserializeOwned + super::Validate + PartialEq + std::fmt::Debug>(
+        message: &T,
+        expect: Expect,
+    ) {
         let json = serde_json::to_string_pretty(message).expect("serialises");
         expect.assert_eq(&json);
         let back: T = serde_json::from_str(&json).expect("parses back");

@@ -12,6 +12,10 @@ pub struct Welcome {
     pub acked: u64,
     /// Name and version of the console.
     pub console: String,
+    /// A secret for this headset and session: a `hello` that resumes the
+    /// session must carry it. Empty from consoles older than resume tokens.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub resume_token: String,
 }
 
 #[cfg(test)]
@@ -29,13 +33,15 @@ mod tests {
                 session_id: "20261126T101500Z-5f3a".into(),
                 acked: 0,
                 console: "trinvis-console 0.1.0".into(),
+                resume_token: "6b0c3e1f9a2d4c5b8e7f0a1b2c3d4e5f".into(),
             }),
             expect![[r#"
                 {
                   "type": "welcome",
                   "session_id": "20261126T101500Z-5f3a",
                   "acked": 0,
-                  "console": "trinvis-console 0.1.0"
+                  "console": "trinvis-console 0.1.0",
+                  "resume_token": "6b0c3e1f9a2d4c5b8e7f0a1b2c3d4e5f"
                 }"#]],
         );
     }

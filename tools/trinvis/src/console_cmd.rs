@@ -48,18 +48,39 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         if !addr.ip().is_loopback() {
             tracing::warn!("listening on {addr}, beyond this machine, without TLS: use only on a network you trust");
         }
+        // Listen for the signals before anyone can know the address: a
+        // SIGTERM that came first would otherwise kill the process outright.
+        let stop = stop_signal().context("listening for SIGTERM")?;
         println!("Trinvis console on http://{addr}");
         println!("  therapist:     http://{addr}/?token={}", config.therapist_token);
         println!("  headset token: {}", config.headset_token);
         println!("  headsets:      ws://{addr}  (trinvis sim --console ws://{addr} --token {})", config.headset_token);
         println!("  recordings:    {}", args.recordings.display());
-        println!("Press Ctrl-C to stop; open recordings are closed cleanly.");
-        console::serve(listener, config, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("serving")?;
+        println!("Press Ctrl-C (or send SIGTERM) to stop; open recordings are closed cleanly.");
+        console::serve(listener, config, stop).await.context("serving")?;
         println!("console stopped; recordings closed");
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Resolves at Ctrl-C or at SIGTERM (what `kill`, systemd and container
+/// runtimes send): both close the recordings cleanly. The handlers are in
+/// place when this returns.
+#[cfg(unix)]
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => tracing::info!("Ctrl-C: stopping"),
+            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
     })
 }

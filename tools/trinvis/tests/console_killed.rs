@@ -1,6 +1,8 @@
 //! `trinvis console` killed with SIGKILL in the middle of a session: the
 //! recording keeps everything up to its last closed chunk (about a second
-//! before the kill), and `trinvis recover` writes a clean copy.
+//! before the kill), and `trinvis recover` writes a clean copy. Stopped with
+//! SIGTERM (what systemd and container runtimes send), it closes every
+//! recording as Ctrl-C does.
 
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
 
@@ -13,20 +15,53 @@ use link::{Clock, Link, LinkConfig};
 use protocol::{Pose, Sample, ScenarioRef, SessionState};
 use recording::{Channel, Recording};
 
-#[test]
-fn a_killed_console_loses_at_most_about_a_second_and_the_file_is_recovered() {
-    let dir = std::env::temp_dir().join(format!("trinvis-kill-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// `trinvis console` on a free loopback port, recording into `dir`; its address.
+fn start_console(dir: &std::path::Path) -> (std::process::Child, String) {
+    let _ = std::fs::remove_dir_all(dir);
     let mut console = Command::new(env!("CARGO_BIN_EXE_trinvis"))
         .args(["console", "--bind", "127.0.0.1:0", "--headset-token", "kill-test-token", "--recordings"])
-        .arg(&dir)
+        .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(console.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
-    let address = first.rsplit("http://").next().unwrap().trim().to_owned();
+    // Keep reading, or the console dies writing to a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (console, first.rsplit("http://").next().unwrap().trim().to_owned())
+}
+
+#[test]
+fn sigterm_closes_every_recording_cleanly() {
+    let dir = std::env::temp_dir().join(format!("trinvis-term-{}", std::process::id()));
+    let (mut console, address) = start_console(&dir);
+    let clock = Clock::new();
+    let scenario = ScenarioRef { id: "heights".into(), version: "1".into(), sha256: "00".into() };
+    let config = LinkConfig::new(&format!("ws://{address}"), "kill-test-token", "term-test", "P-0010", scenario, clock);
+    let link = Link::start(config);
+    let started = Instant::now();
+    while !link.connected() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(link.connected(), "{:?}", link.info());
+    std::thread::sleep(Duration::from_millis(500));
+    let status = Command::new("kill").args(["-TERM", &console.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert!(console.wait().unwrap().success(), "the console exits 0 on SIGTERM");
+    drop(link);
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1);
+    let recording = Recording::open(&files[0]).unwrap();
+    assert!(recording.complete, "SIGTERM leaves the file finished, as Ctrl-C does");
+    assert_eq!(recording.metadata.patient_code, "P-0010");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_killed_console_loses_at_most_about_a_second_and_the_file_is_recovered() {
+    let dir = std::env::temp_dir().join(format!("trinvis-kill-{}", std::process::id()));
+    let (mut console, address) = start_console(&dir);
 
     let clock = Clock::new();
     let scenario = ScenarioRef { id: "heights".into(), version: "1".into(), sha256: "00".into() };

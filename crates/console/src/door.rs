@@ -1,0 +1,130 @@
+//! The door: accepts TCP connections and serves HTTP/1.1 on them, with the
+//! limits a server facing a network needs before anyone has shown a token:
+//! a deadline for each request head (slow-header clients and sockets that
+//! never speak are closed), a cap on connections per address still in
+//! their HTTP phase, and no Nagle delay on small WebSocket messages.
+//! After an upgrade, a connection belongs to its socket handler.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::Config;
+
+/// Connections per address still in their HTTP phase.
+#[derive(Debug, Default)]
+struct Counts {
+    by_address: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection's place in [`Counts`], given back when dropped: at the
+/// upgrade to a WebSocket, or when the connection closes.
+struct Place {
+    counts: Arc<Counts>,
+    address: IpAddr,
+}
+
+impl Counts {
+    fn admit(self: &Arc<Self>, address: IpAddr, max: usize) -> Option<Place> {
+        let mut map = self.by_address.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = map.entry(address).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Place { counts: self.clone(), address })
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut map = self.counts.by_address.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.address) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `stop` turns true; connections still in
+/// their HTTP phase then finish their request and close.
+pub(crate) async fn serve(listener: TcpListener, app: Router, config: &Config, mut stop: watch::Receiver<bool>) {
+    let counts = Arc::new(Counts::default());
+    let mut refused_logged: HashMap<IpAddr, tokio::time::Instant> = HashMap::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before
+                    // accept: wait a moment rather than spin.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut stop) => break,
+        };
+        let Some(place) = counts.admit(peer.ip(), config.max_http_per_address) else {
+            // One line per address and minute: a flood must not flood the log too.
+            let now = tokio::time::Instant::now();
+            if refused_logged.get(&peer.ip()).is_none_or(|at| now.duration_since(*at) > Duration::from_secs(60)) {
+                refused_logged.insert(peer.ip(), now);
+                tracing::warn!(
+                    address = %peer.ip(),
+                    "refused connections: more than {} from this address have not finished their HTTP request",
+                    config.max_http_per_address
+                );
+            }
+            drop(stream);
+            continue;
+        };
+        if refused_logged.len() > 1024 {
+            refused_logged.clear();
+        }
+        // Commands and pings are small messages that must go at once.
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(connection(stream, peer, app.clone(), config.header_timeout, place, stop.clone()));
+    }
+}
+
+/// Resolves once the console stops (or its stop signal is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    header_timeout: Duration,
+    place: Place,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = TowerToHyperService::new(app);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service).with_upgrades());
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+        }
+        () = stopped(&mut stop) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
+        }
+    }
+    drop(place);
+}
