@@ -122,6 +122,26 @@ pub async fn next_of(ws: &mut Ws, kind: &str) -> Value {
     .unwrap_or_else(|_| panic!("no {kind} within five seconds"))
 }
 
+/// The next message of any of `kinds`, skipping others, within five seconds.
+pub async fn next_of_any(ws: &mut Ws, kinds: &[&str]) -> Value {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    if kinds.iter().any(|k| v["type"] == *k) {
+                        return v;
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("the connection ended while waiting for {kinds:?}: {other:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("none of {kinds:?} within five seconds"))
+}
+
 pub async fn send(ws: &mut Ws, value: Value) {
     ws.send(Message::text(value.to_string())).await.unwrap();
 }

@@ -5,13 +5,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
 use protocol::{
     BrowserToConsole, ConsoleToBrowser, ErrorCode, ErrorMessage, RecordingFile, RecordingList, ReplayControl, decode,
 };
+use tokio::sync::mpsc;
 
 use crate::hub::Hub;
 use crate::queue::{Next, Outbox};
-use crate::socket::{Incoming, close, receive};
+use crate::socket::{Incoming, close_frame, drain, receive};
 
 /// Commands a browser may send: a token bucket.
 #[derive(Debug)]
@@ -56,10 +59,26 @@ struct Browser {
     listing: Arc<AtomicBool>,
 }
 
-pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
+/// What the reading side asks of the writing side.
+#[derive(Debug)]
+enum Control {
+    /// Send a WebSocket ping frame.
+    Ping,
+    /// Send this close frame and stop writing.
+    Close(u16, String),
+}
+
+/// Reading and writing are two tasks: a browser that reads slowly blocks
+/// only the writer, while its pongs and messages are still read, so it is
+/// never taken for dead. What it misses meanwhile is dropped telemetry,
+/// counted in its queue and reported to it with `dropped`.
+pub(crate) async fn run(hub: Arc<Hub>, socket: WebSocket) {
+    let (sink, mut stream) = socket.split();
     let outbox = Arc::new(Outbox::new(hub.config.browser_queue, hub.config.browser_queue_bytes));
     let id = hub.add_browser(outbox.clone());
     let registered = Registered { hub: hub.clone(), id };
+    let (control, controls) = mpsc::channel(4);
+    let mut writer = tokio::spawn(write(sink, outbox.clone(), controls));
     let burst = f64::from(hub.config.command_burst);
     let limit = RateLimit { tokens: burst, burst, per_s: hub.config.commands_per_s, at: Instant::now() };
     let mut browser = Browser { id, limit, listing: Arc::new(AtomicBool::new(false)) };
@@ -67,28 +86,25 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
     let mut stop = hub.stop.clone();
     let mut last_seen = Instant::now();
     let mut version = hub.version();
-    loop {
+    let closing = loop {
         tokio::select! {
-            incoming = receive(&mut socket) => match incoming {
+            incoming = receive(&mut stream) => match incoming {
                 Incoming::Text(text) => {
                     last_seen = Instant::now();
                     handle(&hub, &mut browser, &text);
                 }
                 Incoming::Alive => last_seen = Instant::now(),
-                Incoming::Gone => break,
+                Incoming::Refused(code, reason) => break Some((code, reason)),
+                Incoming::Gone => break None,
             },
-            next = outbox.pop() => match next {
-                Next::Send(text) => if socket.send(Message::Text(text.into())).await.is_err() { break },
-                Next::Closed => break,
-                Next::Overflowed => {
-                    tracing::warn!("a browser fell too far behind its messages: disconnected");
-                    close(&mut socket, 1008, "too far behind: more unsent messages than the console keeps; reconnect").await;
-                    break;
-                }
-            },
+            // The writer stops by itself only when the socket failed or the
+            // browser fell too far behind (it sent its close frame then).
+            _ = &mut writer => {
+                drain(&mut stream).await;
+                break None;
+            }
             () = tokio::time::sleep_until((last_seen + hub.config.peer_timeout).into()) => {
-                close(&mut socket, 1001, "no sign of life").await;
-                break;
+                break Some((1001, "no sign of life".to_owned()));
             }
             _ = ping.tick() => {
                 Hub::dropped_report(&outbox);
@@ -97,12 +113,51 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
                     version = hub.version();
                     hub.to_browser(id, &ConsoleToBrowser::Sessions(hub.session_list()));
                 }
-                if socket.send(Message::Ping(Default::default())).await.is_err() { break }
+                // A writer still busy with an earlier ping needs no second one.
+                let _ = control.try_send(Control::Ping);
             }
-            _ = stop.changed() => { close(&mut socket, 1001, "the console is shutting down").await; break }
+            _ = stop.changed() => break Some((1001, "the console is shutting down".to_owned())),
+        }
+    };
+    if let Some((code, reason)) = closing {
+        // The writer sends the close frame after what it is sending now and
+        // stops; then the reader keeps reading until the browser's close, so
+        // no reset overtakes the frame.
+        let deadline = tokio::time::Instant::now() + crate::socket::CLOSE_DRAIN;
+        if tokio::time::timeout_at(deadline, control.send(Control::Close(code, reason))).await.is_ok() {
+            let _ = tokio::time::timeout_at(deadline, &mut writer).await;
+            drain(&mut stream).await;
         }
     }
+    writer.abort();
     drop(registered);
+}
+
+/// The writing side: the browser's queue and the reader's requests, in order.
+async fn write(mut sink: SplitSink<WebSocket, Message>, outbox: Arc<Outbox>, mut controls: mpsc::Receiver<Control>) {
+    loop {
+        tokio::select! {
+            biased;
+            control = controls.recv() => match control {
+                Some(Control::Ping) => if sink.send(Message::Ping(Default::default())).await.is_err() { return },
+                Some(Control::Close(code, reason)) => {
+                    let _ = sink.send(close_frame(code, &reason)).await;
+                    return;
+                }
+                None => return,
+            },
+            next = outbox.pop() => match next {
+                Next::Send(text) => if sink.send(Message::Text(text.into())).await.is_err() { return },
+                Next::Closed => return,
+                Next::Overflowed => {
+                    tracing::warn!("a browser fell too far behind its messages: disconnected");
+                    let reason = "too far behind: more unsent messages than the console keeps; reconnect";
+                    let _ = sink.send(close_frame(1008, reason)).await;
+                    return;
+                }
+            },
+        }
+    }
 }
 
 fn handle(hub: &Arc<Hub>, state: &mut Browser, text: &str) {

@@ -92,12 +92,13 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
     let mut stop = hub.stop.clone();
     let mut last_seen = Instant::now();
     let mut ping_id = 0u64;
+    let mut pings = SentPings::default();
     loop {
         tokio::select! {
             incoming = receive(&mut socket) => match incoming {
                 Incoming::Text(text) => {
                     last_seen = Instant::now();
-                    match handle(&hub, &session_id, &text) {
+                    match handle(&hub, &session_id, &text, &mut pings) {
                         Ok(()) => {}
                         Err(Refusal::Message(code, message)) => {
                             let error = ConsoleToHeadset::Error(ErrorMessage { code, message });
@@ -113,6 +114,7 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
                     }
                 }
                 Incoming::Alive => last_seen = Instant::now(),
+                Incoming::Refused(code, reason) => { close(&mut socket, code, &reason).await; break }
                 Incoming::Gone => break,
             },
             out = outgoing.recv() => match out {
@@ -136,7 +138,9 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
                     let state = hub.lock();
                     state.sessions.get(&session_id).map_or((None, None), |s| (Some(s.offset_us), s.offset_rtt_us))
                 };
-                let message = ConsoleToHeadset::Ping(Ping { id: ping_id, console_us: unix_us(), offset_us, rtt_us });
+                let console_us = unix_us();
+                pings.sent(ping_id, console_us);
+                let message = ConsoleToHeadset::Ping(Ping { id: ping_id, console_us, offset_us, rtt_us });
                 if socket.send(Message::Ping(Default::default())).await.is_err() || !send(&mut socket, &message).await { break; }
             }
             _ = stop.changed() => { close(&mut socket, 1001, "the console is shutting down").await; break }
@@ -166,6 +170,10 @@ async fn first_hello(socket: &mut WebSocket) -> Option<Hello> {
                 }
             },
             Incoming::Alive => {}
+            Incoming::Refused(code, reason) => {
+                close(socket, code, &reason).await;
+                return None;
+            }
             Incoming::Gone => return None,
         }
     }
@@ -319,6 +327,30 @@ fn metadata(hello: &Hello, session_id: &str, now: u64, offset_us: i64) -> Metada
     }
 }
 
+/// The last pings sent on a connection, to match their pongs.
+#[derive(Debug, Default)]
+struct SentPings {
+    recent: std::collections::VecDeque<(u64, u64)>,
+}
+
+impl SentPings {
+    /// Pongs may come late; older pings than these are not waited for.
+    const KEPT: usize = 8;
+
+    fn sent(&mut self, id: u64, console_us: u64) {
+        if self.recent.len() == Self::KEPT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((id, console_us));
+    }
+
+    /// Whether this pong answers a ping sent here; each ping counts once.
+    fn answered(&mut self, id: u64, console_us: u64) -> bool {
+        let found = self.recent.iter().position(|sent| *sent == (id, console_us));
+        found.is_some_and(|i| self.recent.remove(i).is_some())
+    }
+}
+
 /// Why a headset's message was not taken.
 enum Refusal {
     /// Sent back as an `error`; the connection stays open.
@@ -343,7 +375,7 @@ fn accept_seq(session: &mut Session, seq: u64) -> bool {
 
 /// Handles one message from the headset; an error is sent back, and the
 /// connection stays open.
-fn handle(hub: &Hub, session_id: &str, text: &str) -> Result<(), Refusal> {
+fn handle(hub: &Hub, session_id: &str, text: &str, pings: &mut SentPings) -> Result<(), Refusal> {
     let message =
         decode::<HeadsetToConsole>(text).map_err(|e| Refusal::Message(ErrorCode::Malformed, e.to_string()))?;
     match message {
@@ -431,6 +463,13 @@ fn handle(hub: &Hub, session_id: &str, text: &str) -> Result<(), Refusal> {
             }
         }
         HeadsetToConsole::Pong(pong) => {
+            // Only an answer to a ping of this connection measures anything:
+            // a pong with a made-up `console_us` would give a round trip of
+            // 0 µs that wins the offset estimate for good.
+            if !pings.answered(pong.id, pong.console_us) {
+                tracing::debug!(session = %session_id, "a pong for a ping this connection never sent: ignored");
+                return Ok(());
+            }
             let now = unix_us();
             let rtt_us = now.saturating_sub(pong.console_us);
             let offset_us = clock_offset(pong.headset_us, pong.console_us.saturating_add(rtt_us / 2));

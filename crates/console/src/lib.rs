@@ -38,12 +38,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -199,20 +199,26 @@ async fn sweep(hub: Arc<Hub>) {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
-}
+/// The query string as name-value pairs, names repeated as given.
+type TokenQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
+/// Exactly one `token`, and the right one: a query that cannot be read, has
+/// no token, or names it twice is unauthorised (401), never a 400 that
+/// tells a prober something about the request.
 fn authorised(query: &TokenQuery, expected: &str) -> bool {
-    query.token.as_deref().is_some_and(|t| token_matches(t, expected))
+    let Ok(Query(pairs)) = query else { return false };
+    let mut tokens = pairs.iter().filter(|(name, _)| name == "token");
+    match (tokens.next(), tokens.next()) {
+        (Some((_, token)), None) => token_matches(token, expected),
+        _ => false,
+    }
 }
 
 fn refuse(status: StatusCode, text: &str) -> Response {
     (status, format!("{text}\n")).into_response()
 }
 
-async fn page(State(hub): State<Arc<Hub>>, Query(query): Query<TokenQuery>) -> Response {
+async fn page(State(hub): State<Arc<Hub>>, query: TokenQuery) -> Response {
     if !authorised(&query, &hub.config.therapist_token) {
         return refuse(
             StatusCode::UNAUTHORIZED,
@@ -254,7 +260,7 @@ fn upgrade(
 
 async fn headset_socket(
     State(hub): State<Arc<Hub>>,
-    Query(query): Query<TokenQuery>,
+    query: TokenQuery,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -269,7 +275,7 @@ async fn headset_socket(
 
 async fn browser_socket(
     State(hub): State<Arc<Hub>>,
-    Query(query): Query<TokenQuery>,
+    query: TokenQuery,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {

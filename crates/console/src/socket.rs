@@ -1,7 +1,10 @@
 //! What both socket handlers share: reading one text message with the
-//! protocol's size limit, and closing with a reason.
+//! protocol's size limit, and closing with a reason the peer gets to see.
+
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::{Stream, StreamExt};
 
 /// What arrived on a socket.
 pub(crate) enum Incoming {
@@ -9,36 +12,78 @@ pub(crate) enum Incoming {
     Text(String),
     /// A control frame or other sign of life.
     Alive,
-    /// The peer is gone (closed, errored, or sent something we closed on).
+    /// The peer sent something the connection closes on: this close code and reason.
+    Refused(u16, String),
+    /// The peer is gone (closed or errored).
     Gone,
 }
 
-/// Reads the next frame and applies the size limit (closing with 1009).
-pub(crate) async fn receive(socket: &mut WebSocket) -> Incoming {
-    match socket.recv().await {
+/// How long a closing connection keeps reading, so that the peer gets the
+/// close frame before the TCP connection ends (closing a socket with unread
+/// data makes the kernel reset it, and the reset can overtake the close).
+pub(crate) const CLOSE_DRAIN: Duration = Duration::from_secs(2);
+
+/// Reads the next frame and applies the size limit.
+pub(crate) async fn receive<S>(stream: &mut S) -> Incoming
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    match stream.next().await {
         Some(Ok(Message::Text(text))) => {
             if text.len() > protocol::MAX_MESSAGE_BYTES {
                 let reason = format!("message of {} bytes; the limit is {}", text.len(), protocol::MAX_MESSAGE_BYTES);
-                close(socket, 1009, &reason).await;
-                return Incoming::Gone;
+                return Incoming::Refused(1009, reason);
             }
             Incoming::Text(text.as_str().to_owned())
         }
         Some(Ok(Message::Binary(bytes))) => {
-            let reason = if bytes.len() > protocol::MAX_MESSAGE_BYTES {
-                (1009, "message too big")
+            if bytes.len() > protocol::MAX_MESSAGE_BYTES {
+                Incoming::Refused(1009, "message too big".into())
             } else {
-                (1003, "text messages only")
-            };
-            close(socket, reason.0, reason.1).await;
-            Incoming::Gone
+                Incoming::Refused(1003, "text messages only".into())
+            }
         }
-        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Incoming::Gone,
+        Some(Err(e)) => {
+            if is_invalid_utf8(e) {
+                Incoming::Refused(1007, "a text frame that is not valid UTF-8".into())
+            } else {
+                Incoming::Gone
+            }
+        }
+        Some(Ok(Message::Close(_))) | None => Incoming::Gone,
         Some(Ok(_)) => Incoming::Alive,
     }
 }
 
+fn is_invalid_utf8(e: axum::Error) -> bool {
+    e.into_inner()
+        .downcast_ref::<tokio_tungstenite::tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tokio_tungstenite::tungstenite::Error::Utf8(_)))
+}
+
+pub(crate) fn close_frame(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+/// Sends a close frame, then reads and discards until the peer's close (or
+/// [`CLOSE_DRAIN`]), so the peer sees the code and reason.
 pub(crate) async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
-    let frame = CloseFrame { code, reason: reason.into() };
-    let _ = socket.send(Message::Close(Some(frame))).await;
+    if socket.send(close_frame(code, reason)).await.is_ok() {
+        drain(socket).await;
+    }
+}
+
+/// Reads and discards until the peer's close frame, the end, or [`CLOSE_DRAIN`].
+pub(crate) async fn drain<S>(stream: &mut S)
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let _ = tokio::time::timeout(CLOSE_DRAIN, async {
+        while let Some(Ok(message)) = stream.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }

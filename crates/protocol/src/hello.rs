@@ -30,13 +30,8 @@ pub struct Hello {
     pub session_epoch_us: u64,
     /// The scenario's steps in order (step 1 first), so that a console can
     /// label its intensity dial. Optional: omitted (or null) by older headsets.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "crate::null_as_default")]
     pub steps: Vec<StepInfo>,
-}
-
-/// An optional field may be omitted or null (docs/protocol.md §1.1).
-fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// One step of a scenario's hierarchy, as the therapist sees it.

@@ -23,6 +23,7 @@ mod hello;
 pub mod limits;
 mod ping;
 mod recordings;
+pub mod reference;
 mod replay;
 mod sessions;
 mod telemetry;
@@ -160,6 +161,17 @@ pub fn decode<T: DeserializeOwned + Validate>(text: &str) -> Result<T, DecodeErr
     Ok(message)
 }
 
+/// An optional field may be omitted or `null` (docs/protocol.md §1.1): for
+/// optional fields that are not an `Option` (a list, a string), `null`
+/// means the same as omitted.
+pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// Serialises one message.
 pub fn encode<T: Serialize>(message: &T) -> String {
     // Our message types contain only strings, numbers, bools, maps with
@@ -192,6 +204,50 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every optional field of every message kind, given as `null`, means
+    /// the same as when it is left out.
+    #[test]
+    fn every_optional_field_may_be_null() {
+        fn same<T: DeserializeOwned + Validate + PartialEq + fmt::Debug>(with_nulls: &str, without: &str) {
+            let a: T = decode(with_nulls).unwrap_or_else(|e| panic!("{with_nulls}: {e}"));
+            let b: T = decode(without).unwrap_or_else(|e| panic!("{without}: {e}"));
+            assert_eq!(a, b, "{with_nulls}");
+        }
+        let hello = r#""type":"hello","headset_id":"h","app":"a","scenario":{"id":"s","version":"1","sha256":"0"},"patient_code":"P-1","resume_from":1,"headset_us":1,"session_epoch_us":1"#;
+        same::<HeadsetToConsole>(
+            &format!(r#"{{{hello},"session_id":null,"resume_token":null,"steps":null}}"#),
+            &format!("{{{hello}}}"),
+        );
+        let sample = r#""t_us":1,"session_us":1,"head":{"p":[0,0,0],"q":[0,0,0,1]},"gaze":[0,0,-1],"gaze_on_stimulus":false,"stimulus_angle_deg":0,"state":"waiting","target_level":1,"applied_level":1,"step":1,"safe_blend":0,"frame_ms":11,"dropped_frames":0"#;
+        same::<HeadsetToConsole>(
+            &format!(
+                r#"{{"type":"telemetry","seq":1,"samples":[{{{sample},"left_hand":null,"right_hand":null,"stimulus_distance_m":null,"stimulus_p":null,"heart_rate":null}}]}}"#
+            ),
+            &format!(r#"{{"type":"telemetry","seq":1,"samples":[{{{sample}}}]}}"#),
+        );
+        same::<HeadsetToConsole>(
+            r#"{"type":"command_ack","seq":1,"id":1,"ok":true,"error":null}"#,
+            r#"{"type":"command_ack","seq":1,"id":1,"ok":true}"#,
+        );
+        same::<ConsoleToHeadset>(
+            r#"{"type":"welcome","session_id":"s","acked":0,"console":"c","resume_token":null}"#,
+            r#"{"type":"welcome","session_id":"s","acked":0,"console":"c"}"#,
+        );
+        same::<ConsoleToHeadset>(
+            r#"{"type":"ping","id":1,"console_us":1,"offset_us":null,"rtt_us":null}"#,
+            r#"{"type":"ping","id":1,"console_us":1}"#,
+        );
+        same::<ConsoleToBrowser>(
+            r#"{"type":"command_result","session_id":"s","request_id":1,"command_id":0,"ok":true,"error":null,"code":null}"#,
+            r#"{"type":"command_result","session_id":"s","request_id":1,"command_id":0,"ok":true}"#,
+        );
+        let info = r#""session_id":"s","headset_id":"h","patient_code":"P-1","scenario":{"id":"s","version":"1","sha256":"0"},"state":"waiting","link":"connected","started":"t","recording":"r""#;
+        same::<ConsoleToBrowser>(
+            &format!(r#"{{"type":"sessions","sessions":[{{{info},"rtt_us":null,"offset_us":null,"steps":null}}]}}"#),
+            &format!(r#"{{"type":"sessions","sessions":[{{{info}}}]}}"#),
+        );
+    }
 
     #[test]
     fn unknown_and_malformed_messages_are_errors_that_say_why() {

@@ -37,7 +37,7 @@ pub struct SessionInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset_us: Option<i64>,
     /// The scenario's steps, from the headset's `hello` (empty when it sent none).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "crate::null_as_default")]
     pub steps: Vec<StepInfo>,
 }
 

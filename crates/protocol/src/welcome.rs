@@ -14,7 +14,7 @@ pub struct Welcome {
     pub console: String,
     /// A secret for this headset and session: a `hello` that resumes the
     /// session must carry it. Empty from consoles older than resume tokens.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "crate::null_as_default")]
     pub resume_token: String,
 }
 
