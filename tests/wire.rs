@@ -147,6 +147,25 @@ async fn every_close_reason_reaches_a_peer_that_keeps_sending() {
         ws.send(Message::Frame(frame)).await.unwrap();
         assert_eq!(close_code(&mut ws).await, Ok(1007), "{socket}");
     }
+    // A frame against the WebSocket rules (a client's frame without a
+    // mask), written by hand: 1002 with a reason.
+    let mut raw = TcpStream::connect(console.addr).await.unwrap();
+    let upgrade = format!(
+        "GET /ws/headset?token={} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: trinvis.v1\r\n\r\n",
+        console.headset, console.addr
+    );
+    raw.write_all(upgrade.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\n") {
+        response.push(raw.read_u8().await.unwrap());
+    }
+    assert!(response.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&response));
+    raw.write_all(&[0x81, 0x02, b'{', b'}']).await.unwrap();
+    let mut frame = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(5), raw.read_exact(&mut frame)).await.unwrap().unwrap();
+    assert_eq!((frame[0], u16::from_be_bytes([frame[2], frame[3]])), (0x88, 1002), "a close frame with 1002");
     console.stop().await;
 }
 

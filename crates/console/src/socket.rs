@@ -43,22 +43,30 @@ where
                 Incoming::Refused(1003, "text messages only".into())
             }
         }
-        Some(Err(e)) => {
-            if is_invalid_utf8(e) {
-                Incoming::Refused(1007, "a text frame that is not valid UTF-8".into())
-            } else {
-                Incoming::Gone
-            }
-        }
+        Some(Err(e)) => refusal(e).map_or(Incoming::Gone, |(code, reason)| Incoming::Refused(code, reason)),
         Some(Ok(Message::Close(_))) | None => Incoming::Gone,
         Some(Ok(_)) => Incoming::Alive,
     }
 }
 
-fn is_invalid_utf8(e: axum::Error) -> bool {
-    e.into_inner()
-        .downcast_ref::<tokio_tungstenite::tungstenite::Error>()
-        .is_some_and(|e| matches!(e, tokio_tungstenite::tungstenite::Error::Utf8(_)))
+/// The close a socket error deserves: the peer broke the rules of
+/// WebSocket (1002), sent invalid UTF-8 as text (1007) or a message beyond
+/// what the transport takes (1009). `None` when the peer is simply gone.
+fn refusal(e: axum::Error) -> Option<(u16, String)> {
+    use tokio_tungstenite::tungstenite::Error;
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    let inner = e.into_inner();
+    match inner.downcast_ref::<Error>()? {
+        Error::Utf8(_) => Some((1007, "a text frame that is not valid UTF-8".into())),
+        Error::Capacity(_) => Some((1009, "message too big".into())),
+        Error::Protocol(
+            ProtocolError::ResetWithoutClosingHandshake
+            | ProtocolError::SendAfterClosing
+            | ProtocolError::ReceivedAfterClosing,
+        ) => None,
+        Error::Protocol(p) => Some((1002, format!("a frame against the WebSocket protocol: {p}"))),
+        _ => None,
+    }
 }
 
 pub(crate) fn close_frame(code: u16, reason: &str) -> Message {

@@ -1,8 +1,11 @@
 //! `trinvis`: the command line for clinicians, researchers and developers.
 //! Glue only: each subcommand parses its flags and calls a library.
 
+mod bench_echo;
 mod console_cmd;
+mod console_proc;
 mod export;
+mod fuzz;
 mod inspect;
 mod lint;
 mod record;
@@ -11,6 +14,7 @@ mod replay_cmd;
 mod report;
 mod sim;
 mod sim_live;
+mod soak;
 
 use std::process::ExitCode;
 
@@ -43,6 +47,17 @@ enum Cmd {
     Export(export::Args),
     /// Write a session's report: one HTML page with plots and a table per step.
     Report(report::Args),
+    /// Developer check: mutated frames of every message kind at a console's
+    /// sockets, beside honest headsets; fails on a panic or lost data.
+    #[command(hide = true)]
+    Fuzz(fuzz::Args),
+    /// Developer check: simulated headsets against a recording console for
+    /// hours; fails when its memory, threads or open files grow.
+    #[command(hide = true)]
+    Soak(soak::Args),
+    /// Benchmark floor: a bare WebSocket echo server (`./x bench-live`).
+    #[command(hide = true)]
+    BenchEcho(bench_echo::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +79,9 @@ fn main() -> ExitCode {
         Cmd::Replay(args) => replay_cmd::run(&args),
         Cmd::Export(args) => export::run(&args),
         Cmd::Report(args) => report::run(&args),
+        Cmd::Fuzz(args) => fuzz::run(&args),
+        Cmd::Soak(args) => soak::run(&args),
+        Cmd::BenchEcho(args) => bench_echo::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -5,13 +5,23 @@
 //!   once), and `trinvis lint` over `scenarios/`.
 //! - `demo`: a demo session: the console and three simulated headsets in
 //!   real time; prints the therapist URL.
-//! - `bench-live`: command round trip, console ingest, recording size.
+//! - `bench-live`: command round trip (in process, and from another process
+//!   while 20 headsets stream, each beside a bare echo), console ingest,
+//!   recording size.
 //! - `bench`: the criterion benchmarks.
 //! - `bench-scenes`: frame time of every scene in the desktop window on this
 //!   machine's renderer (lavapipe under Xvfb where there is no GPU), at
 //!   1280x720 with MSAA and at the app's own software settings.
 //! - `build-times`: cold and warm build times of the workspace's tests, in a
 //!   fresh target directory.
+//! - `fuzz [--minutes M] [--seed S] [--clients N]`: mutated frames of every
+//!   message kind at a console's sockets beside honest headsets (seeded),
+//!   dev build so that overflows panic; fails on a panic, lost data or a
+//!   connection kept open. Not in `test`.
+//! - `soak [--headsets N] [--minutes M] [--every-minutes K]`: simulated
+//!   headsets against a recording console for hours (default 20 for 120
+//!   minutes); fails when its memory, threads or open files grow over 5 %.
+//!   Not in `test`.
 //!
 //! Plain `std::process::Command`s: no dependencies, so `cargo xtask` builds
 //! in seconds on a fresh clone.
@@ -30,8 +40,13 @@ fn main() -> ExitCode {
         "bench-live" => bench_live(),
         "bench-scenes" => bench_scenes(),
         "build-times" => build_times(),
+        "fuzz" | "soak" => dev_check(task, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test | demo | bench [FILTER] | bench-live | bench-scenes | build-times>");
+            eprintln!(
+                "usage: cargo xtask <test | demo | bench [FILTER] | bench-live | bench-scenes | build-times \
+                 | fuzz [--minutes M] [--seed S] [--clients N] \
+                 | soak [--headsets N] [--minutes M] [--every-minutes K] [--scenario FILE]>"
+            );
             return ExitCode::from(if task == "help" || task == "--help" { 0 } else { 2 });
         }
     };
@@ -373,6 +388,86 @@ fn bench_live() -> Result {
         "\n==> recording size: one 60-minute heights session simulated at 60x, chunks closed every simulated second"
     );
     ingest(&exe, 1, 60.0, 60.0, 1000 / 60)?;
+    out_of_process_round_trip(&exe)
+}
+
+/// Starts `command`, reads its first line of output and returns the child
+/// with the address printed after `marker` (`http://`, `ws://`).
+fn spawn_with_address(command: &mut Command, marker: &str) -> Result<(std::process::Child, String)> {
+    use std::io::{BufRead, BufReader};
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", show(command)))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().ok_or("printed nothing")?.map_err(|e| e.to_string())?;
+    // Keep reading what it prints, or it dies writing to a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let address = first.rsplit(marker).next().unwrap_or_default().trim().to_owned();
+    Ok((child, address))
+}
+
+/// A therapist's command round trip as a browser makes it, from another
+/// process (Python's websockets, three connections), while 20 simulated
+/// headsets stream to the console; beside it, the same client against a
+/// bare tungstenite echo server (`trinvis bench-echo`) in the same run.
+fn out_of_process_round_trip(exe: &Path) -> Result {
+    let python = python_for_tests()?;
+    let script = root().join("tools/xtask/bench/round_trip.py");
+    let measure = |args: &[&str]| -> Result<(f64, f64, u64)> {
+        let out = Command::new(&python).arg(&script).args(args).args(["--seconds", "30"]).output();
+        let out = out.map_err(|e| format!("{}: {e}", python.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("round_trip "))
+            .ok_or_else(|| format!("round_trip.py printed no result\n{}", String::from_utf8_lossy(&out.stderr)))?;
+        let field = |name: &str| -> f64 {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::NAN)
+        };
+        Ok((field("p50_ms"), field("p99_ms"), field("n") as u64))
+    };
+    println!(
+        "\n==> command round trip from another process (Python websockets, 3 browser connections, 30 s), \
+         20 simulated headsets streaming; a bare tungstenite echo beside it"
+    );
+    let dir = std::env::temp_dir().join(format!("trinvis-rtt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut console, address) = spawn_with_address(
+        Command::new(exe)
+            .args(["console", "--bind", "127.0.0.1:0", "--headset-token", "bench-token"])
+            .args(["--therapist-token", "bench-therapist", "--recordings"])
+            .arg(&dir),
+        "http://",
+    )?;
+    let mut sim = Command::new(exe)
+        .current_dir(root())
+        .args(["sim", "--scenario", "scenarios/heights.ron", "--auto", "--token", "bench-token"])
+        .args(["--console", &format!("ws://{address}"), "--patients", "20", "--minutes", "2"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let console_result = measure(&["console", &format!("ws://{address}"), "bench-therapist"]);
+    for child in [&mut sim, &mut console] {
+        let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        let _ = child.wait();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut echo, echo_address) = spawn_with_address(Command::new(exe).arg("bench-echo"), "ws://")?;
+    let echo_result = measure(&["echo", &format!("ws://{echo_address}")]);
+    let _ = echo.kill();
+    let _ = echo.wait();
+    let ((c50, c99, cn), (e50, e99, en)) = (console_result?, echo_result?);
+    println!("{:<44} {:>9} {:>9} {:>6}", "", "p50 ms", "p99 ms", "n");
+    println!("{:<44} {c50:>9.3} {c99:>9.3} {cn:>6}", "console: command -> headset -> command_result");
+    println!("{:<44} {e50:>9.3} {e99:>9.3} {en:>6}", "bare tungstenite echo of the same text");
+    println!("{:<44} {:>8.2}x {:>8.2}x", "ratio", c50 / e50, c99 / e99);
     Ok(())
 }
 
@@ -498,6 +593,26 @@ fn ingest(exe: &Path, n: u32, minutes: f64, speed: f64, flush_ms: u64) -> Result
         .sum();
     let _ = std::fs::remove_dir_all(&dir);
     Ok((sent, recorded, console_cpu, unacked))
+}
+
+/// `fuzz` and `soak`: the `trinvis` binary's hidden developer checks, run
+/// from the clone's root (scenarios are found from there), with the flags
+/// passed through. The fuzz runs the dev build: its overflow checks and
+/// debug assertions turn arithmetic on hostile numbers into panics the fuzz
+/// sees, where a release build wraps silently (the console of 746bc60
+/// panicked 7 times in a one-minute dev-build fuzz, never in release). The
+/// soak runs the release build, whose memory is what a clinic runs.
+fn dev_check(task: &str, args: &[String]) -> Result {
+    let (what, flags, dir): (&str, &[&str], &str) = if task == "fuzz" {
+        ("dev build of trinvis (overflow checks on)", &[], "debug")
+    } else {
+        ("release build of trinvis", &["--release"], "release")
+    };
+    run(what, cargo().args(["build", "--locked", "--package", "trinvis"]).args(flags))?;
+    run(
+        &format!("trinvis {task}"),
+        Command::new(target_dir().join(dir).join("trinvis")).current_dir(root()).arg(task).args(args),
+    )
 }
 
 fn build_times() -> Result {

@@ -1,0 +1,236 @@
+//! `trinvis soak [--headsets N] [--minutes M] [--every-minutes K]`: a
+//! developer check, not part of the test run. The real console, recording,
+//! with N simulated headsets in real time (`trinvis sim --console`) for M
+//! minutes. After a one-minute warm-up (every headset connected) it takes
+//! the console's resident memory, threads and open file descriptors as the
+//! baseline, prints them with their growth every K minutes and at the end,
+//! and fails when any grew by more than 5 %. Then it stops the console with
+//! SIGTERM and checks with `trinvis inspect` that every recording was
+//! finished.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::console_proc::{self, ConsoleProcess, Figures, growth};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Simulated headsets, each its own synthetic patient.
+    #[arg(long, default_value_t = 20)]
+    headsets: u32,
+    /// Length of the soak, minutes, the one-minute warm-up included.
+    #[arg(long, default_value_t = 120.0)]
+    minutes: f64,
+    /// Minutes between two reports.
+    #[arg(long, default_value_t = 10.0)]
+    every_minutes: f64,
+    /// The scenario the headsets run (relative to the current folder: run
+    /// from the clone's root, as `./x soak` does).
+    #[arg(long, default_value = "scenarios/heights.ron")]
+    scenario: PathBuf,
+}
+
+const WARM_UP: Duration = Duration::from_secs(60);
+/// The most any figure may grow from the baseline to the end, per cent.
+const LIMIT: f64 = 5.0;
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    if !(args.minutes > 1.0 && args.minutes <= 7.0 * 24.0 * 60.0) {
+        anyhow::bail!("--minutes must be above 1 (the warm-up) and at most a week, got {}", args.minutes);
+    }
+    if !(args.every_minutes > 0.0 && args.every_minutes.is_finite()) {
+        anyhow::bail!("--every-minutes must be above 0, got {}", args.every_minutes);
+    }
+    if !(1..=1000).contains(&args.headsets) {
+        anyhow::bail!("--headsets must be between 1 and 1000, got {}", args.headsets);
+    }
+    let scenario = std::fs::canonicalize(&args.scenario).with_context(|| {
+        format!(
+            "reading {} (scenarios are found from the current folder; run from the clone's root)",
+            args.scenario.display()
+        )
+    })?;
+    let dir = console_proc::temp_dir("soak");
+    let mut console = ConsoleProcess::start(&dir)?;
+    println!(
+        "soak: console pid {} on {}, {} headsets running {} for {} min, a report every {} min",
+        console.pid(),
+        console.addr,
+        args.headsets,
+        args.scenario.display(),
+        args.minutes,
+        args.every_minutes
+    );
+    println!("  console log: {}; recordings: {}", console.log.display(), console.recordings.display());
+    let started = Instant::now();
+    let at_start = console.figures().context("the console's /proc entry")?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+
+    let sim_log = dir.join("sim.log");
+    let out = std::fs::File::create(&sim_log).with_context(|| format!("creating {}", sim_log.display()))?;
+    let err = out.try_clone()?;
+    // The simulated sessions outlast the soak, so every headset is still
+    // connected when the console is stopped.
+    let mut sim = Command::new(std::env::current_exe()?)
+        .arg("sim")
+        .arg("--scenario")
+        .arg(&scenario)
+        .args(["--auto", "--console", &format!("ws://{}", console.addr), "--token", &console.headset_token])
+        .args(["--patients", &args.headsets.to_string(), "--minutes", &(args.minutes + 1.0).to_string()])
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .context("starting the simulated headsets")?;
+
+    println!(
+        "\n{:>8}  {:>11} {:>8} {:>8}  {:>8} {:>8} {:>8}  headsets",
+        "minute", "VmRSS kB", "threads", "fds", "+RSS", "+threads", "+fds"
+    );
+    println!("{}", line(started, &at_start, None, "start (before the headsets)"));
+
+    // Warm-up: a minute, then until every headset is connected (a minute more at most).
+    wait(started + WARM_UP, &mut console, &mut sim)?;
+    let mut connected = runtime.block_on(connected_count(&console));
+    let warm_deadline = Instant::now() + WARM_UP;
+    while connected < args.headsets && Instant::now() < warm_deadline {
+        wait(Instant::now() + Duration::from_secs(5), &mut console, &mut sim)?;
+        connected = runtime.block_on(connected_count(&console));
+    }
+    if connected < args.headsets {
+        stop_sim(&mut sim);
+        let stopped = console.stop()?;
+        println!("soak: only {connected} of {} headsets connected after the warm-up; console {stopped}", args.headsets);
+        println!("  logs in {}", dir.display());
+        return Ok(ExitCode::from(1));
+    }
+    let base = console.figures().context("the console's /proc entry")?;
+    println!("{}", line(started, &base, Some(&base), &format!("baseline, {connected}/{} connected", args.headsets)));
+
+    let end = started + Duration::from_secs_f64(args.minutes * 60.0);
+    let every = Duration::from_secs_f64(args.every_minutes * 60.0);
+    let mut next = started + every;
+    while next <= started + WARM_UP {
+        next += every;
+    }
+    let mut last = base;
+    while Instant::now() < end {
+        let at = next.min(end);
+        wait(at, &mut console, &mut sim)?;
+        let connected = runtime.block_on(connected_count(&console));
+        last = console.figures().context("the console's /proc entry")?;
+        let label = if at == end { ", end" } else { "" };
+        println!("{}", line(started, &last, Some(&base), &format!("{connected}/{} connected{label}", args.headsets)));
+        next += every;
+    }
+
+    // The end: stop the console first, with every headset still connected,
+    // as a service manager would.
+    let log = console.log.clone();
+    let recordings = console.recordings.clone();
+    let stopped = console.stop()?;
+    stop_sim(&mut sim);
+    let panics = console_proc::panics(&log);
+    let files = console_proc::recording_files(&recordings);
+    let inspect = Command::new(std::env::current_exe()?).arg("inspect").args(&files).output()?;
+    let report = String::from_utf8_lossy(&inspect.stdout);
+    let complete = report.lines().filter(|l| l.contains(" · complete")).count();
+    let unfinished: Vec<&str> = report.lines().filter(|l| l.contains("NOT FINISHED")).collect();
+    let telemetry: u64 = report
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("/telemetry"))
+        .filter_map(|c| c.trim().parse::<u64>().ok())
+        .sum();
+
+    let mut checks: Vec<(String, bool, String)> = Vec::new();
+    for (what, b, e) in
+        [("VmRSS", base.rss_kb, last.rss_kb), ("threads", base.threads, last.threads), ("open fds", base.fds, last.fds)]
+    {
+        let g = growth(b, e);
+        checks.push((format!("{what} grew at most {LIMIT} %"), g <= LIMIT, format!("{b} -> {e} ({g:+.1} %)")));
+    }
+    checks.push(("console stopped cleanly on SIGTERM".into(), stopped.clean(), stopped.to_string()));
+    checks.push((
+        "every recording finished".into(),
+        inspect.status.success() && !files.is_empty() && complete == files.len(),
+        format!(
+            "{} files, {complete} complete, {} not finished; {telemetry} telemetry messages",
+            files.len(),
+            unfinished.len()
+        ),
+    ));
+    checks.push((
+        "no \"panicked\" in the console log".into(),
+        panics.is_empty(),
+        if panics.is_empty() { "none".into() } else { format!("{} line(s), first below", panics.len()) },
+    ));
+    println!("\nchecks after {:.1} min", started.elapsed().as_secs_f64() / 60.0);
+    for (what, ok, detail) in &checks {
+        println!("  {what:<36} {:<4}  {detail}", if *ok { "ok" } else { "FAIL" });
+    }
+    for line in panics.iter().take(5) {
+        println!("  panic: {line}");
+    }
+    if !inspect.status.success() {
+        println!("  trinvis inspect failed: {}", String::from_utf8_lossy(&inspect.stderr).trim());
+    }
+    let failed = checks.iter().filter(|(_, ok, _)| !ok).count();
+    if failed == 0 {
+        let _ = std::fs::remove_dir_all(&dir);
+        println!("soak: all {} checks passed", checks.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("soak: {failed} check(s) failed; logs and recordings are in {}", dir.display());
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// One report line: minute, figures, growth against the baseline.
+fn line(started: Instant, now: &Figures, base: Option<&Figures>, note: &str) -> String {
+    let pct = |b: u64, n: u64| base.map_or_else(|| "-".to_owned(), |_| format!("{:+.1} %", growth(b, n)));
+    let b = base.copied().unwrap_or(*now);
+    format!(
+        "{:>8.1}  {:>11} {:>8} {:>8}  {:>8} {:>8} {:>8}  {note}",
+        started.elapsed().as_secs_f64() / 60.0,
+        now.rss_kb,
+        now.threads,
+        now.fds,
+        pct(b.rss_kb, now.rss_kb),
+        pct(b.threads, now.threads),
+        pct(b.fds, now.fds)
+    )
+}
+
+/// Sleeps until `until`, failing when the console or the headsets stopped.
+fn wait(until: Instant, console: &mut ConsoleProcess, sim: &mut Child) -> anyhow::Result<()> {
+    while Instant::now() < until {
+        if let Some(status) = console.exited() {
+            stop_sim(sim);
+            anyhow::bail!("the console exited during the soak ({status}); its log: {}", console.log.display());
+        }
+        if let Ok(Some(status)) = sim.try_wait() {
+            anyhow::bail!("the simulated headsets exited during the soak ({status})");
+        }
+        std::thread::sleep(until.saturating_duration_since(Instant::now()).min(Duration::from_secs(1)));
+    }
+    Ok(())
+}
+
+fn stop_sim(sim: &mut Child) {
+    let _ = sim.kill();
+    let _ = sim.wait();
+}
+
+/// Sessions the console lists as connected (0 when it cannot be asked).
+async fn connected_count(console: &ConsoleProcess) -> u32 {
+    match console.sessions().await {
+        Ok(list) => list.iter().filter(|s| s["link"] == "connected").count() as u32,
+        Err(e) => {
+            eprintln!("soak: no session list: {e:#}");
+            0
+        }
+    }
+}
