@@ -338,11 +338,18 @@ fn recorder_threads() -> usize {
         .count()
 }
 
-/// Fixed: 300 `hello`s opened 300 sessions, each with a file and a thread,
-/// that nothing ever removed.
+/// Threads of this process.
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// Fixed: 300 `hello`s opened 300 sessions, each with a file and a
+/// recorder thread (and two zstd compression threads), that nothing ever
+/// removed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_are_bounded_and_share_a_few_recorder_threads() {
     let console = Console::start(|_| {}).await;
+    let threads_before = threads();
     let mut open = Vec::new();
     let mut refused = 0;
     for i in 0..40 {
@@ -365,8 +372,11 @@ async fn sessions_are_bounded_and_share_a_few_recorder_threads() {
         }
     }
     assert_eq!((open.len(), refused), (32, 8));
-    // Other tests of this binary run consoles of their own meanwhile.
+    // Other tests of this binary run consoles of their own meanwhile, so
+    // the bounds leave room for them; a thread per session would pass both.
     assert!(recorder_threads() <= 8, "{} recorder threads for 32 sessions", recorder_threads());
+    let grown = threads().saturating_sub(threads_before);
+    assert!(grown <= 20, "32 sessions added {grown} threads");
     // A headset that leaves makes room: the newcomer takes its place.
     drop(open.pop());
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -191,6 +191,12 @@ impl<W: Write + Seek> Writer<W> {
             .profile(PROFILE)
             .library(concat!("trinvis-recording ", env!("CARGO_PKG_VERSION")))
             .compression(Some(mcap::Compression::Zstd))
+            // Compress on the writing thread. mcap's default, zstd's own
+            // worker threads (as many as there are cores), would give every
+            // open recording threads of its own: a console with 32 sessions
+            // held 64 compression threads that one writer thread outruns
+            // (a second of telemetry is a few kB).
+            .compression_threads(0)
             // Chunks close on `flush` (at least once a second) or at this size.
             .chunk_size(Some(4 * 1024 * 1024));
         let mut mcap = options.create(w)?;
