@@ -1,11 +1,19 @@
 //! `trinvis soak [--headsets N] [--minutes M] [--every-minutes K]`: a
 //! developer check, not part of the test run. The real console, recording,
 //! with N simulated headsets in real time (`trinvis sim --console`) for M
-//! minutes. After a one-minute warm-up (every headset connected) it takes
-//! the console's resident memory, threads and open file descriptors as the
-//! baseline, prints them with their growth every K minutes and at the end,
-//! and fails when any grew by more than 5 %. Then it stops the console with
-//! SIGTERM and checks with `trinvis inspect` that every recording was
+//! minutes, as sessions of K minutes back to back (a clinic's day: one
+//! session after another on each headset).
+//!
+//! Why cycles: an open recording keeps its chunk index in memory until it
+//! closes (MCAP writes the index at the end; about 300 bytes per one-second
+//! chunk, 1 MB per session-hour), so memory rightly grows while sessions run
+//! and falls when they end. A leak is growth that survives the end of the
+//! sessions. So the figures are taken at the same point of every cycle,
+//! one minute in with every headset connected: the first cycle's are the
+//! baseline, each later cycle's are compared with it, and the soak fails
+//! when memory, threads or open file descriptors grew by more than 5 %.
+//! At the end (one minute into a last, short cycle) it stops the console
+//! with SIGTERM and checks with `trinvis inspect` that every recording was
 //! finished.
 
 use std::path::PathBuf;
@@ -21,10 +29,10 @@ pub struct Args {
     /// Simulated headsets, each its own synthetic patient.
     #[arg(long, default_value_t = 20)]
     headsets: u32,
-    /// Length of the soak, minutes, the one-minute warm-up included.
+    /// Length of the soak, minutes (a last minute is added for the end's figures).
     #[arg(long, default_value_t = 120.0)]
     minutes: f64,
-    /// Minutes between two reports.
+    /// Length of each session, minutes: the figures are taken once per session cycle.
     #[arg(long, default_value_t = 10.0)]
     every_minutes: f64,
     /// The scenario the headsets run (relative to the current folder: run
@@ -68,23 +76,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let at_start = console.figures().context("the console's /proc entry")?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-
     let sim_log = dir.join("sim.log");
-    let out = std::fs::File::create(&sim_log).with_context(|| format!("creating {}", sim_log.display()))?;
-    let err = out.try_clone()?;
-    // The simulated sessions outlast the soak, so every headset is still
-    // connected when the console is stopped.
-    let mut sim = Command::new(std::env::current_exe()?)
-        .arg("sim")
-        .arg("--scenario")
-        .arg(&scenario)
-        .args(["--auto", "--console", &format!("ws://{}", console.addr), "--token", &console.headset_token])
-        .args(["--patients", &args.headsets.to_string(), "--minutes", &(args.minutes + 1.0).to_string()])
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .context("starting the simulated headsets")?;
+    let cycle = Duration::from_secs_f64(args.every_minutes * 60.0);
+    let cycles = (args.minutes / args.every_minutes).ceil().max(1.0) as u32;
 
     println!(
         "\n{:>8}  {:>11} {:>8} {:>8}  {:>8} {:>8} {:>8}  headsets",
@@ -92,40 +86,63 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     );
     println!("{}", line(started, &at_start, None, "start (before the headsets)"));
 
-    // Warm-up: a minute, then until every headset is connected (a minute more at most).
-    wait(started + WARM_UP, &mut console, &mut sim)?;
-    let mut connected = runtime.block_on(connected_count(&console));
-    let warm_deadline = Instant::now() + WARM_UP;
-    while connected < args.headsets && Instant::now() < warm_deadline {
-        wait(Instant::now() + Duration::from_secs(5), &mut console, &mut sim)?;
-        connected = runtime.block_on(connected_count(&console));
-    }
-    if connected < args.headsets {
-        stop_sim(&mut sim);
-        let stopped = console.stop()?;
-        println!("soak: only {connected} of {} headsets connected after the warm-up; console {stopped}", args.headsets);
-        println!("  logs in {}", dir.display());
-        return Ok(ExitCode::from(1));
-    }
-    let base = console.figures().context("the console's /proc entry")?;
-    println!("{}", line(started, &base, Some(&base), &format!("baseline, {connected}/{} connected", args.headsets)));
-
-    let end = started + Duration::from_secs_f64(args.minutes * 60.0);
-    let every = Duration::from_secs_f64(args.every_minutes * 60.0);
-    let mut next = started + every;
-    while next <= started + WARM_UP {
-        next += every;
-    }
-    let mut last = base;
-    while Instant::now() < end {
-        let at = next.min(end);
-        wait(at, &mut console, &mut sim)?;
-        let connected = runtime.block_on(connected_count(&console));
+    let mut base = None;
+    let mut last = at_start;
+    let mut sim = None;
+    for i in 0..=cycles {
+        // The last cycle only needs its first minute: the end's figures.
+        let minutes = if i == cycles { args.every_minutes.max(2.0) } else { args.every_minutes };
+        let cycle_start = Instant::now();
+        let mut child = spawn_sim(&scenario, &console, args.headsets, minutes, &sim_log)?;
+        // A minute in, and every headset connected (a minute more at most).
+        wait(cycle_start + WARM_UP, &mut console, &mut child)?;
+        let mut connected = runtime.block_on(connected_count(&console));
+        let deadline = Instant::now() + WARM_UP;
+        while connected < args.headsets && Instant::now() < deadline {
+            wait(Instant::now() + Duration::from_secs(5), &mut console, &mut child)?;
+            connected = runtime.block_on(connected_count(&console));
+        }
+        if connected < args.headsets {
+            stop_sim(&mut child);
+            let stopped = console.stop()?;
+            println!(
+                "soak: only {connected} of {} headsets connected in cycle {}; console {stopped}",
+                args.headsets,
+                i + 1
+            );
+            println!("  logs in {}", dir.display());
+            return Ok(ExitCode::from(1));
+        }
         last = console.figures().context("the console's /proc entry")?;
-        let label = if at == end { ", end" } else { "" };
-        println!("{}", line(started, &last, Some(&base), &format!("{connected}/{} connected{label}", args.headsets)));
-        next += every;
+        let what = match (i, i == cycles) {
+            (0, _) => "baseline",
+            (_, true) => "end",
+            _ => "",
+        };
+        let note = format!("{connected}/{} connected, session cycle {} minute 1 {what}", args.headsets, i + 1);
+        println!("{}", line(started, &last, Some(base.get_or_insert(last)), note.trim_end()));
+        if i == cycles {
+            sim = Some(child);
+            break;
+        }
+        // The sessions end by themselves; the next cycle starts as they do.
+        let end_by = cycle_start + cycle + WARM_UP;
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if Instant::now() > end_by {
+                stop_sim(&mut child);
+                break;
+            }
+            if let Some(status) = console.exited() {
+                anyhow::bail!("the console exited during the soak ({status}); its log: {}", console.log.display());
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
+    let base = base.unwrap_or(at_start);
+    let mut sim = sim.context("no session cycle ran")?;
 
     // The end: stop the console first, with every headset still connected,
     // as a service manager would.
@@ -217,6 +234,33 @@ fn wait(until: Instant, console: &mut ConsoleProcess, sim: &mut Child) -> anyhow
         std::thread::sleep(until.saturating_duration_since(Instant::now()).min(Duration::from_secs(1)));
     }
     Ok(())
+}
+
+/// N simulated headsets running one session of `minutes` each.
+fn spawn_sim(
+    scenario: &std::path::Path,
+    console: &ConsoleProcess,
+    headsets: u32,
+    minutes: f64,
+    log: &std::path::Path,
+) -> anyhow::Result<Child> {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    let err = out.try_clone()?;
+    Command::new(std::env::current_exe()?)
+        .arg("sim")
+        .arg("--scenario")
+        .arg(scenario)
+        .args(["--auto", "--console", &format!("ws://{}", console.addr), "--token", &console.headset_token])
+        .args(["--patients", &headsets.to_string(), "--minutes", &minutes.to_string()])
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .context("starting the simulated headsets")
 }
 
 fn stop_sim(sim: &mut Child) {
