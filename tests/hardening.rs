@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use support::{Console, Ws, hello, next_of, next_of_any, sample, send};
+use support::{Console, Ws, close_code, hello, next_of, next_of_any, sample, send};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -358,14 +358,7 @@ async fn sessions_are_bounded_and_share_a_few_recorder_threads() {
         let reply = next_of_any(&mut ws, &["welcome", "error"]).await;
         if reply["type"] == "error" {
             assert_eq!(reply["code"], "too_many_sessions", "{reply}");
-            let close = loop {
-                match ws.next().await {
-                    Some(Ok(Message::Close(Some(frame)))) => break u16::from(frame.code),
-                    Some(Ok(_)) => {}
-                    other => panic!("expected a close frame, got {other:?}"),
-                }
-            };
-            assert_eq!(close, 1013);
+            assert_eq!(close_code(&mut ws).await, Ok(1013));
             refused += 1;
         } else {
             open.push(ws);

@@ -6,35 +6,22 @@
 
 mod support;
 
-use support::{Console, connect, hello, next_of, refused_status, sample, send};
+use support::{Console, close_code, connect, hello, http_status, next_of, refused_status, sample, send};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use link::{Clock, Link, LinkConfig};
 use protocol::{ScenarioRef, SessionState};
 use recording::Channel;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-
-/// Raw HTTP/1.1 GET; returns the status code.
-async fn http_status(addr: SocketAddr, path: &str) -> u16 {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
 
 #[tokio::test]
 async fn tokens_origin_and_subprotocol_are_checked() {
@@ -68,18 +55,7 @@ async fn an_oversize_message_closes_with_1009() {
     let mut browser = console.browser().await;
     let huge = format!(r#"{{"type":"list_sessions","pad":"{}"}}"#, "x".repeat(70 * 1024));
     browser.send(Message::text(huge)).await.unwrap();
-    let close = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match browser.next().await {
-                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
-                Some(Ok(_)) => {}
-                other => panic!("expected a close frame, got {other:?}"),
-            }
-        }
-    })
-    .await
-    .unwrap();
-    assert_eq!(close, 1009);
+    assert_eq!(close_code(&mut browser).await, Ok(1009));
     console.stop().await;
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use recording::Channel;
 use serde_json::{Value, json};
-use support::{Console, Ws, connect, hello, next_of, refused_status, sample, send};
+use support::{Console, close_code, connect, hello, http_status, next_of, refused_status, sample, send};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -90,21 +90,6 @@ async fn floats_that_cannot_be_stored_are_refused_and_nothing_becomes_null() {
         recordings[0].channel(Channel::Telemetry).map(|m| String::from_utf8_lossy(&m.data).into_owned()).collect();
     assert_eq!(stored.len(), 1);
     assert!(!stored[0].contains("null"), "{}", stored[0]);
-}
-
-/// Reads until a close frame; its code, or what ended the socket instead.
-async fn close_code(ws: &mut Ws) -> Result<u16, String> {
-    tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Close(Some(frame)))) => return Ok(u16::from(frame.code)),
-                Some(Ok(_)) => {}
-                other => return Err(format!("{other:?}")),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| Err("no close within five seconds".into()))
 }
 
 /// Fixed: a headset that sent a 70 000-byte message and kept sending never
@@ -286,18 +271,6 @@ async fn a_forged_pong_does_not_move_the_clock() {
     let info = list["sessions"].as_array().unwrap().iter().find(|s| s["session_id"] == session_id.as_str()).unwrap();
     assert!(info["rtt_us"].as_u64().is_some(), "{info}");
     console.stop().await;
-}
-
-/// The HTTP status of a raw GET.
-async fn http_status(addr: SocketAddr, path: &str) -> u16 {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 /// Fixed: `?token=T&token=T` answered 400 instead of the documented 401.

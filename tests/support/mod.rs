@@ -142,6 +142,34 @@ pub async fn next_of_any(ws: &mut Ws, kinds: &[&str]) -> Value {
     .unwrap_or_else(|_| panic!("none of {kinds:?} within five seconds"))
 }
 
+/// Reads until a close frame; its code, or what ended the socket instead.
+pub async fn close_code(ws: &mut Ws) -> Result<u16, String> {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => return Ok(u16::from(frame.code)),
+                Some(Ok(_)) => {}
+                other => return Err(format!("{other:?}")),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| Err("no close within five seconds".into()))
+}
+
+/// Raw HTTP/1.1 GET; returns the status code.
+pub async fn http_status(addr: SocketAddr, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
 pub async fn send(ws: &mut Ws, value: Value) {
     ws.send(Message::text(value.to_string())).await.unwrap();
 }

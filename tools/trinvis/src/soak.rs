@@ -9,9 +9,12 @@
 //! chunk, 1 MB per session-hour), so memory rightly grows while sessions run
 //! and falls when they end. A leak is growth that survives the end of the
 //! sessions. So the figures are taken at the same point of every cycle,
-//! one minute in with every headset connected: the first cycle's are the
-//! baseline, each later cycle's are compared with it, and the soak fails
-//! when memory, threads or open file descriptors grew by more than 5 %.
+//! one minute in with every headset connected. The first cycle warms up
+//! (the allocator reaches the high-water mark of a whole cycle's indexes,
+//! and ended sessions fill their grace period in the list); the second
+//! cycle's figures are the baseline, each later cycle's are compared with
+//! it, and the soak fails when memory, threads or open file descriptors
+//! grew by more than 5 %.
 //! At the end (one minute into a last, short cycle) it stops the console
 //! with SIGTERM and checks with `trinvis inspect` that every recording was
 //! finished.
@@ -86,6 +89,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     );
     println!("{}", line(started, &at_start, None, "start (before the headsets)"));
 
+    // With fewer than two cycles there is no warm-up cycle: the first is the baseline.
+    let baseline_cycle = u32::from(cycles >= 2);
     let mut base = None;
     let mut last = at_start;
     let mut sim = None;
@@ -114,13 +119,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
         last = console.figures().context("the console's /proc entry")?;
-        let what = match (i, i == cycles) {
-            (0, _) => "baseline",
-            (_, true) => "end",
-            _ => "",
+        let what = if i < baseline_cycle {
+            "warm-up"
+        } else if i == baseline_cycle {
+            "baseline"
+        } else if i == cycles {
+            "end"
+        } else {
+            ""
         };
+        if i == baseline_cycle {
+            base = Some(last);
+        }
         let note = format!("{connected}/{} connected, session cycle {} minute 1 {what}", args.headsets, i + 1);
-        println!("{}", line(started, &last, Some(base.get_or_insert(last)), note.trim_end()));
+        println!("{}", line(started, &last, base.as_ref(), note.trim_end()));
         if i == cycles {
             sim = Some(child);
             break;
