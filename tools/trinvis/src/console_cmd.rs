@@ -21,6 +21,10 @@ pub struct Args {
     /// Headset token (default: a new random one each start).
     #[arg(long, env = "TRINVIS_HEADSET_TOKEN", hide_env_values = true)]
     headset_token: Option<String>,
+    /// Sessions listed at once (connected or waiting for their headset); a
+    /// headset beyond it is refused while every listed one is connected.
+    #[arg(long, default_value_t = 32)]
+    max_sessions: usize,
     /// Longest time between two closed chunks of a recording, ms. For
     /// benchmarks of sped-up simulations; the default keeps a killed console
     /// from losing more than a second.
@@ -40,6 +44,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     config.flush_interval = std::time::Duration::from_millis(args.flush_interval_ms.max(1));
+    anyhow::ensure!(args.max_sessions >= 1, "--max-sessions must be at least 1");
+    config.max_sessions = args.max_sessions;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let listener =
