@@ -520,3 +520,27 @@ async fn slow_and_silent_connections_are_closed_at_the_door() {
     next_of(&mut headset, "welcome").await;
     console.stop().await;
 }
+
+/// A session that ended a moment before the console stops still has its
+/// file finished: the recorder threads close every file before `serve`
+/// returns, also those whose sessions had just let them go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_closing_at_the_stop_is_finished() {
+    let console = Console::start(|_| {}).await;
+    let mut headset = console.raw_headset().await;
+    send(&mut headset, hello(None)).await;
+    next_of(&mut headset, "welcome").await;
+    let one = serde_json::to_value(sample(2_000_000, protocol::SessionState::Running, 1.0)).unwrap();
+    let samples: Vec<Value> = (0..150).map(|_| one.clone()).collect();
+    for seq in 1..=60u64 {
+        send(&mut headset, json!({"type": "telemetry", "seq": seq, "samples": samples})).await;
+    }
+    let ended = json!({"type": "events", "seq": 61, "events": [{"seq": 0, "at_us": 1, "type": "state_changed", "from": "running", "to": "ended"}]});
+    send(&mut headset, ended).await;
+    headset.close(None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let recordings = console.stop().await;
+    assert_eq!(recordings.len(), 1);
+    assert!(recordings[0].complete, "the file was not finished");
+    assert_eq!(recordings[0].channel(recording::Channel::Telemetry).count(), 60 * 150);
+}

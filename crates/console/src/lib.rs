@@ -186,7 +186,13 @@ async fn serve_with(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let recorders = hub.finish_all();
-    let _ = tokio::task::spawn_blocking(move || recorders.into_iter().for_each(recorder::Recorder::finish)).await;
+    // Files whose sessions ended a moment ago may still be closing on their
+    // recorder thread: the pool's stop waits for those too.
+    let _ = tokio::task::spawn_blocking(move || {
+        recorders.into_iter().for_each(recorder::Recorder::finish);
+        hub.recorders.stop();
+    })
+    .await;
     Ok(())
 }
 

@@ -19,8 +19,20 @@ type FileWriter = Writer<std::io::BufWriter<std::fs::File>>;
 
 enum Job {
     Open(Box<Open>),
-    Message { file: u64, channel: Channel, log_us: u64, publish_us: u64, data: Vec<u8>, seq: Option<u64> },
-    Finish { file: u64, done: Option<mpsc::Sender<()>> },
+    Message {
+        file: u64,
+        channel: Channel,
+        log_us: u64,
+        publish_us: u64,
+        data: Vec<u8>,
+        seq: Option<u64>,
+    },
+    Finish {
+        file: u64,
+        done: Option<mpsc::Sender<()>>,
+    },
+    /// Close every file still open, say so, and end the thread.
+    Stop(mpsc::Sender<()>),
 }
 
 struct Open {
@@ -49,6 +61,23 @@ impl Pool {
             workers.push(tx);
         }
         Ok(Pool { workers, next: AtomicU64::new(1) })
+    }
+
+    /// Closes every file (those whose handles were dropped and are still
+    /// being closed too) and ends the threads; returns when all is on disk.
+    /// Jobs are taken in order, so everything sent before is written first.
+    pub(crate) fn stop(&self) {
+        let waits: Vec<mpsc::Receiver<()>> = self
+            .workers
+            .iter()
+            .filter_map(|tx| {
+                let (done, wait) = mpsc::channel();
+                tx.send(Job::Stop(done)).ok().map(|()| wait)
+            })
+            .collect();
+        for wait in waits {
+            let _ = wait.recv();
+        }
     }
 
     /// Creates the file (on the caller's thread, so a failure is known at
@@ -196,6 +225,11 @@ fn run(rx: &mpsc::Receiver<Job>) {
                     if let Some(done) = done {
                         let _ = done.send(());
                     }
+                }
+                Ok(Job::Stop(done)) => {
+                    files.into_values().for_each(File::finish);
+                    let _ = done.send(());
+                    return;
                 }
                 Err(mpsc::TryRecvError::Disconnected) => {
                     // The pool is gone: close whatever is still open.
