@@ -1,5 +1,6 @@
 //! `trinvis console [--bind ADDR] [--recordings DIR]`
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,7 +65,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         println!("  recordings:    {}", args.recordings.display());
         println!("Press Ctrl-C (or send SIGTERM) to stop; open recordings are closed cleanly.");
         console::serve(listener, config, stop).await.context("serving")?;
-        println!("console stopped; recordings closed");
+        // Whoever read our output may be gone by now (Ctrl-C reaches the
+        // whole process group): a closed pipe is no reason to panic.
+        let _ = writeln!(std::io::stdout(), "console stopped; recordings closed");
         Ok(ExitCode::SUCCESS)
     })
 }
