@@ -185,8 +185,10 @@ impl Validate for EventBatch {
     fn validate(&self) -> Result<(), OutOfRange> {
         int(|| "seq".into(), self.seq, &SEQ)?;
         for (i, e) in self.events.iter().enumerate() {
-            int(|| format!("events[{i}].seq"), e.seq, &COUNT)?;
-            int(|| format!("events[{i}].at_us"), e.at_us, &TIME_US)?;
+            e.validate().map_err(|mut err| {
+                err.field = format!("events[{i}].{}", err.field);
+                err
+            })?;
         }
         Ok(())
     }
