@@ -168,6 +168,12 @@ async fn the_page_steers_a_simulated_headset_and_replays_its_recording() {
     page.click("#start");
     page.wait_until("running", wait(), |p| state_text(p) == "running");
     page.click_at("#dial", 0.4);
+    // More than one step at once is asked first, naming the step.
+    page.wait_until("the question", wait(), |p| p.script("return document.getElementById('question').open") == true);
+    assert!(
+        page.text("#question-text").contains("step 4 of 10") || page.text("#question-text").contains("step 5 of 10")
+    );
+    page.click("#question-yes");
     page.wait_until("the target to rise", wait(), |p| p.text("#target").parse::<f64>().unwrap_or(0.0) > 3.0);
 
     // A marker, typed and sent.
@@ -298,4 +304,166 @@ async fn four_sessions_at_90_hz_frame_times() {
     drop(headsets);
     drop(page);
     console.stop().await;
+}
+
+fn disabled(page: &Driver, id: &str) -> bool {
+    page.script(&format!("return document.getElementById('{id}').disabled")) == true
+}
+
+fn dialog_open(page: &Driver) -> bool {
+    page.script("return document.getElementById('question').open") == true
+}
+
+/// A console restart: the page says it lost the console, then shows the
+/// same session going on (same id, its state, the safe-scene key works).
+/// A console that comes back without the session: the page drops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn the_page_follows_a_console_restart_and_drops_sessions_that_are_gone() {
+    let Some(browser) = Browser::find() else { return };
+    let root = std::env::temp_dir().join(format!("trinvis-page-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (dir, data) = (root.join("recordings"), root.join("data"));
+    let kept = data.clone();
+    let console = Console::start_at("127.0.0.1:0", dir.clone(), |c| c.data = Some(kept)).await;
+    let (address, therapist, headset_token) =
+        (console.addr.to_string(), console.therapist.clone(), console.headset.clone());
+    let headset = Headset::start(&console, "SIM-R", 3);
+    let page = browser.start(1400, 1000);
+    page.goto(&format!("http://{address}/?token={therapist}"));
+    page.wait_until("the session in the list", wait(), |p| p.text("#sessions").contains("SIM-R"));
+    page.click("#start");
+    page.wait_until("running", wait(), |p| state_text(p) == "running");
+    page.press("n");
+    page.wait_until("step 2", wait(), |p| p.text("#step").starts_with("2 of 10"));
+    let session = page.script("return state.current");
+
+    console.stop().await;
+    page.wait_until("the lost console said", wait(), |p| p.text("#banner").contains("console connection is lost"));
+    let same = |c: &mut console::Config| {
+        c.data = Some(data.clone());
+        c.therapist_token.clone_from(&therapist);
+        c.headset_token.clone_from(&headset_token);
+    };
+    let console = Console::start_at(&address, dir.clone(), same).await;
+    page.wait_until("the session going on after the restart", Duration::from_secs(30), |p| {
+        p.text("#console-link") == "console connected"
+            && p.text("#sessions").contains("connected")
+            && !p.text("#sessions").contains("disconnected")
+    });
+    assert_eq!(page.script("return state.current"), session, "the same session, still selected");
+    assert_eq!(page.text("#sessions").matches("SIM-R").count(), 1, "{}", page.text("#sessions"));
+    page.press("s");
+    page.wait_until("S to reach the headset after the restart", wait(), |p| state_text(p) == "safe scene");
+    page.wait_until("the safe place in the header", wait(), |p| {
+        p.text("#step").starts_with("Safe place — exposure paused at step 2")
+    });
+    headset.kill();
+    console.stop().await;
+
+    // Back without its session table: what the page showed is gone.
+    let fresh = root.join("fresh");
+    let tokens = |c: &mut console::Config| {
+        c.data = Some(fresh);
+        c.therapist_token.clone_from(&therapist);
+        c.headset_token.clone_from(&headset_token);
+    };
+    let console = Console::start_at(&address, dir.clone(), tokens).await;
+    page.wait_until("the vanished session dropped", Duration::from_secs(30), |p| {
+        p.text("#console-link") == "console connected" && p.text("#sessions").contains("No headset connected yet")
+    });
+    assert!(page.text("#empty").contains("Waiting for a headset"));
+    console.stop().await;
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// What the page shows is what is true, and its controls only do what
+/// can be done now: buttons by state, the dial's big jumps asked first,
+/// automatic mode confirmed and shown, keys that stay with their patient,
+/// keys that work after typing, the safe scene described as such, and a
+/// normal end that looks like one and still takes notes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn the_page_tells_the_truth_and_guards_its_controls() {
+    let Some(browser) = Browser::find() else { return };
+    let console = Console::start(|_| {}).await;
+    let first = Headset::start(&console, "SIM-T", 4);
+    let page = browser.start(1400, 1100);
+    page.goto(&format!("http://{}/?token={}", console.addr, console.therapist));
+    page.wait_until("a step title", wait(), |p| p.text("#step").contains("1 of 10"));
+    assert!(!disabled(&page, "start") && disabled(&page, "pause") && disabled(&page, "resume"), "waiting");
+
+    // Keys stay with their patient when another headset connects.
+    let _second = Headset::start(&console, "SIM-U", 5);
+    page.wait_until("the second session", wait(), |p| p.text("#sessions").contains("SIM-U"));
+    let first_listed = || page.script("return document.querySelector('#sessions li .code').textContent");
+    assert_eq!(first_listed(), "SIM-T", "key 1 stays with the first patient");
+    page.press("1");
+
+    page.press(" ");
+    page.wait_until("running", wait(), |p| state_text(p) == "running");
+    page.wait_until("buttons for running", wait(), |p| disabled(p, "start") && !disabled(p, "pause"));
+
+    // The dial near its end: asked first, and Cancel leaves the target.
+    page.click_at("#dial", 0.97);
+    page.wait_until("the question", wait(), dialog_open);
+    assert!(page.text("#question-text").contains("step 10 of 10"), "{}", page.text("#question-text"));
+    page.click("#question-no");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(page.text("#target"), "1.00", "Cancel sent nothing");
+
+    // Automatic mode: confirmed, then shown in the header.
+    page.click("#automatic");
+    page.wait_until("the automatic question", wait(), dialog_open);
+    page.click("#question-yes");
+    page.wait_until("the automatic indicator", wait(), |p| p.text("#auto-pill").contains("automatic"));
+
+    // After typing a marker and Enter, S is the safe scene again.
+    page.type_into("#marker-label", "closer\u{E007}");
+    page.wait_until("the marker", wait(), |p| p.text("#log").contains("closer"));
+    page.press("s");
+    page.wait_until("S for the safe scene", wait(), |p| state_text(p) == "safe scene");
+    page.wait_until("the safe place in the header", wait(), |p| {
+        p.text("#step").starts_with("Safe place — exposure paused at step 1")
+    });
+    assert_eq!(page.text("#gaze"), "–", "no gaze figure behind the safe scene");
+    assert_eq!(page.script("return document.getElementById('marker-label').value"), "", "no “s” typed");
+    let on_step = page.text("#on-step");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(page.text("#on-step"), on_step, "time on step stands still in the safe scene");
+    assert!(!disabled(&page, "resume") && disabled(&page, "pause"));
+    let shots = screenshots();
+    std::fs::create_dir_all(&shots).unwrap();
+    page.screenshot(&shots.join("console-safe-scene.png"));
+
+    // A normal end: "ended", no disconnect alarm, notes still taken.
+    page.click("#stop");
+    page.click("#confirm-yes");
+    page.wait_until("ended", wait(), |p| state_text(p) == "ended");
+    first.kill();
+    page.wait_until("the headset gone", wait(), |p| p.text("#sessions").contains("disconnected"));
+    assert_eq!(state_text(&page), "ended");
+    assert!(!page.text("#banner").contains("disconnected"), "{}", page.text("#banner"));
+    assert!(page.text("#banner").contains("ended"), "{}", page.text("#banner"));
+    page.type_into("#note-text", "calmer at the end");
+    page.click("#note-form button");
+    page.wait_until("the note after the end", wait(), |p| p.text("#log").contains("calmer at the end"));
+    page.type_into("#outcome-text", "less fear than expected");
+    page.click("#outcome-form button");
+    page.wait_until("the outcome after the end", wait(), |p| p.text("#log").contains("less fear than expected"));
+    assert!(!page.text("#toasts").contains("refused"), "{}", page.text("#toasts"));
+    page.screenshot(&shots.join("console-ended.png"));
+
+    let recordings = console.stop().await;
+    let ours: Vec<&Recording> = recordings.iter().filter(|r| r.metadata.patient_code == "SIM-T").collect();
+    let all: Vec<Value> = ours.iter().flat_map(|r| events(r)).collect();
+    let note = all.iter().find(|e| e["type"] == "note").expect("the note is in the session's record");
+    assert_eq!(note["text"], "calmer at the end");
+    assert_eq!(note["by"], "console");
+    let highest = all.iter().filter(|e| e["by"] != "console").map(|e| e["seq"].as_u64().unwrap()).max().unwrap();
+    assert!(note["seq"].as_u64().unwrap() > highest, "it goes on from the session's log");
+    assert!(all.iter().any(|e| e["type"] == "outcome" && e["text"] == "less fear than expected"));
+    let commands: Vec<Value> = ours.iter().flat_map(|r| channel(r, Channel::Commands)).collect();
+    assert!(
+        !commands.iter().any(|c| c["command"]["type"] == "set_level"),
+        "the dismissed jump sent nothing: {commands:?}"
+    );
 }

@@ -36,10 +36,16 @@ pub struct Console {
 impl Console {
     pub async fn start(tune: impl FnOnce(&mut console::Config)) -> Console {
         let dir = std::env::temp_dir().join(format!("trinvis-live-{}-{}", std::process::id(), console::new_token()));
+        Console::start_at("127.0.0.1:0", dir, tune).await
+    }
+
+    /// A console on `address` recording into `dir`: a restart passes the
+    /// address and folder of the console it replaces.
+    pub async fn start_at(address: &str, dir: PathBuf, tune: impl FnOnce(&mut console::Config)) -> Console {
         let mut config = console::Config::new(dir.clone());
         config.flush_interval = Duration::from_millis(100);
         tune(&mut config);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = TcpListener::bind(address).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let (therapist, headset) = (config.therapist_token.clone(), config.headset_token.clone());
@@ -57,7 +63,11 @@ impl Console {
     pub async fn stop(mut self) -> Vec<Recording> {
         let _ = self.stop.take().unwrap().send(());
         self.done.take().unwrap().await.unwrap();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "mcap"))
+            .collect();
         files.sort();
         files.iter().map(|f| Recording::open(f).unwrap()).collect()
     }

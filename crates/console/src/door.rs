@@ -111,7 +111,13 @@ async fn connection(
     place: Place,
     mut stop: watch::Receiver<bool>,
 ) {
-    let service = TowerToHyperService::new(app);
+    // Handlers may ask who is at the other end (`ConnectInfo`), to log
+    // refusals with the address.
+    let inner = TowerToHyperService::new(app);
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        hyper::service::Service::call(&inner, request)
+    });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
     let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service).with_upgrades());

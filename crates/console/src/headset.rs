@@ -230,6 +230,12 @@ fn attach(
                 if let Some(old) = &session.recorder {
                     session.received = session.received.min(*old.flushed().borrow());
                 }
+                if session.restored {
+                    // The console restarted: the headset resends everything
+                    // it has no acknowledgement for, from `resume_from`.
+                    session.received = hello.resume_from.saturating_sub(1);
+                    session.restored = false;
+                }
                 session.parts += 1;
                 let file = format!("{id}-part{}.mcap", session.parts);
                 let metadata = metadata(hello, id, now, offset_us);
@@ -247,7 +253,9 @@ fn attach(
             // A new connection may take another network path: measure afresh.
             session.best_rtt_us = u64::MAX;
             session.annotate("headset_reconnected", &format!("resuming from seq {}", hello.resume_from));
-            return Ok((id.clone(), session.resume_token.clone(), flushed));
+            let attached = (id.clone(), session.resume_token.clone(), flushed);
+            hub.save_table(&state);
+            return Ok(attached);
         }
         let why = match (same, hello.resume_token.is_some()) {
             (false, _) => "belongs to another headset or patient",
@@ -294,6 +302,9 @@ fn attach(
         best_rtt_us: u64::MAX,
         parts: 1,
         epoch_us: hello.session_epoch_us,
+        restored: false,
+        last_event_seq: None,
+        last_step: 0,
     };
     match (&hello.session_id, refused_resume) {
         (_, Some((old, why))) => {
@@ -307,7 +318,26 @@ fn attach(
     }
     session.annotate("headset_connected", &format!("{} ({})", hello.headset_id, hello.app));
     state.sessions.insert(id.clone(), session);
+    hub.save_table(&state);
     Ok((id, resume_token, flushed))
+}
+
+/// A new part's metadata, from what the console knows of the session.
+pub(crate) fn metadata_of(info: &SessionInfo, now: u64, offset_us: i64) -> Metadata {
+    Metadata {
+        session_id: info.session_id.clone(),
+        patient_code: info.patient_code.clone(),
+        headset_id: info.headset_id.clone(),
+        headset_app: String::new(),
+        console_app: CONSOLE.into(),
+        scenario_id: info.scenario.id.clone(),
+        scenario_version: info.scenario.version.clone(),
+        scenario_sha256: info.scenario.sha256.clone(),
+        started: rfc3339(now),
+        started_unix_us: now,
+        clock_offset_us: offset_us,
+        scenario_steps: if info.steps.is_empty() { String::new() } else { encode(&info.steps) },
+    }
 }
 
 fn metadata(hello: &Hello, session_id: &str, now: u64, offset_us: i64) -> Metadata {
@@ -400,10 +430,16 @@ fn handle(hub: &Hub, session_id: &str, text: &str, pings: &mut SentPings) -> Res
                         return Err(Refusal::RecordingFailed);
                     }
                 }
+                if let Some(last) = batch.samples.last() {
+                    session.last_step = last.step;
+                }
                 let new_state = batch.samples.last().map(|s| s.state);
                 let changed = new_state.is_some_and(|s| s != session.info.state);
                 if let Some(s) = new_state {
                     session.info.state = s;
+                }
+                if changed {
+                    hub.save_table(&state);
                 }
                 changed
             };
@@ -433,8 +469,12 @@ fn handle(hub: &Hub, session_id: &str, text: &str, pings: &mut SentPings) -> Res
                         return Err(Refusal::RecordingFailed);
                     }
                 }
+                if let Some(highest) = batch.events.iter().map(|e| e.seq).max() {
+                    session.last_event_seq = Some(session.last_event_seq.map_or(highest, |s| s.max(highest)));
+                }
                 if ended {
                     session.info.state = SessionState::Ended;
+                    hub.save_table(&state);
                 }
             }
             hub.fan_out(session_id, &ConsoleToBrowser::Events { session_id: session_id.to_owned(), batch }, false);

@@ -41,6 +41,13 @@ pub(crate) struct Session {
     pub parts: u32,
     /// Headset clock at session time 0, µs.
     pub epoch_us: u64,
+    /// Read back from the session table after a restart: the next headset
+    /// to resume it says where its unacknowledged messages begin.
+    pub restored: bool,
+    /// The highest position in the session's log seen.
+    pub last_event_seq: Option<u64>,
+    /// The step shown in the last sample.
+    pub last_step: u16,
 }
 
 impl Session {
@@ -58,6 +65,44 @@ impl Session {
             best_rtt_us: u64::MAX,
             parts: 1,
             epoch_us: 0,
+            restored: false,
+            last_event_seq: None,
+            last_step: 0,
+        }
+    }
+
+    /// A session from the table a previous run of the console saved: no
+    /// headset yet, no open file (the next part is opened when it resumes).
+    fn restored(saved: crate::table::Saved) -> Session {
+        let mut info = saved.info;
+        info.link = LinkState::Disconnected;
+        info.rtt_us = None;
+        Session {
+            offset_us: info.offset_us.unwrap_or(0),
+            info,
+            headset: None,
+            gone_since: Some(Instant::now()),
+            resume_token: saved.resume_token,
+            recorder: None,
+            received: 0,
+            offset_rtt_us: None,
+            best_rtt_us: u64::MAX,
+            parts: saved.parts.max(1),
+            epoch_us: saved.epoch_us,
+            restored: true,
+            last_event_seq: saved.last_event_seq,
+            last_step: saved.last_step,
+        }
+    }
+
+    fn saved(&self) -> crate::table::Saved {
+        crate::table::Saved {
+            info: self.info.clone(),
+            resume_token: self.resume_token.clone(),
+            parts: self.parts,
+            epoch_us: self.epoch_us,
+            last_event_seq: self.last_event_seq,
+            last_step: self.last_step,
         }
     }
 
@@ -115,6 +160,10 @@ pub(crate) struct Hub {
     pub replay: Option<Arc<Replay>>,
     /// The threads that write recordings.
     pub recorders: Pool,
+    /// Saves the session table, when the console has a data folder.
+    saver: Option<Mutex<crate::table::Saver>>,
+    /// When a refused connection was last logged, per address.
+    refusals_logged: Mutex<HashMap<String, Instant>>,
 }
 
 impl Hub {
@@ -124,12 +173,22 @@ impl Hub {
         replay: Option<Arc<Replay>>,
     ) -> std::io::Result<Hub> {
         let mut state = State::default();
+        let mut saver = None;
         if let Some(replay) = &replay {
             let info = replay.lock().info.clone();
             state.sessions.insert(info.session_id.clone(), Session::replayed(info));
+        } else if let Some(data) = &config.data {
+            for saved in crate::table::load(data, &config.recordings) {
+                tracing::info!(session = %saved.info.session_id, patient = %saved.info.patient_code,
+                    "session from before the restart: waiting for its headset to resume it");
+                state.sessions.insert(saved.info.session_id.clone(), Session::restored(saved));
+            }
+            saver = Some(Mutex::new(crate::table::Saver::new(data)?));
         }
         let recorders = Pool::new(config.recorder_threads)?;
         Ok(Hub {
+            saver,
+            refusals_logged: Mutex::new(HashMap::new()),
             config,
             stop,
             state: Mutex::new(state),
@@ -163,6 +222,39 @@ impl Hub {
         };
         if changed {
             self.broadcast_sessions();
+        }
+    }
+
+    /// Whether a refused connection from `address` should be logged: once
+    /// per address and minute (the map forgets everyone past 1024 addresses).
+    pub(crate) fn refusal_worth_logging(&self, address: &str) -> bool {
+        let mut logged = self.refusals_logged.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if logged.len() > 1024 {
+            logged.clear();
+        }
+        let now = Instant::now();
+        match logged.get(address) {
+            Some(at) if now.duration_since(*at) < std::time::Duration::from_secs(60) => false,
+            _ => {
+                logged.insert(address.to_owned(), now);
+                true
+            }
+        }
+    }
+
+    /// Saves the session table (in the background), when there is one.
+    pub(crate) fn save_table(&self, state: &State) {
+        if let Some(saver) = &self.saver {
+            let sessions = state.sessions.values().map(Session::saved).collect();
+            saver.lock().unwrap_or_else(std::sync::PoisonError::into_inner).save(sessions);
+        }
+    }
+
+    /// Saves the table one last time and waits until it is on disk.
+    pub(crate) fn stop_saving(&self) {
+        if let Some(saver) = &self.saver {
+            self.save_table(&self.lock());
+            saver.lock().unwrap_or_else(std::sync::PoisonError::into_inner).stop();
         }
     }
 
@@ -255,6 +347,27 @@ impl Hub {
         let Some(session) = state.sessions.get(&request.session_id) else {
             return Err(refuse(ErrorCode::NoSuchSession, "no session with this id"));
         };
+        if session.info.state == protocol::SessionState::Ended
+            && let Some((kind, fields)) = after_end(&request.command, session.last_step)
+        {
+            let session_id = request.session_id.clone();
+            let event = self.write_after_end(&mut state, &session_id, kind, fields).map_err(|e| {
+                refuse(ErrorCode::CommandFailed, &format!("the console could not write it to the recording: {e}"))
+            })?;
+            drop(state);
+            let result = CommandResult {
+                session_id: session_id.clone(),
+                request_id: request.request_id,
+                command_id: 0,
+                ok: true,
+                error: None,
+                code: None,
+            };
+            self.to_browser(browser, &ConsoleToBrowser::CommandResult(result));
+            let batch = protocol::EventBatch { seq: 0, events: vec![event] };
+            self.fan_out(&session_id, &ConsoleToBrowser::Events { session_id: session_id.clone(), batch }, false);
+            return Ok(());
+        }
         let Some((_, tx)) = &session.headset else {
             return Err(refuse(ErrorCode::HeadsetOffline, "the headset is not connected; nothing was sent"));
         };
@@ -276,6 +389,51 @@ impl Hub {
             Pending { browser, request_id: request.request_id, session_id: request.session_id, sent: Instant::now() };
         state.pending.insert(id, pending);
         Ok(())
+    }
+
+    /// Writes a note, marker, prediction or outcome given after the session
+    /// ended (its headset has left) into the session's record, as the
+    /// headset would have: an event that goes on from the session's log,
+    /// at the session time of now, with `by: "console"`. Its file was closed
+    /// at the end, so it goes into a new part, closed again at once.
+    fn write_after_end(
+        &self,
+        state: &mut State,
+        session_id: &str,
+        kind: &str,
+        mut fields: BTreeMap<String, serde_json::Value>,
+    ) -> Result<protocol::SessionEvent, recording::Error> {
+        let Some(session) = state.sessions.get_mut(session_id) else {
+            return Err(recording::Error::Io(std::io::Error::other("the session is gone")));
+        };
+        let now = unix_us();
+        let headset_now = i64::try_from(now).unwrap_or(i64::MAX).saturating_add(session.offset_us);
+        let at_us = u64::try_from(headset_now).unwrap_or(0).saturating_sub(session.epoch_us);
+        let seq = session.last_event_seq.map_or(0, |s| s.saturating_add(1));
+        fields.insert("by".into(), "console".into());
+        let event = protocol::SessionEvent { seq, at_us, kind: kind.to_owned(), fields };
+        let json = serde_json::to_vec(&event).unwrap_or_default();
+        if !session.recorder.as_ref().is_some_and(Recorder::alive) {
+            session.parts += 1;
+            let file = format!("{session_id}-part{}.mcap", session.parts);
+            let metadata = crate::headset::metadata_of(&session.info, now, session.offset_us);
+            let recorder =
+                self.recorders.start(&self.config.recordings.join(&file), &metadata, self.config.flush_interval)?;
+            session.info.recording = file;
+            // Dropped below: the part is closed as soon as this is in it.
+            session.recorder = Some(recorder);
+        }
+        let log_us = session.console_time(session.epoch_us.saturating_add(at_us));
+        let written = session.record(Channel::Events, log_us, json, None);
+        if session.info.link != LinkState::Connected {
+            drop(session.recorder.take());
+        }
+        if !written {
+            return Err(recording::Error::Io(std::io::Error::other("the file can no longer be written")));
+        }
+        session.last_event_seq = Some(seq);
+        self.save_table(state);
+        Ok(event)
     }
 
     /// Commands without an answer for longer than the configured time fail
@@ -350,6 +508,7 @@ impl Hub {
                 // Dropping the handle closes the file on its recorder thread.
                 drop(session.recorder.take());
             }
+            self.save_table(&state);
         }
         self.broadcast_sessions();
     }
@@ -376,6 +535,9 @@ impl Hub {
                 .collect();
             for id in &expired {
                 remove_session(&mut state, id);
+            }
+            if !expired.is_empty() {
+                self.save_table(&state);
             }
             !expired.is_empty()
         };
@@ -411,6 +573,25 @@ impl Hub {
     pub(crate) fn finish_all(&self) -> Vec<Recorder> {
         self.lock().sessions.values_mut().filter_map(|s| s.recorder.take()).collect()
     }
+}
+
+/// The event a command becomes when the console writes it itself after the
+/// session's end; `None` for commands only a running session can take.
+fn after_end(command: &protocol::Command, step: u16) -> Option<(&'static str, BTreeMap<String, serde_json::Value>)> {
+    use protocol::Command;
+    let (kind, key, text) = match command {
+        Command::Note { text } => ("note", "text", text),
+        Command::Marker { label } => ("marker", "label", label),
+        Command::Prediction { text } => ("prediction", "text", text),
+        Command::Outcome { text } => ("outcome", "text", text),
+        _ => return None,
+    };
+    let mut fields = BTreeMap::new();
+    fields.insert(key.to_owned(), serde_json::Value::from(text.as_str()));
+    if matches!(kind, "prediction" | "outcome") && step > 0 {
+        fields.insert("step".to_owned(), serde_json::Value::from(step));
+    }
+    Some((kind, fields))
 }
 
 /// Session lists are snapshots: a newer one replaces one still queued.

@@ -30,9 +30,11 @@ mod queue;
 mod recorder;
 pub mod replay;
 mod socket;
+pub mod table;
 mod time;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +42,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -61,6 +63,11 @@ pub struct Config {
     pub headset_token: String,
     /// Where recordings go; created if missing.
     pub recordings: PathBuf,
+    /// Where the console keeps its session table (`sessions.json`), so that
+    /// after a restart every headset resumes its session under the same id;
+    /// created if missing, readable by the user only. `None`: nothing is
+    /// kept, and headsets of earlier sessions start new ones.
+    pub data: Option<PathBuf>,
     /// How often each peer is pinged.
     pub ping_interval: Duration,
     /// A peer silent this long is dropped.
@@ -106,6 +113,7 @@ impl Config {
             therapist_token: new_token(),
             headset_token: new_token(),
             recordings,
+            data: None,
             ping_interval: Duration::from_secs(2),
             peer_timeout: Duration::from_secs(10),
             hello_timeout: Duration::from_secs(5),
@@ -191,6 +199,7 @@ async fn serve_with(
     let _ = tokio::task::spawn_blocking(move || {
         recorders.into_iter().for_each(recorder::Recorder::finish);
         hub.recorders.stop();
+        hub.stop_saving();
     })
     .await;
     Ok(())
@@ -224,8 +233,9 @@ fn refuse(status: StatusCode, text: &str) -> Response {
     (status, format!("{text}\n")).into_response()
 }
 
-async fn page(State(hub): State<Arc<Hub>>, query: TokenQuery) -> Response {
+async fn page(State(hub): State<Arc<Hub>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, query: TokenQuery) -> Response {
     if !authorised(&query, &hub.config.therapist_token) {
+        log_refusal(&hub, peer, "the therapist page");
         return refuse(
             StatusCode::UNAUTHORIZED,
             "wrong or missing token: open the therapist URL that `trinvis console` printed",
@@ -264,13 +274,29 @@ fn upgrade(
     Ok(ws.protocols([protocol::SUBPROTOCOL]).max_message_size(1 << 20).max_frame_size(1 << 20))
 }
 
+/// Logs a connection refused for its token: the address and what it asked
+/// for, never the token. One line per address and minute, so a prober
+/// cannot flood the log.
+fn log_refusal(hub: &Hub, peer: SocketAddr, what: &str) {
+    let address = peer.ip().to_string();
+    if hub.refusal_worth_logging(&address) {
+        tracing::warn!(
+            %address,
+            "refused {what}: wrong or missing token (after `trinvis console --new-tokens`, \
+             give headsets the new headset token and open the new therapist URL)"
+        );
+    }
+}
+
 async fn headset_socket(
     State(hub): State<Arc<Hub>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     query: TokenQuery,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     if !authorised(&query, &hub.config.headset_token) {
+        log_refusal(&hub, peer, "a headset");
         return refuse(StatusCode::UNAUTHORIZED, "wrong or missing headset token");
     }
     match upgrade(ws, &headers) {
@@ -281,11 +307,13 @@ async fn headset_socket(
 
 async fn browser_socket(
     State(hub): State<Arc<Hub>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     query: TokenQuery,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     if !authorised(&query, &hub.config.therapist_token) {
+        log_refusal(&hub, peer, "a therapist page's connection");
         return refuse(StatusCode::UNAUTHORIZED, "wrong or missing token");
     }
     // A page from another site must not drive a patient's session with the

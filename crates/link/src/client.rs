@@ -105,6 +105,7 @@ pub(crate) async fn run(
     let mut backoff = task.config.reconnect_min;
     let mut first = true;
     let mut drain_deadline: Option<Instant> = None;
+    let mut last_failure: Option<String> = None;
     loop {
         if task.closing {
             let deadline = *drain_deadline.get_or_insert_with(|| Instant::now() + DRAIN_TIMEOUT);
@@ -120,6 +121,9 @@ pub(crate) async fn run(
                 }
                 first = false;
                 backoff = task.config.reconnect_min;
+                if last_failure.take().is_some() {
+                    tracing::info!("link: connected to the console again");
+                }
                 task.shared.connected.store(true, Ordering::Relaxed);
                 let outcome = task.relay(&mut socket, drain_deadline).await;
                 task.shared.connected.store(false, Ordering::Relaxed);
@@ -128,7 +132,15 @@ pub(crate) async fn run(
                     tracing::debug!("link: connection ended: {e}");
                 }
             }
-            Err(e) => tracing::debug!("link: cannot connect: {e}"),
+            // Said once per kind of failure, not at every retry.
+            Err(e) => {
+                if last_failure.as_deref() != Some(e.as_str()) {
+                    tracing::warn!("link: cannot connect to the console: {e}; trying again");
+                } else {
+                    tracing::debug!("link: cannot connect: {e}");
+                }
+                last_failure = Some(e);
+            }
         }
         if task.closing && drain_deadline.is_some_and(|d| Instant::now() >= d) {
             return;
@@ -160,7 +172,14 @@ impl Task {
             timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true))
                 .await
                 .map_err(|_| "timed out".to_owned())?
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| match e {
+                    tokio_tungstenite::tungstenite::Error::Http(response) if response.status() == 401 => {
+                        "the console refused the headset token (was it restarted with --new-tokens? \
+                         give this headset the token it prints now)"
+                            .to_owned()
+                    }
+                    e => e.to_string(),
+                })?;
         let hello = HeadsetToConsole::Hello(Hello {
             headset_id: self.config.headset_id.clone(),
             app: self.config.app.clone(),

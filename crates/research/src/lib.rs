@@ -49,6 +49,36 @@ pub fn load(path: &Path) -> Result<SessionData, ReadError> {
     Ok(SessionData::from_recording(&recording, &name))
 }
 
+/// Reads recordings and joins the files of each session into one
+/// ([`SessionData::merge`]): parts written across a console restart, and
+/// copies made by `trinvis recover`. Sessions come in the order their
+/// first file was given; each with the paths it was read from.
+pub fn load_sessions(paths: &[PathBuf]) -> Result<Vec<(SessionData, Vec<PathBuf>)>, ReadError> {
+    let mut order: Vec<String> = Vec::new();
+    let mut by_session: std::collections::HashMap<String, (Vec<SessionData>, Vec<PathBuf>)> =
+        std::collections::HashMap::new();
+    for path in paths {
+        let data = load(path)?;
+        // A file cut before its metadata has no session id: it stands alone.
+        let key = if data.metadata.session_id.is_empty() {
+            format!("\u{0}{}", path.display())
+        } else {
+            data.metadata.session_id.clone()
+        };
+        let entry = by_session.entry(key.clone()).or_insert_with(|| {
+            order.push(key);
+            (Vec::new(), Vec::new())
+        });
+        entry.0.push(data);
+        entry.1.push(path.clone());
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|key| by_session.remove(&key))
+        .filter_map(|(parts, paths)| SessionData::merge(parts).map(|whole| (whole, paths)))
+        .collect())
+}
+
 /// The file name of a recording without its extension: the name of its
 /// files in an export.
 pub fn stem(data: &SessionData) -> String {

@@ -309,3 +309,46 @@ fn parse_annotation(log_time_us: u64, data: &[u8]) -> Option<AnnotationRow> {
     let text = map.remove("text").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     Some(AnnotationRow { log_time_us, kind, text, extra_json: Value::Object(map).to_string() })
 }
+
+impl SessionData {
+    /// One session from the recordings that hold it: the parts a console
+    /// writes when a session resumes after a restart (`<id>.mcap`,
+    /// `<id>-part2.mcap`, …), and copies such as `trinvis recover`'s. What
+    /// several files hold twice counts once: samples by session time,
+    /// events by their place in the session's log, acknowledgements by the
+    /// headset's sequence number, and identical commands and annotations.
+    /// Parts are taken in the order they began; the first names the
+    /// session (`file_name`, metadata). `None` for no parts.
+    pub fn merge(mut parts: Vec<SessionData>) -> Option<SessionData> {
+        parts.sort_by_key(|p| (p.metadata.started_unix_us, p.file_name.clone()));
+        let mut parts = parts.into_iter();
+        let mut whole = parts.next()?;
+        for part in parts {
+            whole.complete &= part.complete;
+            if whole.cut.is_none() {
+                whole.cut = part.cut.map(|why| format!("{}: {why}", part.file_name));
+            }
+            whole.samples.extend(part.samples);
+            whole.events.extend(part.events);
+            whole.commands.extend(part.commands);
+            whole.acks.extend(part.acks);
+            whole.annotations.extend(part.annotations);
+            for (topic, n) in part.unreadable {
+                *whole.unreadable.entry(topic).or_default() += n;
+            }
+        }
+        whole.samples.sort_by_key(|s| (s.session_us, s.log_time_us));
+        whole.samples.dedup_by_key(|s| s.session_us);
+        whole.samples.sort_by_key(|s| s.log_time_us);
+        whole.events.sort_by_key(|e| e.seq);
+        whole.events.dedup_by_key(|e| e.seq);
+        whole.commands.sort_by(|a, b| (a.log_time_us, &a.json).cmp(&(b.log_time_us, &b.json)));
+        whole.commands.dedup();
+        whole.acks.sort_by_key(|a| (a.seq, a.log_time_us));
+        whole.acks.dedup_by(|b, a| a.seq.is_some() && a.seq == b.seq);
+        whole.acks.sort_by_key(|a| a.log_time_us);
+        whole.annotations.sort_by(|a, b| (a.log_time_us, &a.kind, &a.text).cmp(&(b.log_time_us, &b.kind, &b.text)));
+        whole.annotations.dedup();
+        Some(whole)
+    }
+}

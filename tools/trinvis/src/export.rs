@@ -40,18 +40,28 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for file in &args.files {
         std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
     }
-    check_unique_stems(&args.files)?;
     let scenarios = crate::report::scenarios(&args.scenarios);
     let progress = progress_bar(args.files.len() as u64);
+    progress.set_message("reading");
+    let sessions = research::load_sessions(&args.files)?;
+    check_unique_stems(&sessions)?;
     let mut rows: BTreeMap<&str, usize> = BTreeMap::new();
-    for file in &args.files {
-        progress.set_message(file.display().to_string());
-        let data = research::load(file)?;
+    for (data, paths) in &sessions {
+        let name = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ");
+        progress.set_message(name.clone());
+        if paths.len() > 1 {
+            progress.suspend(|| {
+                eprintln!(
+                    "session {}: {} files read as one session ({name}); what they hold twice counts once",
+                    data.metadata.session_id,
+                    paths.len()
+                )
+            });
+        }
         if !data.complete {
             progress.suspend(|| {
                 eprintln!(
-                    "{}: the recording was cut short ({}); exporting the {} messages it holds",
-                    file.display(),
+                    "{name}: the recording was cut short ({}); exporting the {} messages it holds",
                     data.cut.as_deref().unwrap_or("no index"),
                     data.samples.len()
                         + data.events.len()
@@ -62,40 +72,33 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             });
         }
         if let Some(note) = data.unreadable_note() {
-            progress.suspend(|| eprintln!("{}: {note}", file.display()));
+            progress.suspend(|| eprintln!("{name}: {note}"));
         }
-        let visits = research::steps::visits(&data, scenarios.get(&data.metadata.scenario_id));
-        for table in research::tables(&data, &visits) {
-            research::export::write_table(
-                &args.out,
-                &data.metadata.session_id,
-                &research::stem(&data),
-                &table,
-                format,
-            )?;
+        let visits = research::steps::visits(data, scenarios.get(&data.metadata.scenario_id));
+        for table in research::tables(data, &visits) {
+            research::export::write_table(&args.out, &data.metadata.session_id, &research::stem(data), &table, format)?;
             *rows.entry(table.name).or_default() += table.rows;
         }
-        progress.inc(1);
+        progress.inc(paths.len() as u64);
     }
     progress.finish_and_clear();
-    println!("exported {} recording(s) to {}:", args.files.len(), args.out.display());
+    println!("exported {} recording(s), {} session(s), to {}:", args.files.len(), sessions.len(), args.out.display());
     for name in research::TABLES {
         println!("  {:<12} {:>9} rows", name, rows.get(name).copied().unwrap_or(0));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Files are named after their recording, so two recordings with one name
-/// would overwrite each other in the same session's folder.
-fn check_unique_stems(files: &[PathBuf]) -> anyhow::Result<()> {
+/// Files are named after their session's first recording, so two sessions
+/// whose recordings have one name would overwrite each other.
+fn check_unique_stems(sessions: &[(research::SessionData, Vec<PathBuf>)]) -> anyhow::Result<()> {
     let mut seen: BTreeMap<String, &PathBuf> = BTreeMap::new();
-    for file in files {
-        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        if let Some(other) = seen.insert(stem.clone(), file) {
+    for (data, paths) in sessions {
+        if let Some(other) = seen.insert(research::stem(data), &paths[0]) {
             anyhow::bail!(
                 "{} and {} have the same name; export them to different folders",
                 other.display(),
-                file.display()
+                paths[0].display()
             );
         }
     }

@@ -20,7 +20,26 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let data = research::load(&args.file)?;
+    let first = research::load(&args.file)?;
+    // A session resumed after a console restart goes on in more files
+    // (`<id>-part2.mcap`, …) beside the first: the report covers them all.
+    let files = session_files(&args.file, &first.metadata.session_id);
+    if files.len() > 1 {
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        eprintln!(
+            "session {}: reading its {} files as one: {}",
+            first.metadata.session_id,
+            files.len(),
+            names.join(", ")
+        );
+    }
+    let data = match research::load_sessions(&files)?
+        .into_iter()
+        .find(|(d, _)| d.metadata.session_id == first.metadata.session_id)
+    {
+        Some((data, _)) => data,
+        None => first,
+    };
     if !data.complete {
         eprintln!(
             "{}: the recording was cut short ({}); the report covers what it holds",
@@ -37,6 +56,30 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     std::fs::write(&path, html).with_context(|| format!("writing {}", path.display()))?;
     println!("wrote {}", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `file` and the other parts of its session in the same folder: the
+/// console names them `<id>.mcap` and `<id>-part<N>.mcap`.
+fn session_files(file: &Path, session_id: &str) -> Vec<PathBuf> {
+    let mut files = vec![file.to_path_buf()];
+    if session_id.is_empty() {
+        return files;
+    }
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let part = format!("{session_id}-part");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            name.ends_with(".mcap") && (name == format!("{session_id}.mcap") || name.starts_with(&part))
+        })
+        .filter(|p| p.file_name() != file.file_name())
+        .collect();
+    found.sort();
+    files.extend(found);
+    files
 }
 
 /// The valid scenarios among these files and folders, by id. Files that do

@@ -205,6 +205,39 @@ fn a_recording_cut_short_exports_what_it_holds_and_says_so() {
 }
 
 #[test]
+fn a_recovered_copy_beside_its_original_counts_as_one_session() {
+    let dir = fresh_dir("recovered");
+    let whole = record(&dir, "twice", "spiders", 5, 2);
+    let bytes = std::fs::read(&whole).unwrap();
+    std::fs::write(&whole, &bytes[..bytes.len() * 7 / 10]).unwrap();
+    // `trinvis recover FILE` puts its copy beside the file, among the recordings.
+    let out = trinvis(&["recover", whole.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let recovered = dir.join("twice.recovered.mcap");
+    let held = Recording::open(&recovered).unwrap();
+    let out_dir = dir.join("dataset");
+    let out = trinvis(&[
+        "export",
+        "--format",
+        "csv",
+        "--out",
+        out_dir.to_str().unwrap(),
+        whole.to_str().unwrap(),
+        recovered.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("2 files read as one session"), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("2 recording(s), 1 session(s)"), "{}", text(&out.stdout));
+    let files: Vec<PathBuf> =
+        std::fs::read_dir(out_dir.join("sessions/session=twice")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let sessions = std::fs::read_to_string(&files[0]).unwrap();
+    assert_eq!(sessions.lines().count(), 2, "one row: {sessions}");
+    let telemetry = std::fs::read_to_string(out_dir.join("telemetry/session=twice/twice.csv")).unwrap();
+    assert_eq!(telemetry.lines().count() - 1, held.channel(Channel::Telemetry).count(), "each sample once");
+}
+
+#[test]
 fn a_missing_file_is_named_and_nothing_is_written() {
     let dir = fresh_dir("missing");
     let out_dir = dir.join("dataset");

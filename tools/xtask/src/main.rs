@@ -278,6 +278,9 @@ fn demo(args: &[String]) -> Result {
     let mut console = Command::new(&exe)
         .current_dir(root())
         .args(["console", "--bind", "127.0.0.1:7450", "--recordings", "recordings", "--headset-token", &token])
+        // A demo starts afresh: the sessions of an earlier demo are not waited for.
+        .arg("--data")
+        .arg(std::env::temp_dir().join(format!("trinvis-demo-{}", std::process::id())))
         .stdout(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start the console: {e}"))?;
@@ -442,7 +445,9 @@ fn out_of_process_round_trip(exe: &Path) -> Result {
     let (mut console, address) = spawn_with_address(
         Command::new(exe)
             .args(["console", "--bind", "127.0.0.1:0", "--headset-token", "bench-token"])
-            .args(["--therapist-token", "bench-therapist", "--recordings"])
+            .args(["--therapist-token", "bench-therapist", "--data"])
+            .arg(dir.join("data"))
+            .arg("--recordings")
             .arg(&dir),
         "http://",
     )?;
@@ -548,8 +553,10 @@ fn ingest(exe: &Path, n: u32, minutes: f64, speed: f64, flush_ms: u64) -> Result
             // More headsets than a clinic's default of 32 sessions.
             "--max-sessions",
             "1000",
-            "--recordings",
+            "--data",
         ])
+        .arg(dir.join("data"))
+        .arg("--recordings")
         .arg(&dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -584,8 +591,11 @@ fn ingest(exe: &Path, n: u32, minutes: f64, speed: f64, flush_ms: u64) -> Result
     let totals = text.lines().rev().find(|l| l.starts_with("samples:")).unwrap_or_default();
     let numbers: Vec<u64> = totals.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
     let (sent, unacked) = (numbers.first().copied().unwrap_or(0), numbers.last().copied().unwrap_or(0));
-    let files: Vec<PathBuf> =
-        std::fs::read_dir(&dir).map_err(|e| e.to_string())?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "mcap"))
+        .collect();
     let inspect = Command::new(exe).arg("inspect").args(&files).output().map_err(|e| e.to_string())?;
     let report = String::from_utf8_lossy(&inspect.stdout);
     if n == 1 {

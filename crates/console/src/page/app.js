@@ -10,7 +10,7 @@ const RING_CAPACITY = 1 << 18; // 48 min at 90 Hz per session
 const AVOIDANCE_ALERT_S = 5;
 
 const state = { ws: null, connected: false, sessions: new Map(), order: [], current: null, requestId: 0,
-  replay: null, dirty: true, pending: new Map() };
+  replay: null, dirty: true, pending: new Map(), tokenRefused: false };
 
 /** What the page knows of one session. */
 class SessionView {
@@ -44,8 +44,10 @@ function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(`${proto}//${location.host}/ws/browser?token=${encodeURIComponent(token)}`, "trinvis.v1");
   state.ws = ws;
+  let opened = false;
   ws.onopen = () => {
-    state.connected = true;
+    opened = true;
+    state.connected = true; state.tokenRefused = false;
     for (const s of state.sessions.values()) s.subscribed = false;
     send({ type: "list_recordings" });
     renderConsoleLink();
@@ -53,7 +55,12 @@ function connect() {
   ws.onclose = () => {
     state.connected = false; state.ws = null;
     renderConsoleLink();
-    setTimeout(connect, 1000);
+    if (opened) return setTimeout(connect, 1000);
+    // Refused before it opened: a WebSocket cannot tell why, the page's own
+    // URL can. 401 means the console was started with new tokens.
+    fetch(location.href, { method: "HEAD", cache: "no-store" }).then((r) => {
+      state.tokenRefused = r.status === 401; renderConsoleLink();
+    }).catch(() => {}).finally(() => setTimeout(connect, state.tokenRefused ? 5000 : 1000));
   };
   ws.onmessage = (e) => { stats.messages++; receive(JSON.parse(e.data)); };
 }
@@ -86,13 +93,20 @@ function receive(m) {
 }
 
 function onSessions(list) {
+  // Keys 1…9 follow the order headsets first connected: a newcomer goes last.
+  list = [...list].sort((a, b) => a.started.localeCompare(b.started) || a.session_id.localeCompare(b.session_id));
   state.order = list.map((i) => i.session_id);
+  // Sessions the console no longer lists (it was restarted without them, or
+  // they ended long ago) leave the page; a vanished selection moves on.
+  const listed = new Set(state.order);
+  for (const id of [...state.sessions.keys()]) if (!listed.has(id)) state.sessions.delete(id);
+  if (state.current && !listed.has(state.current)) state.current = null;
   for (const info of list) {
     let s = state.sessions.get(info.session_id);
     if (!s) { s = new SessionView(info); state.sessions.set(info.session_id, s); }
     const wasConnected = s.info.link === "connected";
     s.info = info;
-    if (wasConnected && info.link !== "connected") log(info.session_id, null, "headset disconnected");
+    if (wasConnected && info.link !== "connected") log(info.session_id, null, info.state === "ended" ? "headset left after the end" : "headset disconnected");
     if (!wasConnected && info.link === "connected" && s.samples) log(info.session_id, null, "headset reconnected");
     if (!s.subscribed) { send({ type: "subscribe", session_id: info.session_id }); s.subscribed = true; }
   }
@@ -105,6 +119,13 @@ function onTelemetry(id, samples) {
   if (!s || !samples.length) return;
   for (const sample of samples) {
     s.ring.push(sample);
+    // Time on step counts running time only (as the report does): not
+    // pauses, not the safe scene, not the steps the safe scene fades through.
+    if (sample.state === "running") {
+      if (sample.step !== s.onStepOf) { s.onStepOf = sample.step; s.onStep = 0; }
+      else if (s.prevSample) s.onStep += Math.max(0, sample.session_us - s.prevSample.session_us) / 1e6;
+    }
+    s.prevSample = sample;
     s.droppedFrames += sample.dropped_frames;
     if (sample.gaze_on_stimulus || sample.state !== "running") s.awaySince = null;
     else if (s.awaySince == null) s.awaySince = sample.session_us / 1e6;
@@ -125,11 +146,17 @@ function onEvents(id, events) {
       case "note": s.markers.push({ t, kind: "note", label: e.text }); break;
       // Safety shows on the chart where it happened.
       case "panic": s.markers.push({ t, kind: "marker", label: "PANIC" }); break;
-      case "safe_scene_entered": s.markers.push({ t, kind: "marker", label: `safe scene (${e.cause.replace(/_/g, " ")})` }); break;
+      case "safe_scene_entered":
+        s.markers.push({ t, kind: "marker", label: `safe scene (${e.cause.replace(/_/g, " ")})` });
+        s.pausedAtStep = s.onStepOf || (s.last && s.last.step) || null; break;
       case "focus_lost": s.markers.push({ t, kind: "marker", label: "headset off or system menu: paused" }); break;
       case "suggestion_raised": s.suggestion = { step: e.step, reason: e.reason }; break;
       case "suggestion_withdrawn": s.suggestion = null; break;
-      case "step_entered": s.stepEnteredAt = t; s.prediction = null; s.outcome = null; break;
+      case "step_entered":
+        // Behind the safe scene the level fades down through the steps: those
+        // are not visits, and the prediction of the step left stands.
+        if (!(s.last && s.last.state === "safe_scene")) { s.stepEnteredAt = t; s.prediction = null; s.outcome = null; }
+        break;
       case "prediction": s.prediction = e.text; break;
       case "outcome": s.outcome = e.text; break;
       case "automatic_mode": s.automatic = e.on; break;
@@ -169,7 +196,7 @@ function select(id) { state.current = id; renderSessions(); renderTicks(); const
 
 function renderConsoleLink() {
   const el = $("console-link");
-  el.textContent = state.connected ? "console connected" : "console disconnected: reconnecting…";
+  el.textContent = state.connected ? "console connected" : state.tokenRefused ? "token refused" : "console disconnected: reconnecting…";
   el.className = "pill " + (state.connected ? "ok" : "bad");
   document.body.classList.toggle("console-offline", !state.connected);
   state.dirty = true;
@@ -259,25 +286,35 @@ function draw() {
   $("empty").hidden = !!s; $("session").hidden = !s;
   if (!s) return;
   const info = s.info, last = s.last, live = !state.replay;
-  const offline = live && info.link !== "connected";
+  const ended = info.state === "ended" || (last && last.state === "ended");
+  // An ended session's headset leaves: that is the end, not a failure.
+  const offline = live && info.link !== "connected" && !ended;
+  const safe = !ended && last && last.state === "safe_scene";
   const t = last ? last.session_us / 1e6 : NaN;
   text("clock", clock(t));
   text("patient", `${info.patient_code} · ${info.scenario.id}`);
-  const shown = offline ? "offline" : (last ? last.state : info.state);
+  const shown = ended ? "ended" : offline ? "offline" : (last ? last.state : info.state);
   const st = $("state"); st.className = "state " + shown; text("state", shown.replace("_", " "));
   const step = last ? last.step : null, title = step && info.steps && info.steps[step - 1];
-  text("step", step ? `${step} of ${s.stepCount()}${title ? " · " + title.title : ""}` : "–");
-  text("on-step", s.stepEnteredAt != null && last ? clock(t - s.stepEnteredAt) : "–");
+  const exposed = safe ? s.pausedAtStep : s.onStepOf;
+  const exposedTitle = exposed && info.steps && info.steps[exposed - 1];
+  if (safe) text("step", `Safe place — exposure paused at step ${exposed || "–"} of ${s.stepCount()}${exposedTitle ? " · " + exposedTitle.title : ""}`);
+  else text("step", step ? `${step} of ${s.stepCount()}${title ? " · " + title.title : ""}` : "–");
+  // Frozen while paused or in the safe scene: it counts running time only.
+  text("on-step", s.onStepOf != null && last && last.state !== "waiting" ? clock(s.onStep) : "–");
   const lastSuds = s.suds[s.suds.length - 1];
   text("suds", lastSuds ? String(lastSuds.value) : "–");
   text("hr", last && last.heart_rate != null ? `${Math.round(last.heart_rate)} bpm` : "–");
   // Gaze on stimulus over the last 10 s of samples.
   let on = 0, n = 0;
   for (let k = s.ring.length - 1; k >= 0 && n < 900 && s.ring.at("t", k) > t - 10; k--, n++) on += s.ring.at("gaze", k);
-  text("gaze", n ? `${Math.round((on / n) * 100)} %` : "–");
+  // The stimulus is out of view behind the safe scene: no gaze figure then.
+  text("gaze", safe || ended ? "–" : n ? `${Math.round((on / n) * 100)} %` : "–");
   const banner = $("banner");
-  if (!state.connected) { banner.hidden = false; banner.className = "banner"; text("banner", "The console connection is lost: what you see is stale. Reconnecting…"); }
+  if (state.tokenRefused) { banner.hidden = false; banner.className = "banner"; text("banner", "The console refuses this page's token: it was started with new tokens (--new-tokens). Open the therapist URL it printed; what you see here is stale."); }
+  else if (!state.connected) { banner.hidden = false; banner.className = "banner"; text("banner", "The console connection is lost: what you see is stale. Reconnecting…"); }
   else if (offline) { banner.hidden = false; banner.className = "banner warn"; text("banner", `Headset of ${info.patient_code} disconnected: commands cannot reach it. It eases the patient to the safe scene by itself if the link stays lost.`); }
+  else if (ended && live) { banner.hidden = false; banner.className = "banner done"; text("banner", `Session of ${info.patient_code} ended. Notes, markers and the outcome can still be added below.`); }
   else banner.hidden = true;
   const alert = $("alert");
   const away = s.awaySince != null && last ? t - s.awaySince : 0;
@@ -296,10 +333,18 @@ function draw() {
     text("dial-title", aimed ? `target step ${aim}: ${aimed.title}` : "");
   }
   $("automatic").checked = s.automatic;
+  $("auto-pill").hidden = !(s.automatic && live && !ended);
   text("prediction-now", s.prediction ? `(saved: “${s.prediction}”)` : "");
   text("outcome-now", s.outcome ? `(saved: “${s.outcome}”)` : "");
-  for (const el of document.querySelectorAll("main button[data-cmd], #stop, #dial, #suds-form button, #marker, #note-form button, #prediction-form button, #outcome-form button, #automatic"))
-    el.disabled = !live || offline;
+  // Each control only when its command can be carried out now.
+  const now = last ? last.state : info.state;
+  const can = !live || offline || ended ? () => false : (states) => !states || states.includes(now);
+  const rules = { start: ["waiting"], pause: ["running"], resume: ["paused", "safe_scene"] };
+  for (const el of document.querySelectorAll("main button[data-cmd], #stop, #dial, #suds-form button, #automatic"))
+    el.disabled = !can(rules[el.id]);
+  // Notes, markers, prediction and outcome go to the record after the end too.
+  for (const el of document.querySelectorAll("#marker, #note-form button, #prediction-form button, #outcome-form button"))
+    el.disabled = !live || (offline && !ended);
   // Comfort and link.
   let frameSum = 0, frames = 0;
   for (let k = s.ring.length - 1; k >= 0 && frames < 90; k--, frames++) frameSum += s.ring.at("frame_ms", k);
@@ -358,11 +403,35 @@ function replay(control) { send({ type: "replay", ...control }); }
 
 $("safe").onclick = safeScene;
 document.querySelectorAll("button[data-cmd]").forEach((b) => { b.onclick = () => command({ type: b.dataset.cmd }); });
-$("dial").onchange = () => setLevel(parseFloat($("dial").value));
-$("automatic").onchange = () => command({ type: "set_automatic", on: $("automatic").checked });
+/** Asks a yes-or-no question in a dialog; `yes` runs on the second button, `no` otherwise. */
+function ask(question, yesLabel, yes, no) {
+  $("question-text").textContent = question; $("question-yes").textContent = yesLabel;
+  $("question").onclose = () => { if ($("question").returnValue === "yes") yes(); else if (no) no(); state.dirty = true; };
+  $("question").returnValue = ""; $("question").showModal();
+}
+// A click or drag on the dial raises the target by one step at most; more
+// is asked first, naming the step (a click near the end is not a decision
+// to take the patient to the hardest step). Lowering is never held up.
+$("dial").onchange = () => {
+  const s = state.sessions.get(state.current);
+  if (!s) return;
+  const want = parseFloat($("dial").value), from = s.last ? s.last.target_level : 1;
+  if (want - from <= 1 + 1e-9) return setLevel(want);
+  const step = Math.floor(want + 1e-9), title = s.info.steps && s.info.steps[step - 1];
+  ask(`Raise the target from ${from.toFixed(1)} to ${want.toFixed(1)}: step ${step} of ${s.stepCount()}${title ? ", “" + title.title + "”" : ""}? That is ${(want - from).toFixed(1)} steps at once.`,
+    `Raise to step ${step}`, () => setLevel(want), () => { $("dial").value = String(from); });
+};
+$("automatic").onchange = () => {
+  const on = $("automatic").checked;
+  $("automatic").checked = !on; // until the headset says it changed
+  if (!on) return command({ type: "set_automatic", on: false });
+  ask("Switch automatic mode on? The advance rules will raise the patient's step by themselves when their ratings allow; you can still lower it, pause or send the safe scene at any time.",
+    "Switch automatic on", () => command({ type: "set_automatic", on: true }));
+};
 $("stop").onclick = () => $("confirm").showModal();
 $("confirm").onclose = () => { if ($("confirm").returnValue === "stop") command({ type: "stop" }); };
-const onSubmit = (id, make) => { $(id).onsubmit = (e) => { e.preventDefault(); make(); }; };
+// After Enter the keys steer the session again (S is the safe scene, not an "s").
+const onSubmit = (id, make) => { $(id).onsubmit = (e) => { e.preventDefault(); make(); if (document.activeElement) document.activeElement.blur(); }; };
 onSubmit("suds-form", () => {
   const value = Number($("suds-value").value);
   if ($("suds-value").value === "" || !Number.isInteger(value) || value < 0 || value > 100) return toast("A SUDS rating is a whole number from 0 to 100.", true);
@@ -380,7 +449,7 @@ $("scrub").onchange = () => { if (state.replay) replay({ action: "seek", positio
 document.addEventListener("keydown", (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey) return;
   const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName) && document.activeElement.type !== "range";
-  if (typing || $("confirm").open) return;
+  if (typing || $("confirm").open || $("question").open) return;
   const s = state.sessions.get(state.current);
   const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
   const handled = {
