@@ -265,7 +265,7 @@ async fn the_keyboard_shortcuts_steer_the_session() {
     page.press("n");
     page.wait_until("N to go to the next step", wait(), |p| target(p) >= 2.0);
     page.press("q");
-    page.wait_until("Q to ask for a rating", wait(), |p| p.text("#log").contains("suds requested"));
+    page.wait_until("Q to ask for a rating", wait(), |p| p.text("#log").contains("You asked for a SUDS rating"));
     page.press("s");
     page.wait_until("S for the safe scene", wait(), |p| state_text(p) == "safe scene");
 
@@ -466,4 +466,84 @@ async fn the_page_tells_the_truth_and_guards_its_controls() {
         !commands.iter().any(|c| c["command"]["type"] == "set_level"),
         "the dismissed jump sent nothing: {commands:?}"
     );
+}
+
+/// Alerts that last: an avoidance episode stays on screen until it is
+/// acknowledged, is counted, and becomes a marker in the record; a rating
+/// asked for shows as awaited until it comes, then with its age; events
+/// read as sentences; the link's numbers wait behind "Link details".
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn alerts_last_until_acknowledged_and_events_read_as_words() {
+    let Some(browser) = Browser::find() else { return };
+    let console = Console::start(|_| {}).await;
+    let mut headset = console.raw_headset().await;
+    support::send(&mut headset, support::hello(None)).await;
+    support::next_of(&mut headset, "welcome").await;
+    let page = browser.start(1400, 1000);
+    page.goto(&format!("http://{}/?token={}", console.addr, console.therapist));
+    page.wait_until("the session", wait(), |p| p.text("#sessions").contains("P-0001"));
+
+    // 9 s of running at 90 Hz: looking away from 1 s to 7 s, then back.
+    let event = |seq: u64, at_us: u64, kind: &str, extra: Value| {
+        let mut e = serde_json::json!({"seq": seq, "at_us": at_us, "type": kind});
+        e.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        e
+    };
+    let mut seq = 0u64;
+    let mut next = || {
+        seq += 1;
+        seq
+    };
+    let batch = serde_json::json!({"type": "events", "seq": next(), "events": [
+        event(0, 0, "state_changed", serde_json::json!({"from": "waiting", "to": "running", "by": "therapist"})),
+        event(1, 0, "step_entered", serde_json::json!({"step": 1, "id": "bowl"})),
+        event(2, 100_000, "suds_requested", serde_json::json!({"by": "therapist"})),
+    ]});
+    support::send(&mut headset, batch).await;
+    let start = Instant::now();
+    let mut frame = 0u64;
+    while frame < 9 * 90 {
+        let mut samples = Vec::new();
+        for _ in 0..9 {
+            let t = 1_000_000 + frame * 11_111;
+            let mut s = support::sample(t, protocol::SessionState::Running, 1.0);
+            s.session_us = frame * 11_111;
+            s.gaze_on_stimulus = !(90..7 * 90).contains(&frame);
+            samples.push(serde_json::to_value(s).unwrap());
+            frame += 1;
+        }
+        support::send(&mut headset, serde_json::json!({"type": "telemetry", "seq": next(), "samples": samples})).await;
+        let due = start + Duration::from_micros(frame * 11_111);
+        tokio::time::sleep_until(due.into()).await;
+        if frame == 3 * 90 {
+            assert!(page.text("#suds-age").contains("awaiting answer"), "{}", page.text("#suds-age"));
+            assert!(page.text("#log").contains("You asked for a SUDS rating"), "{}", page.text("#log"));
+        }
+    }
+    page.wait_until("the avoidance alert", wait(), |p| p.text("#alert").contains("episode 1"));
+    assert!(page.text("#alert").contains("now back"), "it stays after the patient looks back: {}", page.text("#alert"));
+    let batch = serde_json::json!({"type": "events", "seq": next(), "events": [
+        event(3, 8_000_000, "suds_recorded", serde_json::json!({"value": 40, "by": "patient"})),
+    ]});
+    support::send(&mut headset, batch).await;
+    page.wait_until("the rating with its age", wait(), |p| {
+        p.text("#suds") == "40" && p.text("#suds-age").contains("ago")
+    });
+    assert!(page.text("#log").contains("SUDS 40 (patient)"), "{}", page.text("#log"));
+    assert!(page.text("#log").contains("Session started (by you)"), "{}", page.text("#log"));
+    assert_eq!(page.script("return document.getElementById('link-details').open"), false);
+    assert!(page.text("#sees").contains("Patient sees step 1"), "{}", page.text("#sees"));
+    page.click("#alert-ack");
+    page.wait_until("the alert acknowledged", wait(), |p| {
+        p.script("return document.getElementById('alert').hidden") == true
+    });
+    drop(headset);
+    let recordings = console.stop().await;
+    let markers: Vec<String> = channel(&recordings[0], Channel::Commands)
+        .iter()
+        .filter(|c| c["command"]["type"] == "marker")
+        .map(|c| c["command"]["label"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(markers.len(), 1, "one episode, one marker: {markers:?}");
+    assert!(markers[0].starts_with("avoidance episode 1"), "{markers:?}");
 }

@@ -18,11 +18,14 @@ class SessionView {
     this.info = info; this.ring = new Ring(RING_CAPACITY); this.last = null; this.suds = []; this.markers = [];
     this.log = []; this.suggestion = null; this.stepEnteredAt = null; this.prediction = null; this.outcome = null;
     this.awaySince = null; this.droppedFrames = 0; this.samples = 0; this.subscribed = false; this.automatic = false;
+    // Avoidance: the episode on screen until acknowledged, and how many there were.
+    this.avoidance = null; this.avoidanceEpisodes = 0; this.awaitingSuds = null; this.lastChange = null;
   }
   stepCount() { return this.info.steps && this.info.steps.length ? this.info.steps.length : 10; }
   clear() {
     this.ring.clear(); this.last = null; this.suds = []; this.markers = []; this.log = []; this.suggestion = null;
     this.stepEnteredAt = null; this.prediction = null; this.outcome = null; this.awaySince = null; this.droppedFrames = 0;
+    this.avoidance = null; this.avoidanceEpisodes = 0; this.awaitingSuds = null; this.lastChange = null;
   }
 }
 
@@ -66,9 +69,9 @@ function connect() {
 }
 function send(message) { if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(message)); }
 
-function command(c, sessionId = state.current) {
+function command(c, sessionId = state.current, quiet = false) {
   if (!sessionId) return;
-  if (!state.connected) return toast("The console is not connected; nothing was sent.", true);
+  if (!state.connected) return quiet ? undefined : toast("The console is not connected; nothing was sent.", true);
   const id = ++state.requestId;
   state.pending.set(id, c.type);
   send({ type: "command", session_id: sessionId, request_id: id, command: c });
@@ -129,6 +132,15 @@ function onTelemetry(id, samples) {
     s.droppedFrames += sample.dropped_frames;
     if (sample.gaze_on_stimulus || sample.state !== "running") s.awaySince = null;
     else if (s.awaySince == null) s.awaySince = sample.session_us / 1e6;
+    // An episode counts once it lasts the alert's time; it stays on screen
+    // (and counted) until the therapist acknowledges it.
+    if (s.awaySince != null && sample.session_us / 1e6 - s.awaySince >= AVOIDANCE_ALERT_S && !s.awayCounted) {
+      s.awayCounted = true; s.avoidanceEpisodes++;
+      s.avoidance = { since: s.awaySince, episode: s.avoidanceEpisodes };
+      if (!state.replay && id === state.current)
+        command({ type: "marker", label: `avoidance episode ${s.avoidanceEpisodes}: looked away ${AVOIDANCE_ALERT_S} s or more` }, id, true);
+    }
+    if (s.awaySince == null) s.awayCounted = false;
   }
   s.samples += samples.length; stats.samples += samples.length;
   s.last = samples[samples.length - 1];
@@ -141,7 +153,8 @@ function onEvents(id, events) {
   for (const e of events) {
     const t = e.at_us / 1e6;
     switch (e.type) {
-      case "suds_recorded": s.suds.push({ t, value: e.value, by: e.by }); break;
+      case "suds_recorded": s.suds.push({ t, value: e.value, by: e.by }); s.awaitingSuds = null; break;
+      case "suds_requested": s.awaitingSuds = t; break;
       case "marker": s.markers.push({ t, kind: "marker", label: e.label }); break;
       case "note": s.markers.push({ t, kind: "note", label: e.text }); break;
       // Safety shows on the chart where it happened.
@@ -162,12 +175,47 @@ function onEvents(id, events) {
       case "automatic_mode": s.automatic = e.on; break;
       case "target_changed": if (s.suggestion && e.to >= s.suggestion.step) s.suggestion = null; break;
     }
-    log(id, t, describe(e));
+    const said = describe(e, s);
+    if (["target_changed", "step_entered", "safe_scene_entered", "state_changed", "panic"].includes(e.type)) s.lastChange = { t, text: said };
+    log(id, t, said);
   }
   state.dirty = true;
 }
 
-function describe(e) {
+const WHO = { therapist: "by you", automatic: "by automatic mode", safety: "by the safety rules", patient: "by the patient", console: "after the end" };
+const CAUSE = { therapist: "sent by you", panic: "the patient pressed panic", link_loss: "the console link was lost" };
+const STATE_WORDS = { waiting: "waiting", running: "running", paused: "paused", safe_scene: "in the safe scene", ended: "ended" };
+/** An event in the words a clinician reads. */
+function describe(e, s) {
+  const title = (n) => { const st = s && s.info.steps && s.info.steps[n - 1]; return st ? ` · ${st.title}` : ""; };
+  const by = (b) => WHO[b] ? ` (${WHO[b]})` : "";
+  switch (e.type) {
+    case "state_changed":
+      if (e.to === "running" && e.from === "waiting") return `Session started${by(e.by)}`;
+      if (e.to === "running") return `Exposure resumed${by(e.by)}`;
+      if (e.to === "ended") return `Session ended${by(e.by)}`;
+      return `Session ${STATE_WORDS[e.to] || e.to}${by(e.by)}`;
+    case "safe_scene_entered": return `Safe scene: ${CAUSE[e.cause] || e.cause}`;
+    case "target_changed": return `Target ${e.to > e.from ? "raised" : "lowered"} from ${e.from.toFixed(1)} to ${e.to.toFixed(1)}${by(e.by)}`;
+    case "level_settled": return `The scene reached level ${e.level.toFixed(1)}`;
+    case "step_entered": return s && s.last && s.last.state === "safe_scene" ? `Behind the safe scene: step ${e.step}` : `Step ${e.step}${title(e.step)}`;
+    case "step_left": return `Left step ${e.stats.step}`;
+    case "suggestion_raised": return `Suggested: step ${e.step}${title(e.step)}. ${e.reason}`;
+    case "suggestion_withdrawn": return `Suggestion of step ${e.step} withdrawn`;
+    case "suds_requested": return e.by === "therapist" ? "You asked for a SUDS rating" : e.by === "step_arrival" ? "Asked for a SUDS rating (arrival on the step)" : "Asked for a SUDS rating (interval)";
+    case "suds_recorded": return `SUDS ${e.value}${e.by === "patient" ? " (patient)" : e.by === "therapist" ? " (said aloud, entered by you)" : by(e.by)}`;
+    case "panic": return "The patient pressed PANIC";
+    case "heart_rate_baseline": return `Resting heart rate ${Math.round(e.bpm)} bpm`;
+    case "focus_lost": return "Headset off or system menu: paused";
+    case "focus_restored": return "Headset back on";
+    case "link_lost": return "The headset lost the console";
+    case "link_restored": return "The headset reached the console again";
+    case "automatic_mode": return `Automatic mode ${e.on ? "on" : "off"}`;
+    case "marker": return `Marker: ${e.label}${e.by === "console" ? " (after the end)" : ""}`;
+    case "note": return `Note: ${e.text}${e.by === "console" ? " (after the end)" : ""}`;
+    case "prediction": return `Prediction for step ${e.step}: ${e.text}`;
+    case "outcome": return `Outcome of step ${e.step}: ${e.text}${e.by === "console" ? " (after the end)" : ""}`;
+  }
   const rest = Object.entries(e).filter(([k]) => !["seq", "at_us", "type", "stats"].includes(k))
     .map(([k, v]) => `${k} ${typeof v === "number" && !Number.isInteger(v) ? v.toFixed(2) : v}`).join(", ");
   return `${e.type.replace(/_/g, " ")}${rest ? ": " + rest : ""}`;
@@ -304,6 +352,10 @@ function draw() {
   text("on-step", s.onStepOf != null && last && last.state !== "waiting" ? clock(s.onStep) : "–");
   const lastSuds = s.suds[s.suds.length - 1];
   text("suds", lastSuds ? String(lastSuds.value) : "–");
+  // How old the rating is, and whether one was asked for and not yet given.
+  text("suds-age", s.awaitingSuds != null && !ended ? `awaiting answer · asked ${ago(t - s.awaitingSuds)}`
+    : lastSuds ? `${ago(t - lastSuds.t)}` : "");
+  $("suds-age").className = "sub" + (s.awaitingSuds != null && !ended ? " waiting" : "");
   text("hr", last && last.heart_rate != null ? `${Math.round(last.heart_rate)} bpm` : "–");
   // Gaze on stimulus over the last 10 s of samples.
   let on = 0, n = 0;
@@ -316,10 +368,16 @@ function draw() {
   else if (offline) { banner.hidden = false; banner.className = "banner warn"; text("banner", `Headset of ${info.patient_code} disconnected: commands cannot reach it. It eases the patient to the safe scene by itself if the link stays lost.`); }
   else if (ended && live) { banner.hidden = false; banner.className = "banner done"; text("banner", `Session of ${info.patient_code} ended. Notes, markers and the outcome can still be added below.`); }
   else banner.hidden = true;
-  const alert = $("alert");
-  const away = s.awaySince != null && last ? t - s.awaySince : 0;
-  if (away >= AVOIDANCE_ALERT_S) { alert.hidden = false; alert.className = "alert"; text("alert", `Avoidance: looking away from the stimulus for ${Math.floor(away)} s`); }
-  else alert.hidden = true;
+  const a = s.avoidance;
+  $("alert").hidden = !a || ended;
+  if (a) {
+    const away = s.awaySince != null && s.awaySince === a.since && last ? t - s.awaySince : null;
+    text("alert-text", `Avoidance, episode ${a.episode} this session: ${away != null ? `looking away from the stimulus for ${Math.floor(away)} s` : `looked away at ${clock(a.since)}, now back`}.`);
+  }
+  // What the patient sees now, and the last thing that changed it.
+  const sees = ended ? "the end of the session (the safe place)" : safe ? "the safe place" : last && last.state === "waiting" ? "the waiting room"
+    : last ? `step ${step}${title ? " · " + title.title : ""} at level ${last.applied_level.toFixed(1)}${last.state === "paused" ? " (paused)" : ""}` : "–";
+  text("sees", `Patient sees ${sees}${s.lastChange ? ` · last change ${ago(t - s.lastChange.t)}: ${s.lastChange.text}` : ""}`);
   $("suggestion").hidden = !s.suggestion;
   if (s.suggestion) {
     const st2 = info.steps && info.steps[s.suggestion.step - 1];
@@ -370,6 +428,12 @@ function draw() {
       return div;
     }));
   }
+}
+
+/** "12 s ago", "3:05 ago": how long ago, on the session clock. */
+function ago(seconds) {
+  if (!(seconds >= 0)) return "just now";
+  return seconds < 60 ? `${Math.floor(seconds)} s ago` : `${clock(seconds)} ago`;
 }
 
 function toast(message, bad) {
@@ -441,6 +505,7 @@ onSubmit("marker-form", () => { command({ type: "marker", label: $("marker-label
 onSubmit("note-form", () => { const text = $("note-text").value.trim(); if (text) { command({ type: "note", text }); $("note-text").value = ""; } });
 onSubmit("prediction-form", () => { const text = $("prediction-text").value.trim(); if (text) { command({ type: "prediction", text }); $("prediction-text").value = ""; } });
 onSubmit("outcome-form", () => { const text = $("outcome-text").value.trim(); if (text) { command({ type: "outcome", text }); $("outcome-text").value = ""; } });
+$("alert-ack").onclick = () => { const s = state.sessions.get(state.current); if (s) s.avoidance = null; state.dirty = true; };
 $("refresh-recordings").onclick = () => send({ type: "list_recordings" });
 $("play").onclick = () => replay({ action: state.replay && state.replay.playing ? "pause" : "play" });
 $("speed").onchange = () => replay({ action: "speed", speed: Number($("speed").value) });

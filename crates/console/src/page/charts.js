@@ -142,12 +142,19 @@ function drawChart(canvas, s) {
 
   // Markers and notes.
   g.font = "11px system-ui";
+  // Labels that would overlap the one before go a line lower (four lines, then round again).
+  let lastEnd = -Infinity, row = 0;
   for (const m of s.markers) {
     const x = Math.round(xOf(m.t)) + 0.5;
     if (x < left || x > x1) continue;
     g.strokeStyle = Colors.marker; g.setLineDash(m.kind === "marker" ? [] : [3, 3]);
     g.beginPath(); g.moveTo(x, top); g.lineTo(x, mainBottom); g.stroke(); g.setLineDash([]);
-    if (m.kind === "marker") { g.fillStyle = Colors.marker; g.fillText(m.label.slice(0, 24), x + 3, top + 11); }
+    if (m.kind === "marker") {
+      const label = m.label.slice(0, 24);
+      row = x + 3 < lastEnd ? (row + 1) % 4 : 0;
+      g.fillStyle = Colors.marker; g.fillText(label, x + 3, top + 11 + row * 13);
+      lastEnd = Math.max(lastEnd, x + 3 + g.measureText(label).width + 4);
+    }
   }
 
   // SUDS: ratings as points joined by steps.
