@@ -354,6 +354,9 @@ async fn the_page_follows_a_console_restart_and_drops_sessions_that_are_gone() {
     assert_eq!(page.text("#sessions").matches("SIM-R").count(), 1, "{}", page.text("#sessions"));
     page.press("s");
     page.wait_until("S to reach the headset after the restart", wait(), |p| state_text(p) == "safe scene");
+    // The session's second file is told apart from its first in the list.
+    page.click("#refresh-recordings");
+    page.wait_until("the part in the recordings list", wait(), |p| p.text("#recordings").contains("· part 2"));
     page.wait_until("the safe place in the header", wait(), |p| {
         p.text("#step").starts_with("Safe place — exposure paused at step 2")
     });

@@ -305,6 +305,7 @@ fn attach(
         restored: false,
         last_event_seq: None,
         last_step: 0,
+        anchor: None,
     };
     match (&hello.session_id, refused_resume) {
         (_, Some((old, why))) => {
@@ -432,6 +433,7 @@ fn handle(hub: &Hub, session_id: &str, text: &str, pings: &mut SentPings) -> Res
                 }
                 if let Some(last) = batch.samples.last() {
                     session.last_step = last.step;
+                    session.anchor = Some((last.t_us, last.session_us));
                 }
                 let new_state = batch.samples.last().map(|s| s.state);
                 let changed = new_state.is_some_and(|s| s != session.info.state);
@@ -464,7 +466,7 @@ fn handle(hub: &Hub, session_id: &str, text: &str, pings: &mut SentPings) -> Res
                     return Ok(());
                 }
                 for (at_us, json) in events {
-                    let log_us = session.console_time(session.epoch_us.saturating_add(at_us));
+                    let log_us = session.console_time_of_session(at_us);
                     if !session.record(Channel::Events, log_us, json, Some(batch.seq)) {
                         return Err(Refusal::RecordingFailed);
                     }

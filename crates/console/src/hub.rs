@@ -48,6 +48,11 @@ pub(crate) struct Session {
     pub last_event_seq: Option<u64>,
     /// The step shown in the last sample.
     pub last_step: u16,
+    /// The last sample's headset clock and session time, µs: events (which
+    /// carry session time only) are placed on the console's clock through
+    /// it, so they line up with telemetry even when the headset's session
+    /// clock does not run with its monotonic clock (a sped-up simulation).
+    pub anchor: Option<(u64, u64)>,
 }
 
 impl Session {
@@ -68,6 +73,7 @@ impl Session {
             restored: false,
             last_event_seq: None,
             last_step: 0,
+            anchor: None,
         }
     }
 
@@ -92,6 +98,7 @@ impl Session {
             restored: true,
             last_event_seq: saved.last_event_seq,
             last_step: saved.last_step,
+            anchor: None,
         }
     }
 
@@ -115,6 +122,19 @@ impl Session {
     /// Hands a message to the recorder; false when the file can no longer be written.
     pub fn record(&self, channel: Channel, log_us: u64, data: Vec<u8>, seq: Option<u64>) -> bool {
         self.recorder.as_ref().is_some_and(|r| r.write(channel, log_us, unix_us(), data, seq))
+    }
+
+    /// Console time (µs since the epoch) of a session time.
+    pub fn console_time_of_session(&self, session_us: u64) -> u64 {
+        let headset_us = match self.anchor {
+            Some((t_us, at_session_us)) => {
+                let as_i64 = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+                let t = as_i64(t_us).saturating_add(as_i64(session_us).saturating_sub(as_i64(at_session_us)));
+                u64::try_from(t).unwrap_or(0)
+            }
+            None => self.epoch_us.saturating_add(session_us),
+        };
+        self.console_time(headset_us)
     }
 
     pub fn annotate(&self, kind: &str, text: &str) {
@@ -423,7 +443,7 @@ impl Hub {
             // Dropped below: the part is closed as soon as this is in it.
             session.recorder = Some(recorder);
         }
-        let log_us = session.console_time(session.epoch_us.saturating_add(at_us));
+        let log_us = session.console_time_of_session(at_us);
         let written = session.record(Channel::Events, log_us, json, None);
         if session.info.link != LinkState::Connected {
             drop(session.recorder.take());

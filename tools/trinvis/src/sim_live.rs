@@ -110,9 +110,11 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle, stop:
     let mut sim = Simulation::new(live.scenario.clone(), config.clone());
     let mut bridge = Bridge::new();
     let frame = Duration::from_secs_f64(1.0 / config.rate_hz / live.speed);
-    // The headset clock of telemetry follows the simulated session, so a
-    // sped-up run records the times it simulates.
-    let epoch_us = clock.now_us();
+    // A sped-up run is a headset whose session clock runs fast: telemetry
+    // carries the real headset clock (`t_us`, what the console records
+    // commands and notes against) and the simulated session time
+    // (`session_us`), and frame times as the simulated headset rendered
+    // them (1/90 s), not the real loop's (1/360 s at --speed 4).
     let mut ticks = tokio::time::interval(frame);
     let mut last = Instant::now();
     let mut was_connected = false;
@@ -121,10 +123,9 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle, stop:
         ticks.tick().await;
         let out = sim.step();
         let now = sim.now();
-        let frame_ms = last.elapsed().as_secs_f32() * 1000.0;
+        let frame_ms = last.elapsed().as_secs_f32() * 1000.0 * live.speed as f32;
         last = Instant::now();
-        let t_us = epoch_us + u64::try_from(sim.session().now().as_micros()).unwrap_or(0);
-        let sample = sample(&out, sim.session(), t_us, frame_ms);
+        let sample = sample(&out, sim.session(), clock.now_us(), frame_ms);
         link.push_sample(sample);
         samples += 1;
         last_out = Some(out);
@@ -143,9 +144,8 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle, stop:
     let now = sim.now();
     bridge.exchange(&mut link, sim.session_mut(), now);
     // One last frame, so the console's list shows how the session ended.
-    let t_us = epoch_us + u64::try_from(now.as_micros()).unwrap_or(0);
     if let Some(out) = &last_out {
-        link.push_sample(sample(out, sim.session(), t_us, 0.0));
+        link.push_sample(sample(out, sim.session(), clock.now_us(), 0.0));
     }
     // Let the link deliver the last events before the task ends.
     let deadline = Instant::now() + Duration::from_secs(3);

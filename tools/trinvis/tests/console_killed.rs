@@ -9,34 +9,29 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use link::{Clock, Link, LinkConfig};
 use protocol::{Pose, Sample, ScenarioRef, SessionState};
 use recording::{Channel, Recording};
 
+mod common;
+
 /// `trinvis console` on a free loopback port, recording into `dir`; its address.
 fn start_console(dir: &std::path::Path) -> (std::process::Child, String) {
     let _ = std::fs::remove_dir_all(dir);
     let data = PathBuf::from(format!("{}-data", dir.display()));
     let _ = std::fs::remove_dir_all(&data);
-    let mut console = Command::new(env!("CARGO_BIN_EXE_trinvis"))
-        .args(["console", "--bind", "127.0.0.1:0", "--headset-token", "kill-test-token", "--data"])
-        .arg(&data)
-        .arg("--recordings")
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(console.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    // Keep reading, or the console dies writing to a closed pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (console, first.rsplit("http://").next().unwrap().trim().to_owned())
+    let (console, printed) = common::spawn_console(
+        Command::new(env!("CARGO_BIN_EXE_trinvis"))
+            .args(["console", "--bind", "127.0.0.1:0", "--headset-token", "kill-test-token", "--data"])
+            .arg(&data)
+            .arg("--recordings")
+            .arg(dir),
+    );
+    (console, common::address(&printed))
 }
 
 #[test]
@@ -84,27 +79,7 @@ fn a_killed_console_loses_at_most_about_a_second_and_the_file_is_recovered() {
     let mut sent = Vec::new();
     while started.elapsed() < Duration::from_secs(4) {
         let t_us = clock.now_us();
-        let sample = Sample {
-            t_us,
-            session_us: t_us,
-            head: Pose { p: [0.0, 1.6, 0.0], q: [0.0, 0.0, 0.0, 1.0] },
-            left_hand: None,
-            right_hand: None,
-            gaze: [0.0, 0.0, -1.0],
-            gaze_on_stimulus: true,
-            stimulus_angle_deg: 0.0,
-            stimulus_distance_m: None,
-            stimulus_p: None,
-            state: SessionState::Running,
-            target_level: 1.0,
-            applied_level: 1.0,
-            step: 1,
-            safe_blend: 0.0,
-            frame_ms: 11.1,
-            dropped_frames: 0,
-            heart_rate: Some(80.0),
-        };
-        link.push_sample(sample);
+        link.push_sample(sample(t_us, 1));
         sent.push(t_us);
         std::thread::sleep(Duration::from_micros(11_111));
     }
@@ -141,8 +116,8 @@ fn a_killed_console_loses_at_most_about_a_second_and_the_file_is_recovered() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A sample as a headset at step 3 sends it.
-fn sample(t_us: u64) -> Sample {
+/// A sample as a running headset at `step` sends it.
+fn sample(t_us: u64, step: u16) -> Sample {
     Sample {
         t_us,
         session_us: t_us,
@@ -155,9 +130,9 @@ fn sample(t_us: u64) -> Sample {
         stimulus_distance_m: None,
         stimulus_p: None,
         state: SessionState::Running,
-        target_level: 3.0,
-        applied_level: 3.0,
-        step: 3,
+        target_level: f32::from(step),
+        applied_level: f32::from(step),
+        step,
         safe_blend: 0.0,
         frame_ms: 11.1,
         dropped_frames: 0,
@@ -168,25 +143,16 @@ fn sample(t_us: u64) -> Sample {
 /// `trinvis console` with nothing but its folders, as a clinic restarts it;
 /// returns the process, its address and the tokens it printed.
 fn start_plain(root: &std::path::Path, bind: &str) -> (std::process::Child, String, String, String) {
-    let mut console = Command::new(env!("CARGO_BIN_EXE_trinvis"))
-        .current_dir(root)
-        .args(["console", "--bind", bind])
-        .env_remove("TRINVIS_THERAPIST_TOKEN")
-        .env_remove("TRINVIS_HEADSET_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(console.stdout.take().unwrap()).lines();
-    let mut printed = Vec::new();
-    for _ in 0..3 {
-        printed.push(lines.next().unwrap().unwrap());
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    let address = printed[0].rsplit("http://").next().unwrap().trim().to_owned();
+    let (console, printed) = common::spawn_console(
+        Command::new(env!("CARGO_BIN_EXE_trinvis"))
+            .current_dir(root)
+            .args(["console", "--bind", bind])
+            .env_remove("TRINVIS_THERAPIST_TOKEN")
+            .env_remove("TRINVIS_HEADSET_TOKEN"),
+    );
     let therapist = printed[1].rsplit("token=").next().unwrap().trim().to_owned();
     let headset = printed[2].rsplit(' ').next().unwrap().trim().to_owned();
-    (console, address, therapist, headset)
+    (console, common::address(&printed), therapist, headset)
 }
 
 #[test]
@@ -207,7 +173,7 @@ fn a_killed_console_restarted_with_no_flags_resumes_the_session_and_loses_nothin
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs_f64(seconds) {
             let t_us = clock.now_us();
-            link.push_sample(sample(t_us));
+            link.push_sample(sample(t_us, 3));
             sent.push(t_us);
             std::thread::sleep(Duration::from_micros(11_111));
         }

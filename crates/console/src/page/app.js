@@ -280,7 +280,13 @@ function renderRecordings(list) {
   for (const r of list.slice(0, 30)) {
     const li = document.createElement("li");
     li.innerHTML = "<span></span><span class=\"muted\"></span>";
-    li.firstChild.textContent = r.name; li.firstChild.title = `${r.name}\n${r.modified}`;
+    // "20261130T145934Z-592c15ab-part2.mcap" reads "30 Nov 14:59 · 592c15ab · part 2": what
+    // tells two files of one session apart (a part, a recovered copy) is never cut off.
+    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})\d{2}Z-([0-9a-f]+)(.*)\.mcap$/.exec(r.name);
+    const month = m && ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][Number(m[2]) - 1];
+    const extra = m && m[7].replace(/^-part(\d+)/, " · part $1").replace(/^\.recovered/, " · recovered copy").replace(/^-/, " · ");
+    li.firstChild.textContent = m ? `${Number(m[3])} ${month} ${m[4]}:${m[5]} · ${m[6]}${extra}` : r.name;
+    li.firstChild.title = `${r.name}\n${r.modified}`;
     li.lastChild.textContent = r.bytes > 1e6 ? `${(r.bytes / 1e6).toFixed(1)} MB` : `${Math.ceil(r.bytes / 1e3)} kB`;
     ul.appendChild(li);
   }
