@@ -442,7 +442,7 @@ async fn the_page_tells_the_truth_and_guards_its_controls() {
     page.click("#confirm-yes");
     page.wait_until("ended", wait(), |p| state_text(p) == "ended");
     first.kill();
-    page.wait_until("the headset gone", wait(), |p| p.text("#sessions").contains("disconnected"));
+    page.wait_until("the headset gone", wait(), |p| p.text("#sessions").contains("headset left"));
     assert_eq!(state_text(&page), "ended");
     assert!(!page.text("#banner").contains("disconnected"), "{}", page.text("#banner"));
     assert!(page.text("#banner").contains("ended"), "{}", page.text("#banner"));
@@ -453,6 +453,8 @@ async fn the_page_tells_the_truth_and_guards_its_controls() {
     page.click("#outcome-form button");
     page.wait_until("the outcome after the end", wait(), |p| p.text("#log").contains("less fear than expected"));
     assert!(!page.text("#toasts").contains("refused"), "{}", page.text("#toasts"));
+    assert!(disabled(&page, "safe"), "nothing left to send to the safe scene");
+    page.script("window.scrollTo(0, 0); return null;");
     page.screenshot(&shots.join("console-ended.png"));
 
     let recordings = console.stop().await;

@@ -19,11 +19,15 @@
 //! recordings through the `recording` crate only, and writes only under the
 //! folder it is given.
 
+pub mod course;
 pub mod export;
 pub mod load;
 pub mod report;
 pub mod steps;
 pub mod table;
+
+#[cfg(test)]
+mod fixture;
 
 use std::path::{Path, PathBuf};
 

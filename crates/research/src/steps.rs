@@ -5,6 +5,7 @@
 use scenario::Scenario;
 use serde::Serialize;
 
+use crate::course::Course;
 use crate::load::{Event, Sample, SessionData};
 
 /// The patient counts as turned away from the stimulus when it lies at
@@ -25,8 +26,15 @@ pub struct Visit {
     pub step_id: String,
     /// The step's title, when the scenario file was at hand.
     pub step_title: Option<String>,
-    /// Which visit to this step, from 1.
-    pub visit: u32,
+    /// Which visit to this step, from 1, not counting passes behind the
+    /// safe scene; `None` for such a pass (`during_safe_scene`).
+    pub visit: Option<u32>,
+    /// Whether the whole visit was a pass through the step behind the safe
+    /// scene: entered while the session was in the safe scene (the engine
+    /// eases the level down behind it, entering each lower step on the way)
+    /// and left before the session ran again. The patient did not see the
+    /// step; the report leaves such visits out.
+    pub during_safe_scene: bool,
     /// `seq` of the event that began the visit (`step_entered`).
     pub entered_seq: u64,
     /// `seq` of the event that ended it (`step_left` or the next
@@ -93,29 +101,38 @@ pub fn visits(data: &SessionData, scenario: Option<&Scenario>) -> Vec<Visit> {
     // The engine's own time on step, from `step_left`, per visit.
     let mut engine_times: Vec<Option<u64>> = Vec::new();
     let mut open = false;
+    // The session's state by the log's order, and whether the open visit
+    // has seen it running: a visit entered in the safe scene that never
+    // ran is a pass behind it.
+    let mut state = "waiting";
+    let mut ran = false;
     for event in &data.events {
         match event.kind.as_str() {
+            "state_changed" => {
+                state = event.text("to").unwrap_or(state);
+                ran |= state == "running";
+            }
             "step_entered" => {
                 if open {
-                    close(&mut visits, event);
+                    close(&mut visits, event, ran);
                 }
                 let step = event.int("step").and_then(|s| u32::try_from(s).ok()).unwrap_or(0);
-                let visit = visits.iter().filter(|v| v.step == step).count() as u32 + 1;
                 visits.push(Visit {
                     step,
                     step_id: event.text("id").unwrap_or("").to_owned(),
                     step_title: title(step),
-                    visit,
                     entered_seq: event.seq,
                     entered_us: event.at_us,
+                    during_safe_scene: state == "safe_scene",
                     ..Visit::default()
                 });
                 ratings.push(Vec::new());
                 engine_times.push(None);
                 open = true;
+                ran = state == "running";
             }
             "step_left" if open => {
-                close(&mut visits, event);
+                close(&mut visits, event, ran);
                 if let Some(slot) = engine_times.last_mut() {
                     *slot = time_on_step(event);
                 }
@@ -130,8 +147,15 @@ pub fn visits(data: &SessionData, scenario: Option<&Scenario>) -> Vec<Visit> {
         }
     }
     if let Some(last) = visits.last_mut().filter(|_| open) {
-        last.left_us = data.end_us().max(last.entered_us);
+        last.left_us = Course::of(data).end_us.max(last.entered_us);
         last.closed = false;
+        last.during_safe_scene &= !ran;
+    }
+    for i in 0..visits.len() {
+        let (before, rest) = visits.split_at_mut(i);
+        let visit = &mut rest[0];
+        let earlier = before.iter().filter(|v| v.step == visit.step && !v.during_safe_scene).count() as u32;
+        visit.visit = (!visit.during_safe_scene).then_some(earlier + 1);
     }
     for ((visit, ratings), engine_time) in visits.iter_mut().zip(&ratings).zip(engine_times) {
         fill_suds(visit, ratings);
@@ -145,11 +169,13 @@ fn time_on_step(event: &Event) -> Option<u64> {
     event.fields.get("stats")?.get("time_on_step_us")?.as_u64()
 }
 
-fn close(visits: &mut [Visit], event: &Event) {
+/// Closes the last visit at `event`; `ran`: whether the session ran during it.
+fn close(visits: &mut [Visit], event: &Event, ran: bool) {
     if let Some(last) = visits.last_mut() {
         last.left_us = event.at_us.max(last.entered_us);
         last.left_seq = Some(event.seq);
         last.closed = true;
+        last.during_safe_scene &= !ran;
     }
 }
 
@@ -226,4 +252,65 @@ fn distance_change(window: &[Sample]) -> Option<f64> {
     let start = mean(&|t| t < first + DISTANCE_WINDOW_US)?;
     let end = mean(&|t| t + DISTANCE_WINDOW_US > last)?;
     Some(end - start)
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use super::*;
+    use crate::fixture;
+
+    /// Each visit as `step/visit` (`step/-` for a pass behind the safe scene) and its time on step.
+    fn check(data: &SessionData, expect: Expect) {
+        let visits: Vec<String> = visits(data, None)
+            .iter()
+            .map(|v| {
+                let visit = v.visit.map_or("-".to_owned(), |n| n.to_string());
+                let behind = if v.during_safe_scene { " behind the safe scene" } else { "" };
+                format!(
+                    "{}/{visit} at {}s for {}s{behind}",
+                    v.step,
+                    v.entered_us / 1_000_000,
+                    v.time_on_step_us / 1_000_000
+                )
+            })
+            .collect();
+        expect.assert_eq(&visits.join("\n"));
+    }
+
+    #[test]
+    fn passes_behind_the_safe_scene_are_marked_and_not_counted_as_visits() {
+        check(
+            &fixture::session(),
+            expect![[r#"
+            1/1 at 60s for 70s
+            2/1 at 130s for 50s
+            3/1 at 210s for 60s
+            4/1 at 270s for 20s
+            3/- at 292s for 0s behind the safe scene
+            2/- at 294s for 0s behind the safe scene
+            1/2 at 296s for 60s"#]],
+        );
+    }
+
+    #[test]
+    fn a_session_that_ends_in_the_safe_scene_ends_on_a_pass() {
+        let mut data = fixture::session();
+        // Stopped in the safe scene instead of resumed.
+        let resume = data.events.iter().position(|e| e.kind == "state_changed" && e.at_us == 360_000_000).unwrap();
+        data.events.truncate(resume);
+        data.samples.truncate(361);
+        check(
+            &data,
+            expect![[r#"
+            1/1 at 60s for 70s
+            2/1 at 130s for 50s
+            3/1 at 210s for 60s
+            4/1 at 270s for 20s
+            3/- at 292s for 0s behind the safe scene
+            2/- at 294s for 0s behind the safe scene
+            1/- at 296s for 0s behind the safe scene"#]],
+        );
+    }
 }

@@ -307,7 +307,8 @@ fn steps(data: &SessionData, v: &[Visit]) -> Table {
     b.int("step", v.iter().map(|x| Some(i64::from(x.step))))
         .text("step_id", v.iter().map(|x| Some(x.step_id.clone())))
         .text("step_title", v.iter().map(|x| x.step_title.clone()))
-        .int("visit", v.iter().map(|x| Some(i64::from(x.visit))))
+        .int("visit", v.iter().map(|x| x.visit.map(i64::from)))
+        .boolean("during_safe_scene", v.iter().map(|x| Some(x.during_safe_scene)))
         .int("entered_us", v.iter().map(|x| us(x.entered_us)))
         .int("left_us", v.iter().map(|x| us(x.left_us)))
         .float("entered_s", v.iter().map(|x| seconds(x.entered_us)))
@@ -336,6 +337,8 @@ fn sessions(data: &SessionData, v: &[Visit]) -> Table {
     let m = &data.metadata;
     let text = |s: &str| std::iter::once(Some(s.to_owned()));
     let count = |kind: &str| data.events.iter().filter(|e| e.kind == kind).count() as i64;
+    // Passes behind the safe scene are not visits the patient saw.
+    let seen = v.iter().filter(|x| !x.during_safe_scene);
     let mut b = Builder::new("sessions", data, 1);
     b.text("headset_id", text(&m.headset_id))
         .text("headset_app", text(&m.headset_app))
@@ -347,8 +350,8 @@ fn sessions(data: &SessionData, v: &[Visit]) -> Table {
         .boolean("complete", std::iter::once(Some(data.complete)))
         .text("cut", std::iter::once(data.cut.clone()))
         .float("duration_s", std::iter::once(seconds(data.end_us())))
-        .int("highest_step", std::iter::once(Some(v.iter().map(|x| i64::from(x.step)).max().unwrap_or(0))))
-        .int("steps_visited", std::iter::once(Some(v.len() as i64)))
+        .int("highest_step", std::iter::once(Some(seen.clone().map(|x| i64::from(x.step)).max().unwrap_or(0))))
+        .int("steps_visited", std::iter::once(Some(seen.count() as i64)))
         .int("suds_ratings", std::iter::once(Some(count("suds_recorded"))))
         .int("panics", std::iter::once(Some(count("panic"))))
         .int("safe_scene_entries", std::iter::once(Some(count("safe_scene_entered"))))

@@ -71,9 +71,9 @@ fn steps_one_row_per_visit() {
     check(
         "steps",
         expect![[r#"
-        session_id,patient_code,scenario_id,scenario_version,recording,step,step_id,step_title,visit,entered_us,left_us,entered_s,left_s,closed,time_on_step_s,suds_first,suds_peak,suds_final,suds_ratings,suds_drop,suds_drop_ratio,heart_rate_mean_bpm,heart_rate_max_bpm,frames_running,gaze_on_stimulus_fraction,turned_away_fraction,distance_change_m,frame_rate_hz,dropped_frames
-        20261126T101500Z-5f3a,P-0042,spiders,1.0.0,r.mcap,1,bowl-far,,1,0,1000000,0.0,1.0,true,0.95,40,40,10,2,30,0.75,80.5,80.5,10,0.5,0.5,,100.0,1
-        20261126T101500Z-5f3a,P-0042,spiders,1.0.0,r.mcap,2,bowl-near,,1,1000000,1900000,1.0,1.9,false,0.9,30,30,30,1,0,0.0,80.5,80.5,10,0.0,0.0,,100.0,0
+        session_id,patient_code,scenario_id,scenario_version,recording,step,step_id,step_title,visit,during_safe_scene,entered_us,left_us,entered_s,left_s,closed,time_on_step_s,suds_first,suds_peak,suds_final,suds_ratings,suds_drop,suds_drop_ratio,heart_rate_mean_bpm,heart_rate_max_bpm,frames_running,gaze_on_stimulus_fraction,turned_away_fraction,distance_change_m,frame_rate_hz,dropped_frames
+        20261126T101500Z-5f3a,P-0042,spiders,1.0.0,r.mcap,1,bowl-far,,1,false,0,1000000,0.0,1.0,true,0.95,40,40,10,2,30,0.75,80.5,80.5,10,0.5,0.5,,100.0,1
+        20261126T101500Z-5f3a,P-0042,spiders,1.0.0,r.mcap,2,bowl-near,,1,false,1000000,1900000,1.0,1.9,false,0.9,30,30,30,1,0,0.0,80.5,80.5,10,0.0,0.0,,100.0,0
     "#]],
     );
 }

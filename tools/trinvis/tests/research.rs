@@ -267,6 +267,28 @@ fn the_report_is_one_html_file_with_plots_and_a_row_per_visit() {
     assert!(html.contains("Fear of heights") || html.contains("heights"), "scenario");
     assert!(html.matches("<svg").count() >= 5, "five plots inline");
     assert!(!html.contains("src=\"http"), "self-contained: nothing fetched");
-    assert_eq!(html.matches("<tr class=\"visit\">").count(), visits.len());
+    // Passes through steps behind the safe scene are not visits the patient saw.
+    let seen = visits.iter().filter(|v| !v.during_safe_scene).count();
+    assert_eq!(html.matches("<tr class=\"visit\">").count(), seen);
     assert!(html.contains("Methods"));
+
+    // Issue 13: a report for the patient's record.
+    assert!(!html.contains(" 1 times"), "once, not 1 times");
+    assert!(!html.contains("−0 %") && !html.contains("-0 %"), "no drop is not a drop of −0 %");
+    let course = research::course::Course::of(&data);
+    let start = course.start_us.expect("the simulated therapist starts the session");
+    assert!(start > 0, "the sim waits before the start");
+    let seconds = |us: u64| (us + 500_000) / 1_000_000;
+    let minutes = |us: u64| format!("{}:{:02}", seconds(us) / 60, seconds(us) % 60);
+    let lasted = format!("The exposure lasted {} from the start", minutes(course.end_us - start));
+    assert!(html.contains(&lasted), "{lasted}: the duration counts from the start");
+    let peak_final = html.split("<figure>").find(|f| f.contains("final (blue) SUDS on each step")).unwrap();
+    assert!(peak_final.contains("\n100\n</text>") && !peak_final.contains("\n120\n</text>"), "SUDS is 0–100");
+    let appendix = html.find("<h2 class=\"appendix\">Appendix: technical details</h2>").unwrap();
+    for detail in
+        [data.metadata.scenario_sha256.as_str(), &data.metadata.headset_app, "rep.mcap", "frames per second", " Hz"]
+    {
+        let at = html.find(detail).unwrap_or_else(|| panic!("{detail} is in the report"));
+        assert!(at > appendix, "{detail} is a technical detail, for the appendix");
+    }
 }

@@ -266,7 +266,7 @@ function renderSessions() {
     li.querySelector(".scenario").textContent = info.scenario.id;
     li.querySelector(".st").textContent = info.state.replace("_", " ") + (s.last ? ` · step ${s.last.step}` : "");
     const link = state.replay ? "replay" : info.link === "connected"
-      ? `connected${info.rtt_us != null ? ` · ${(info.rtt_us / 1000).toFixed(1)} ms` : ""}` : "disconnected";
+      ? `connected${info.rtt_us != null ? ` · ${(info.rtt_us / 1000).toFixed(1)} ms` : ""}` : info.state === "ended" ? "headset left" : "disconnected";
     li.querySelector(".link").textContent = link;
     li.onclick = () => select(id);
     ul.appendChild(li);
@@ -414,7 +414,8 @@ function draw() {
   for (let k = s.ring.length - 1; k >= 0 && frames < 90; k--, frames++) frameSum += s.ring.at("frame_ms", k);
   text("fps", frames && frameSum ? `${(1000 / (frameSum / frames)).toFixed(0)} / 90 fps` : "–");
   text("dropped", String(s.droppedFrames));
-  text("link", state.replay ? "replay" : info.link);
+  text("link", state.replay ? "replay" : ended && info.link !== "connected" ? "left after the end" : info.link);
+  $("safe").disabled = live && ended;
   text("rtt", info.rtt_us != null ? `${(info.rtt_us / 1000).toFixed(1)} ms` : "–");
   // The offset itself is between two unrelated clocks; its drift since the first estimate is what tells.
   if (info.offset_us != null && s.firstOffset == null) s.firstOffset = info.offset_us;
