@@ -34,7 +34,7 @@ fn have_python(packages: &[&str]) -> bool {
             std::env::var_os("TRINVIS_REQUIRE_PYTHON").is_none(),
             "python3 with {packages:?} is required here: `python3 -m pip install mcap websockets`"
         );
-        eprintln!("skipped: python3 with {packages:?} is not installed (./x test installs it)");
+        support::skipped(&format!("python3 with {packages:?} is not installed (./x test installs it)"));
     }
     ok
 }

@@ -212,3 +212,19 @@ pub fn sample(t_us: u64, state: SessionState, target: f32) -> Sample {
         heart_rate: None,
     }
 }
+
+/// Says a test is skipped because a tool it needs is missing: on stderr,
+/// and in the file `TRINVIS_SKIP_LOG` names (set by `./x test`), so the
+/// run counts it as skipped, not passed.
+pub fn skipped(reason: &str) {
+    use std::io::Write;
+    eprintln!("skipped: {reason}");
+    if let Some(log) = std::env::var_os("TRINVIS_SKIP_LOG") {
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log);
+        // One write per line: with O_APPEND, tests in parallel never interleave.
+        if let Ok(mut file) = file {
+            let _ = file.write_all(format!("{test}: {reason}\n").as_bytes());
+        }
+    }
+}

@@ -50,9 +50,9 @@ impl Browser {
                     std::env::var_os("TRINVIS_REQUIRE_BROWSER").is_none(),
                     "{missing} required here (TRINVIS_REQUIRE_BROWSER is set): `apt-get install chromium chromium-driver`"
                 );
-                eprintln!(
-                    "skipped: {missing} not found (`apt-get install chromium chromium-driver`; ./x test installs them)"
-                );
+                super::skipped(&format!(
+                    "{missing} not found (`apt-get install chromium chromium-driver`; ./x test installs them)"
+                ));
                 None
             }
         }

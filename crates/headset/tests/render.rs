@@ -20,7 +20,7 @@ fn available() -> bool {
             std::env::var_os("TRINVIS_REQUIRE_RENDER").is_none(),
             "xvfb-run and mesa-vulkan-drivers are required here"
         );
-        eprintln!("skipped: xvfb-run or lavapipe missing (apt-get install xvfb mesa-vulkan-drivers)");
+        skipped("xvfb-run or lavapipe missing (apt-get install xvfb mesa-vulkan-drivers)");
     }
     ok
 }
@@ -138,4 +138,20 @@ fn a_recording_replays_in_the_window() {
     let png = out.join("spiders-replay-12s.png");
     let image = image::open(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display())).to_rgb8();
     assert!(spread(image.as_raw()) > 8.0, "a blank replay frame: {}", png.display());
+}
+
+/// Says a test is skipped because a tool it needs is missing: on stderr,
+/// and in the file `TRINVIS_SKIP_LOG` names (set by `./x test`), so the
+/// run counts it as skipped, not passed.
+fn skipped(reason: &str) {
+    use std::io::Write;
+    eprintln!("skipped: {reason}");
+    if let Some(log) = std::env::var_os("TRINVIS_SKIP_LOG") {
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log);
+        // One write per line: with O_APPEND, tests in parallel never interleave.
+        if let Ok(mut file) = file {
+            let _ = file.write_all(format!("{test}: {reason}\n").as_bytes());
+        }
+    }
 }

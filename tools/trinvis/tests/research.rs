@@ -36,7 +36,7 @@ fn have_duckdb() -> bool {
             std::env::var_os("TRINVIS_REQUIRE_PYTHON").is_none(),
             "python3 with duckdb is required here: `python3 -m pip install duckdb`"
         );
-        eprintln!("skipped: python3 with duckdb is not installed (./x test installs it)");
+        skipped("python3 with duckdb is not installed (./x test installs it)");
     }
     ok
 }
@@ -290,5 +290,21 @@ fn the_report_is_one_html_file_with_plots_and_a_row_per_visit() {
     {
         let at = html.find(detail).unwrap_or_else(|| panic!("{detail} is in the report"));
         assert!(at > appendix, "{detail} is a technical detail, for the appendix");
+    }
+}
+
+/// Says a test is skipped because a tool it needs is missing: on stderr,
+/// and in the file `TRINVIS_SKIP_LOG` names (set by `./x test`), so the
+/// run counts it as skipped, not passed.
+fn skipped(reason: &str) {
+    use std::io::Write;
+    eprintln!("skipped: {reason}");
+    if let Some(log) = std::env::var_os("TRINVIS_SKIP_LOG") {
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log);
+        // One write per line: with O_APPEND, tests in parallel never interleave.
+        if let Ok(mut file) = file {
+            let _ = file.write_all(format!("{test}: {reason}\n").as_bytes());
+        }
     }
 }
