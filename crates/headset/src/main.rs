@@ -18,7 +18,7 @@ use headset::{Display, HeadsetConfig, build_app, desktop::Screenshots};
 struct Args {
     /// The scenario to run (with --replay: found in ./scenarios by the
     /// recording's scenario id when not given).
-    #[arg(long, required_unless_present = "replay")]
+    #[arg(long, required_unless_present_any = ["replay", "probe_xr"])]
     scenario: Option<PathBuf>,
     /// Replay a recording in the window: the scene at the recorded level,
     /// the camera on the recorded head pose.
@@ -78,6 +78,11 @@ struct Args {
     /// Keep 1280x720 and MSAA on a software renderer, as on a GPU.
     #[arg(long)]
     full_quality: bool,
+    /// Internal: ask the OpenXR loader for a runtime, print `ok RUNTIME` or
+    /// `no REASON`, exit. The app runs this as a child process, so that the
+    /// loader's own error lines land in the log instead of the terminal.
+    #[arg(long, hide = true)]
+    probe_xr: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -93,15 +98,56 @@ enum PatientArg {
     Synthetic,
 }
 
-/// Whether an OpenXR runtime with a headset answers.
+/// Whether an OpenXR runtime with a headset answers, and what the OpenXR
+/// loader printed while finding out. The loader writes its errors to
+/// stderr (five lines when no runtime is installed); the question is asked
+/// in a child process (`--probe-xr`) whose stderr is kept for the log, so
+/// the user sees one line.
 #[cfg(feature = "xr")]
-fn xr_runtime() -> Result<String, String> {
-    headset::xr::probe()
+fn xr_runtime() -> (Result<String, String>, Vec<String>) {
+    let child = std::env::current_exe().and_then(|exe| std::process::Command::new(exe).arg("--probe-xr").output());
+    let output = match child {
+        Ok(output) => output,
+        // Without a way to start itself, ask in this process (the loader's lines then show).
+        Err(_) => return (headset::xr::probe(), Vec::new()),
+    };
+    let said: Vec<String> = String::from_utf8_lossy(&output.stderr).lines().map(str::to_owned).collect();
+    let answer = String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_owned();
+    let result = match answer.split_once(' ') {
+        Some(("ok", runtime)) => Ok(runtime.to_owned()),
+        Some(("no", why)) => Err(why.to_owned()),
+        _ => Err(format!("the OpenXR probe ended without an answer ({})", output.status)),
+    };
+    (result, said)
 }
 
 #[cfg(not(feature = "xr"))]
-fn xr_runtime() -> Result<String, String> {
-    Err("built without the `xr` feature".into())
+fn xr_runtime() -> (Result<String, String>, Vec<String>) {
+    (Err("built without the `xr` feature".into()), Vec::new())
+}
+
+/// `--probe-xr`: one line on stdout for the parent.
+fn probe_xr() -> ExitCode {
+    #[cfg(feature = "xr")]
+    let answer = headset::xr::probe();
+    #[cfg(not(feature = "xr"))]
+    let answer: Result<String, String> = Err("built without the `xr` feature".into());
+    match answer {
+        Ok(runtime) => println!("ok {runtime}"),
+        Err(why) => println!("no {why}"),
+    }
+    ExitCode::SUCCESS
+}
+
+/// What the OpenXR loader printed during the probe, in the log at debug
+/// level (`RUST_LOG=debug` shows it).
+#[derive(bevy::prelude::Resource, Default)]
+struct LoaderLines(Vec<String>);
+
+fn log_loader_lines(lines: bevy::prelude::Res<LoaderLines>) {
+    for line in &lines.0 {
+        bevy::log::debug!(target: "openxr_loader", "{line}");
+    }
 }
 
 /// The file in `./scenarios` whose id is `id`.
@@ -135,6 +181,10 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<AppExit> {
     let args = Args::parse();
+    if args.probe_xr {
+        probe_xr();
+        return Ok(AppExit::Success);
+    }
     let replay = args.replay.as_deref().map(headset::replay::Replay::open).transpose().map_err(anyhow::Error::msg)?;
     if let Some(cut) = replay.as_ref().and_then(|r| r.cut.as_ref()) {
         eprintln!("trinvis-headset: the recording was cut short ({cut}); replaying what it holds");
@@ -158,20 +208,25 @@ fn run() -> anyhow::Result<AppExit> {
     }
     let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     let fallback = if has_display { Display::Desktop } else { Display::Headless };
+    let mut loader_lines = Vec::new();
     let display = match args.display {
         // A replay is watched in the window.
         _ if replay.is_some() => Display::Desktop,
-        Some(DisplayArg::Xr) | None => match xr_runtime() {
-            Ok(runtime) => {
-                eprintln!("trinvis-headset: OpenXR runtime {runtime}: showing the scene in the headset");
-                Display::Xr
+        Some(DisplayArg::Xr) | None => {
+            let (answer, said) = xr_runtime();
+            loader_lines = said;
+            match answer {
+                Ok(runtime) => {
+                    eprintln!("trinvis-headset: OpenXR runtime {runtime}: showing the scene in the headset");
+                    Display::Xr
+                }
+                Err(why) => {
+                    let to = if has_display { "the desktop window" } else { "headless with the synthetic patient" };
+                    eprintln!("trinvis-headset: {why}; falling back to {to}");
+                    fallback
+                }
             }
-            Err(why) => {
-                let to = if has_display { "the desktop window" } else { "headless with the synthetic patient" };
-                eprintln!("trinvis-headset: {why}; falling back to {to}");
-                fallback
-            }
-        },
+        }
         Some(DisplayArg::Desktop) => Display::Desktop,
         Some(DisplayArg::Headless) => Display::Headless,
     };
@@ -202,6 +257,9 @@ fn run() -> anyhow::Result<AppExit> {
         }),
     };
     let mut app = build_app(config);
+    if !loader_lines.is_empty() {
+        app.insert_resource(LoaderLines(loader_lines)).add_systems(bevy::prelude::Startup, log_loader_lines);
+    }
     if let Some(frames) = args.measure {
         app.insert_resource(headset::desktop::Measure { frames, warmup: 5 });
     }

@@ -62,9 +62,28 @@ pub fn probe() -> Result<String, String> {
     Ok(runtime)
 }
 
-/// Adds bevy_mod_openxr's plugins around Bevy's defaults.
+/// Adds bevy_mod_openxr's plugins around Bevy's defaults. With a desktop
+/// session (X11 or Wayland) the app also has its window; without one (a
+/// headset machine with no desktop) it runs with no window at all: no
+/// winit, Bevy's loop run as fast as the runtime's frame pacing
+/// (`xrWaitFrame`) lets it.
 pub fn add_xr_plugins(app: &mut App) {
-    app.add_plugins(bevy_mod_openxr::add_xr_plugins(DefaultPlugins));
+    let has_display = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if has_display {
+        app.add_plugins(bevy_mod_openxr::add_xr_plugins(DefaultPlugins));
+        return;
+    }
+    let plugins = DefaultPlugins
+        .build()
+        .disable::<bevy::winit::WinitPlugin>()
+        .set(WindowPlugin {
+            primary_window: None,
+            // The session ends the app (`--minutes`, or the runtime asking to exit).
+            exit_condition: bevy::window::ExitCondition::DontExit,
+            ..default()
+        })
+        .add(bevy::app::ScheduleRunnerPlugin::run_loop(std::time::Duration::ZERO));
+    app.add_plugins(bevy_mod_openxr::add_xr_plugins(plugins));
 }
 
 /// Head, hands, controllers and focus from OpenXR.

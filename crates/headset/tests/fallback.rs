@@ -25,6 +25,8 @@ fn without_a_runtime_xr_falls_back_to_headless_and_audio_to_the_mock_backend() {
     assert!(fallback[0].contains("headless with the synthetic patient"), "{}", fallback[0]);
     let why = if cfg!(feature = "xr") { "OpenXR" } else { "built without the `xr` feature" };
     assert!(fallback[0].contains(why), "{}", fallback[0]);
+    // The loader's own error lines go to the log at debug level, not here.
+    assert!(!text.contains("OpenXR-Loader"), "the loader's lines reached the terminal:\n{text}");
     let audio: Vec<_> = text.lines().filter(|l| l.contains("kira's mock backend")).collect();
     assert_eq!(audio.len(), 1, "audio says once that it is silent:\n{text}");
 }
