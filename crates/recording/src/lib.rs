@@ -330,6 +330,20 @@ impl Recording {
         Ok(Recording { metadata, messages, complete: complete && cut.is_none(), cut })
     }
 
+    /// The metadata of the file at `path`, read without its messages: the
+    /// writer puts the metadata record before the first chunk, so only the
+    /// file's start is read (the whole file when that does not hold it).
+    /// Default metadata when the file has none.
+    pub fn read_metadata(path: &std::path::Path) -> Result<Metadata, Error> {
+        use std::io::Read;
+        let mut start = Vec::new();
+        std::fs::File::open(path)?.take(1 << 20).read_to_end(&mut start)?;
+        if let Some(found) = metadata_before_messages(&start)? {
+            return Ok(found);
+        }
+        Ok(metadata_before_messages(&std::fs::read(path)?)?.unwrap_or_default())
+    }
+
     /// Reads the file at `path`.
     pub fn open(path: &std::path::Path) -> Result<Recording, Error> {
         Recording::read(&std::fs::read(path)?)
@@ -448,6 +462,27 @@ impl Index {
     }
 }
 
+/// The trinvis metadata record among the records before the first chunk;
+/// `Some(default)` when a chunk comes first (the file has none), `None`
+/// when `bytes` end before either.
+fn metadata_before_messages(bytes: &[u8]) -> Result<Option<Metadata>, Error> {
+    if !bytes.starts_with(mcap::MAGIC) {
+        return Err(Error::NotMcap);
+    }
+    let records = mcap::read::LinearReader::new_with_options(bytes, mcap::read::Options::IgnoreEndMagic.into())?;
+    for record in records {
+        match record {
+            Ok(Record::Metadata(m)) if m.name == METADATA_NAME => return Ok(Some(Metadata::from_map(&m.metadata))),
+            Ok(Record::Chunk { .. } | Record::Message { .. } | Record::DataEnd(_)) => {
+                return Ok(Some(Metadata::default()));
+            }
+            Ok(_) => {}
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
 /// Reads `input` (complete or cut short) and writes a clean copy to
 /// `output`. Returns the recording that was saved.
 pub fn recover(input: &std::path::Path, output: &std::path::Path) -> Result<Recording, Error> {
@@ -481,6 +516,20 @@ mod tests {
             writer.flush().unwrap();
         }
         writer.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn metadata_is_read_from_the_start_of_a_whole_or_cut_file() {
+        let dir = std::env::temp_dir().join(format!("trinvis-recording-meta-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bytes = sample_file(3);
+        for (name, part) in [("whole.mcap", &bytes[..]), ("cut.mcap", &bytes[..bytes.len() / 2])] {
+            std::fs::write(dir.join(name), part).unwrap();
+            assert_eq!(Recording::read_metadata(&dir.join(name)).unwrap(), Metadata::example(), "{name}");
+        }
+        std::fs::write(dir.join("not.mcap"), b"hello").unwrap();
+        assert!(matches!(Recording::read_metadata(&dir.join("not.mcap")), Err(Error::NotMcap)));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

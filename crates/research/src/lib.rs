@@ -53,34 +53,43 @@ pub fn load(path: &Path) -> Result<SessionData, ReadError> {
     Ok(SessionData::from_recording(&recording, &name))
 }
 
-/// Reads recordings and joins the files of each session into one
-/// ([`SessionData::merge`]): parts written across a console restart, and
-/// copies made by `trinvis recover`. Sessions come in the order their
-/// first file was given; each with the paths it was read from.
-pub fn load_sessions(paths: &[PathBuf]) -> Result<Vec<(SessionData, Vec<PathBuf>)>, ReadError> {
-    let mut order: Vec<String> = Vec::new();
-    let mut by_session: std::collections::HashMap<String, (Vec<SessionData>, Vec<PathBuf>)> =
-        std::collections::HashMap::new();
+/// The recordings grouped by session: the parts a console writes when a
+/// session resumes after a restart (`<id>.mcap`, `<id>-part2.mcap`, …) and
+/// copies such as `trinvis recover`'s share a session id. Only each file's
+/// metadata is read. Groups come in the order their first file was given;
+/// within a group, files in the order they began (the first names the
+/// session). A file without a session id stands alone.
+pub fn group_by_session(paths: &[PathBuf]) -> Result<Vec<Vec<PathBuf>>, ReadError> {
+    /// A file as it sorts within its session: start, file name.
+    type Part = (u64, String, PathBuf);
+    let mut groups: Vec<(String, Vec<Part>)> = Vec::new();
     for path in paths {
-        let data = load(path)?;
-        // A file cut before its metadata has no session id: it stands alone.
-        let key = if data.metadata.session_id.is_empty() {
-            format!("\u{0}{}", path.display())
-        } else {
-            data.metadata.session_id.clone()
-        };
-        let entry = by_session.entry(key.clone()).or_insert_with(|| {
-            order.push(key);
-            (Vec::new(), Vec::new())
-        });
-        entry.0.push(data);
-        entry.1.push(path.clone());
+        let metadata =
+            recording::Recording::read_metadata(path).map_err(|source| ReadError { path: path.clone(), source })?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let part = (metadata.started_unix_us, name, path.clone());
+        match groups.iter_mut().find(|(id, _)| !id.is_empty() && *id == metadata.session_id) {
+            Some((_, parts)) => parts.push(part),
+            None => groups.push((metadata.session_id, vec![part])),
+        }
     }
-    Ok(order
+    Ok(groups
         .into_iter()
-        .filter_map(|key| by_session.remove(&key))
-        .filter_map(|(parts, paths)| SessionData::merge(parts).map(|whole| (whole, paths)))
+        .map(|(_, mut parts)| {
+            parts.sort();
+            parts.into_iter().map(|(_, _, path)| path).collect()
+        })
         .collect())
+}
+
+/// One session from the files that hold it ([`group_by_session`]), joined
+/// by [`SessionData::merge`]: what they hold twice counts once.
+pub fn load_session(paths: &[PathBuf]) -> Result<SessionData, ReadError> {
+    let parts = paths.iter().map(|p| load(p)).collect::<Result<Vec<_>, _>>()?;
+    SessionData::merge(parts).ok_or_else(|| ReadError {
+        path: PathBuf::new(),
+        source: recording::Error::Io(std::io::Error::other("no recording given")),
+    })
 }
 
 /// The file name of a recording without its extension: the name of its

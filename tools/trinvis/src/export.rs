@@ -43,10 +43,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let scenarios = crate::report::scenarios(&args.scenarios);
     let progress = progress_bar(args.files.len() as u64);
     progress.set_message("reading");
-    let sessions = research::load_sessions(&args.files)?;
+    // Sessions are found from each file's metadata; each is then read,
+    // exported and let go before the next, so memory holds one session.
+    let sessions = research::group_by_session(&args.files)?;
     check_unique_stems(&sessions)?;
     let mut rows: BTreeMap<&str, usize> = BTreeMap::new();
-    for (data, paths) in &sessions {
+    for paths in &sessions {
+        let data = &research::load_session(paths)?;
         let name = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ");
         progress.set_message(name.clone());
         if paths.len() > 1 {
@@ -91,10 +94,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 /// Files are named after their session's first recording, so two sessions
 /// whose recordings have one name would overwrite each other.
-fn check_unique_stems(sessions: &[(research::SessionData, Vec<PathBuf>)]) -> anyhow::Result<()> {
+fn check_unique_stems(sessions: &[Vec<PathBuf>]) -> anyhow::Result<()> {
     let mut seen: BTreeMap<String, &PathBuf> = BTreeMap::new();
-    for (data, paths) in sessions {
-        if let Some(other) = seen.insert(research::stem(data), &paths[0]) {
+    for paths in sessions {
+        let stem = paths[0].file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        if let Some(other) = seen.insert(stem, &paths[0]) {
             anyhow::bail!(
                 "{} and {} have the same name; export them to different folders",
                 other.display(),

@@ -20,26 +20,17 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let first = research::load(&args.file)?;
     // A session resumed after a console restart goes on in more files
     // (`<id>-part2.mcap`, …) beside the first: the report covers them all.
-    let files = session_files(&args.file, &first.metadata.session_id);
+    let session_id = recording::Recording::read_metadata(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?
+        .session_id;
+    let files = session_files(&args.file, &session_id);
     if files.len() > 1 {
         let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        eprintln!(
-            "session {}: reading its {} files as one: {}",
-            first.metadata.session_id,
-            files.len(),
-            names.join(", ")
-        );
+        eprintln!("session {session_id}: reading its {} files as one: {}", files.len(), names.join(", "));
     }
-    let data = match research::load_sessions(&files)?
-        .into_iter()
-        .find(|(d, _)| d.metadata.session_id == first.metadata.session_id)
-    {
-        Some((data, _)) => data,
-        None => first,
-    };
+    let data = research::load_session(&files)?;
     if !data.complete {
         eprintln!(
             "{}: the recording was cut short ({}); the report covers what it holds",
