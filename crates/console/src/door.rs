@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -56,11 +56,34 @@ impl Drop for Place {
     }
 }
 
+/// Which refusals are worth a log line: one per address and minute, so a
+/// flood of refused connections does not flood the log too. Forgets every
+/// address past 1024 of them.
+#[derive(Debug, Default)]
+pub(crate) struct RefusalLog {
+    last: HashMap<IpAddr, Instant>,
+}
+
+impl RefusalLog {
+    /// Whether a refusal of `address` now should be logged.
+    pub(crate) fn worth_logging(&mut self, address: IpAddr) -> bool {
+        if self.last.len() > 1024 {
+            self.last.clear();
+        }
+        let now = Instant::now();
+        if self.last.get(&address).is_some_and(|at| now.duration_since(*at) < Duration::from_secs(60)) {
+            return false;
+        }
+        self.last.insert(address, now);
+        true
+    }
+}
+
 /// Serves `app` on `listener` until `stop` turns true; connections still in
 /// their HTTP phase then finish their request and close.
 pub(crate) async fn serve(listener: TcpListener, app: Router, config: &Config, mut stop: watch::Receiver<bool>) {
     let counts = Arc::new(Counts::default());
-    let mut refused_logged: HashMap<IpAddr, tokio::time::Instant> = HashMap::new();
+    let mut refusals = RefusalLog::default();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -76,10 +99,7 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, config: &Config, m
             () = stopped(&mut stop) => break,
         };
         let Some(place) = counts.admit(peer.ip(), config.max_http_per_address) else {
-            // One line per address and minute: a flood must not flood the log too.
-            let now = tokio::time::Instant::now();
-            if refused_logged.get(&peer.ip()).is_none_or(|at| now.duration_since(*at) > Duration::from_secs(60)) {
-                refused_logged.insert(peer.ip(), now);
+            if refusals.worth_logging(peer.ip()) {
                 tracing::warn!(
                     address = %peer.ip(),
                     "refused connections: more than {} from this address have not finished their HTTP request",
@@ -89,9 +109,6 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, config: &Config, m
             drop(stream);
             continue;
         };
-        if refused_logged.len() > 1024 {
-            refused_logged.clear();
-        }
         // Commands and pings are small messages that must go at once.
         let _ = stream.set_nodelay(true);
         tokio::spawn(connection(stream, peer, app.clone(), config.header_timeout, place, stop.clone()));

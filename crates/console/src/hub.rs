@@ -182,8 +182,8 @@ pub(crate) struct Hub {
     pub recorders: Pool,
     /// Saves the session table, when the console has a data folder.
     saver: Option<Mutex<crate::table::Saver>>,
-    /// When a refused connection was last logged, per address.
-    refusals_logged: Mutex<HashMap<String, Instant>>,
+    /// Which refused connections were logged lately.
+    pub refusals: Mutex<crate::door::RefusalLog>,
 }
 
 impl Hub {
@@ -208,7 +208,7 @@ impl Hub {
         let recorders = Pool::new(config.recorder_threads)?;
         Ok(Hub {
             saver,
-            refusals_logged: Mutex::new(HashMap::new()),
+            refusals: Mutex::default(),
             config,
             stop,
             state: Mutex::new(state),
@@ -242,23 +242,6 @@ impl Hub {
         };
         if changed {
             self.broadcast_sessions();
-        }
-    }
-
-    /// Whether a refused connection from `address` should be logged: once
-    /// per address and minute (the map forgets everyone past 1024 addresses).
-    pub(crate) fn refusal_worth_logging(&self, address: &str) -> bool {
-        let mut logged = self.refusals_logged.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if logged.len() > 1024 {
-            logged.clear();
-        }
-        let now = Instant::now();
-        match logged.get(address) {
-            Some(at) if now.duration_since(*at) < std::time::Duration::from_secs(60) => false,
-            _ => {
-                logged.insert(address.to_owned(), now);
-                true
-            }
         }
     }
 

@@ -278,10 +278,10 @@ fn upgrade(
 /// for, never the token. One line per address and minute, so a prober
 /// cannot flood the log.
 fn log_refusal(hub: &Hub, peer: SocketAddr, what: &str) {
-    let address = peer.ip().to_string();
-    if hub.refusal_worth_logging(&address) {
+    let worth = hub.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner).worth_logging(peer.ip());
+    if worth {
         tracing::warn!(
-            %address,
+            address = %peer.ip(),
             "refused {what}: wrong or missing token (after `trinvis console --new-tokens`, \
              give headsets the new headset token and open the new therapist URL)"
         );
