@@ -182,7 +182,7 @@ pub fn build_app(config: HeadsetConfig) -> App {
     }
     #[cfg(feature = "xr")]
     if config.display == Display::Xr {
-        app.add_plugins(xr::XrPlugin);
+        app.add_plugins(xr::XrPlugin { replay: false });
     }
     if let Some(limit) = config.duration {
         app.add_systems(Update, move |engine: Res<engine::Engine>, mut exit: MessageWriter<AppExit>| {
@@ -213,8 +213,39 @@ pub fn add_replay_plugins(app: &mut App, config: &HeadsetConfig, replay: ReplayC
     ));
     let output = if config.display == Display::Headless { audio::Output::Mock } else { audio::Output::Device };
     app.add_plugins(audio::AudioPlugin { output });
-    if config.display != Display::Headless {
-        app.add_plugins(desktop::DesktopPlugin { local_therapist: false, replay: true });
+    match config.display {
+        Display::Desktop => {
+            app.add_plugins(desktop::DesktopPlugin { local_therapist: false, replay: true });
+        }
+        #[cfg(feature = "xr")]
+        Display::Xr => {
+            app.add_plugins(xr::XrPlugin { replay: true }).add_systems(Update, end_of_replay);
+        }
+        _ => {}
+    }
+}
+
+/// A replay in the headset has no keys: it ends with the recording, and
+/// says where it ended.
+#[cfg(feature = "xr")]
+fn end_of_replay(
+    replay: Res<replay::Replay>,
+    playhead: Res<replay::Playhead>,
+    drive: Res<engine::Drive>,
+    mut frames: Local<u64>,
+    mut ended: Local<bool>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    *frames += 1;
+    if playhead.at_us >= replay.span().1 && !*ended {
+        *ended = true;
+        info!(
+            "replay: the end of the recording ({}) after {} frames in the headset, at level {:.2}",
+            replay::clock(playhead.at_us),
+            *frames,
+            drive.level
+        );
+        exit.write(AppExit::Success);
     }
 }
 

@@ -20,8 +20,10 @@ struct Args {
     /// recording's scenario id when not given).
     #[arg(long, required_unless_present_any = ["replay", "probe_xr"])]
     scenario: Option<PathBuf>,
-    /// Replay a recording in the window: the scene at the recorded level,
-    /// the camera on the recorded head pose.
+    /// Replay a recording in the window (the scene at the recorded level,
+    /// the camera on the recorded head pose) or, with `--display xr`, in the
+    /// headset (the scene at the recorded level, your own head tracked; the
+    /// app ends with the recording).
     #[arg(long, value_name = "FILE")]
     replay: Option<PathBuf>,
     /// With --replay: start at this session time, in seconds.
@@ -210,18 +212,25 @@ fn run() -> anyhow::Result<AppExit> {
     let fallback = if has_display { Display::Desktop } else { Display::Headless };
     let mut loader_lines = Vec::new();
     let display = match args.display {
-        // A replay is watched in the window.
-        _ if replay.is_some() => Display::Desktop,
+        // A replay is watched in the window unless the headset is asked for.
+        None if replay.is_some() => Display::Desktop,
         Some(DisplayArg::Xr) | None => {
             let (answer, said) = xr_runtime();
             loader_lines = said;
             match answer {
                 Ok(runtime) => {
-                    eprintln!("trinvis-headset: OpenXR runtime {runtime}: showing the scene in the headset");
+                    let what = if replay.is_some() { "the replay" } else { "the scene" };
+                    eprintln!("trinvis-headset: OpenXR runtime {runtime}: showing {what} in the headset");
                     Display::Xr
                 }
                 Err(why) => {
-                    let to = if has_display { "the desktop window" } else { "headless with the synthetic patient" };
+                    let to = match (has_display, replay.is_some()) {
+                        (true, _) => "the desktop window",
+                        (false, false) => "headless with the synthetic patient",
+                        (false, true) => anyhow::bail!(
+                            "{why}; a replay needs a headset or a window (a display, or Xvfb: xvfb-run -a …)"
+                        ),
+                    };
                     eprintln!("trinvis-headset: {why}; falling back to {to}");
                     fallback
                 }
@@ -230,7 +239,10 @@ fn run() -> anyhow::Result<AppExit> {
         Some(DisplayArg::Desktop) => Display::Desktop,
         Some(DisplayArg::Headless) => Display::Headless,
     };
-    anyhow::ensure!(replay.is_none() || has_display, "--replay needs a window (a display, or Xvfb: xvfb-run -a …)");
+    anyhow::ensure!(
+        replay.is_none() || display != Display::Headless,
+        "--replay needs a headset (--display xr) or a window (a display, or Xvfb: xvfb-run -a …)"
+    );
     anyhow::ensure!(
         display == Display::Desktop || (args.screenshot.is_none() && args.measure.is_none()),
         "--screenshot and --measure need a window (a display, or Xvfb)"

@@ -1,6 +1,8 @@
 //! Re-rendered replay: `trinvis-headset --replay FILE` rebuilds the scene at
 //! the recorded level and fade and moves the camera along the recorded head
-//! pose, with play, pause, speed and seek.
+//! pose, with play, pause, speed and seek. In a headset (`--display xr`) the
+//! scene follows the recording while the viewer's own head is tracked, and
+//! the app ends at the end of the recording.
 //!
 //! The clock is session time, the `session_us` of the recorded samples: the
 //! same clock as `trinvis replay` in the console page, so both show the same
@@ -15,7 +17,7 @@ use recording::{Channel, Recording};
 
 use crate::HeadsetSystems;
 use crate::engine::{Drive, Replaying};
-use crate::telemetry::Head;
+use crate::telemetry::{Head, TrackedHead};
 
 /// One recorded frame, as the replay needs it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -215,9 +217,15 @@ fn show(
     playhead: Res<Playhead>,
     mut drive: ResMut<Drive>,
     mut head: Query<&mut Transform, With<Head>>,
+    tracked: Option<Res<TrackedHead>>,
 ) {
     let frame = replay.at(playhead.at_us);
     drive.set_if_neq(Drive { level: frame.level, safe_blend: frame.safe_blend });
+    // In a headset the viewer's own head is tracked: moving it along the
+    // recorded pose would move the world under their eyes.
+    if tracked.is_some() {
+        return;
+    }
     if let Ok(mut head) = head.single_mut() {
         head.translation = frame.position;
         head.rotation = frame.rotation;

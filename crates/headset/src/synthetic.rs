@@ -8,7 +8,7 @@ use session::{EventKind, PatientInput, State};
 
 use crate::HeadsetSystems;
 use crate::engine::{Engine, PatientAction};
-use crate::telemetry::{Head, HeartRate, Stimulus};
+use crate::telemetry::{Head, HeartRate, Stimulus, TrackedHead};
 
 /// Adds the synthetic patient.
 #[derive(Debug)]
@@ -35,11 +35,13 @@ impl Plugin for SyntheticPatientPlugin {
     }
 }
 
+#[allow(clippy::too_many_arguments, reason = "Bevy injects system parameters")]
 fn act(
     time: Res<Time>,
     engine: Res<Engine>,
     mut synthetic: ResMut<Synthetic>,
     mut head: Query<&mut Transform, With<Head>>,
+    tracked: Option<Res<TrackedHead>>,
     stimuli: Query<(&GlobalTransform, &Visibility), With<Stimulus>>,
     mut actions: MessageWriter<PatientAction>,
     mut heart_rate: ResMut<HeartRate>,
@@ -70,8 +72,12 @@ fn act(
         return;
     }
     let out = synthetic.patient.step(dt, &exposure);
-    head.rotation = out.head_rotation;
-    head.translation = out.head_position;
+    // In a headset, the head is where the tracking says (a person's, or
+    // the runtime's simulated one); the synthetic patient only rates.
+    if tracked.is_none() {
+        head.rotation = out.head_rotation;
+        head.translation = out.head_position;
+    }
     heart_rate.0 = Some(out.heart_rate as f32);
     if let Some(value) = out.suds_answer {
         actions.write(PatientAction(PatientInput::Suds { value }));

@@ -13,7 +13,16 @@
 //!
 //! Losing focus (the system menu is open, the headset was taken off) reaches
 //! the session engine as [`PatientInput::Focus`]: a running session pauses
-//! and the console sees `focus_lost`.
+//! and the console sees `focus_lost`. The runtime's session states arrive as
+//! [`XrSessionStateSeen`] messages, read by [`FocusPlugin`].
+//!
+//! The headset's tracking owns the head ([`TrackedHead`]): the scene places
+//! the tracked space where the patient belongs, and neither the synthetic
+//! patient nor a replay moves the head under a person's eyes.
+//!
+//! Frame timing in telemetry comes from the runtime ([`display_timing`]):
+//! the time between the predicted display times of consecutive frames, and
+//! the display periods missed in between.
 
 use std::borrow::Cow;
 
@@ -24,7 +33,9 @@ use bevy_mod_openxr::action_set_syncing::{OxrActionSetSyncSet, OxrSyncActionSet}
 use bevy_mod_openxr::openxr_session_running;
 use bevy_mod_openxr::poll_events::{OxrEventHandlerExt, OxrEventIn};
 use bevy_mod_openxr::resources::OxrInstance;
+use bevy_mod_openxr::resources::OxrViews;
 use bevy_mod_openxr::session::OxrSession;
+use bevy_mod_openxr::spaces::OxrSpaceLocationFlags;
 use bevy_mod_xr::camera::XrCamera;
 use bevy_mod_xr::session::{XrSessionCreated, XrTracker, XrTrackingRoot, session_available};
 use session::PatientInput;
@@ -32,7 +43,7 @@ use session::PatientInput;
 use crate::HeadsetSystems;
 use crate::engine::{Drive, PatientAction};
 use crate::prompt::Rating;
-use crate::telemetry::{Hand, Head};
+use crate::telemetry::{DisplayTiming, Hand, Head, TrackedHead, Untracked};
 
 /// Whether an OpenXR runtime answers with a head-mounted display; the reason
 /// in words when it does not.
@@ -86,9 +97,13 @@ pub fn add_xr_plugins(app: &mut App) {
     app.add_plugins(bevy_mod_openxr::add_xr_plugins(plugins));
 }
 
-/// Head, hands, controllers and focus from OpenXR.
+/// Head, hands, controllers, focus and frame timing from OpenXR.
 #[derive(Debug)]
-pub struct XrPlugin;
+pub struct XrPlugin {
+    /// A replay in the headset: the recording drives the scene, the viewer's
+    /// own head is tracked, and the controllers do nothing.
+    pub replay: bool,
+}
 
 #[derive(Resource)]
 struct Actions {
@@ -106,20 +121,40 @@ impl Plugin for XrPlugin {
         // the same in the headset as in the screenshots.
         app.insert_resource(ClearColor(Color::srgb(0.1, 0.1, 0.1)))
             .insert_resource(GlobalAmbientLight { color: Color::WHITE, brightness: 400.0, ..default() })
+            .insert_resource(TrackedHead)
+            .add_systems(Startup, spawn_veil.after(crate::scene::spawn))
+            .add_systems(XrSessionCreated, place_tracking_root)
+            .add_systems(PreUpdate, display_timing.run_if(openxr_session_running))
+            .add_systems(Update, (head_from_eyes.in_set(HeadsetSystems::Input), fade.in_set(HeadsetSystems::Observe)));
+        if self.replay {
+            return;
+        }
+        app.add_plugins(FocusPlugin)
             .add_systems(Startup, create_actions.run_if(session_available))
             .add_systems(OxrSendActionBindings, suggest_bindings)
-            .add_systems(Startup, spawn_veil.after(crate::scene::spawn))
-            .add_systems(XrSessionCreated, (attach_actions, spawn_hands, place_tracking_root))
+            .add_systems(XrSessionCreated, (attach_actions, spawn_hands))
             .add_systems(PreUpdate, sync_actions.before(OxrActionSetSyncSet).run_if(openxr_session_running))
             .add_systems(
                 Update,
-                (
-                    controllers.run_if(openxr_session_running).in_set(HeadsetSystems::Input),
-                    head_from_eyes.in_set(HeadsetSystems::Input),
-                    fade.in_set(HeadsetSystems::Observe),
-                ),
+                (controllers.run_if(openxr_session_running), hands_tracked).in_set(HeadsetSystems::Input),
             )
-            .add_oxr_event_handler(focus);
+            .add_oxr_event_handler(session_state);
+    }
+}
+
+/// An OpenXR session state the runtime reported, in the order it came.
+#[derive(Message, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XrSessionStateSeen(pub openxr::SessionState);
+
+/// Turns the runtime's session states into focus for the engine: FOCUSED is
+/// focus, any other state after the first FOCUSED (VISIBLE behind the
+/// system menu, STOPPING when the headset is taken off) is focus lost.
+#[derive(Debug)]
+pub struct FocusPlugin;
+
+impl Plugin for FocusPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_message::<XrSessionStateSeen>().add_systems(Update, follow_focus.in_set(HeadsetSystems::Input));
     }
 }
 
@@ -209,11 +244,35 @@ fn spawn_hands(actions: Option<Res<Actions>>, session: Res<OxrSession>, mut comm
     for (action, hand) in [(&actions.left, Hand::Left), (&actions.right, Hand::Right)] {
         match session.create_action_space(action, openxr::Path::NULL, Isometry3d::IDENTITY) {
             Ok(space) => {
-                commands.spawn((space, hand, XrTracker));
+                commands.spawn((space, hand, XrTracker, Untracked));
             }
             Err(e) => warn!("xr: no pose for the {hand:?} hand ({e})"),
         }
     }
+}
+
+/// A hand counts as tracked while the runtime gives both its position and
+/// its orientation, from the second such frame on: the first one's pose
+/// reaches the global transform telemetry reads only after this frame.
+fn hands_tracked(
+    hands: Query<(Entity, &OxrSpaceLocationFlags, Has<Untracked>), With<Hand>>,
+    mut valid_before: Local<Vec<Entity>>,
+    mut commands: Commands,
+) {
+    let mut valid_now = Vec::new();
+    for (hand, flags, untracked) in &hands {
+        let valid = flags.pos_valid() && flags.rot_valid();
+        let tracked = valid && valid_before.contains(&hand);
+        if valid {
+            valid_now.push(hand);
+        }
+        if tracked && untracked {
+            commands.entity(hand).remove::<Untracked>();
+        } else if !tracked && !untracked {
+            commands.entity(hand).insert(Untracked);
+        }
+    }
+    *valid_before = valid_now;
 }
 
 /// The tracked space's floor origin goes where the scene wants the patient,
@@ -229,11 +288,16 @@ fn place_tracking_root(
 }
 
 /// The head is between the eyes: telemetry, audio and the synthetic patient
-/// all read [`Head`].
+/// all read [`Head`]. Until the runtime has located the eyes, the head stays
+/// where the scene placed it.
 fn head_from_eyes(
+    views: Option<Res<OxrViews>>,
     eyes: Query<&GlobalTransform, With<XrCamera>>,
     mut head: Query<&mut Transform, (With<Head>, Without<XrCamera>)>,
 ) {
+    if views.is_none_or(|views| views.is_empty()) {
+        return;
+    }
     let mut count = 0.0;
     let mut position = Vec3::ZERO;
     let mut rotation = None;
@@ -329,17 +393,58 @@ fn fade(
     }
 }
 
-/// Focus lost (system menu, headset off) pauses; focus back is reported.
-fn focus(event: OxrEventIn, mut patient: MessageWriter<PatientAction>, mut focused: Local<Option<bool>>) {
+/// The runtime's session states, passed on as [`XrSessionStateSeen`].
+fn session_state(event: OxrEventIn, mut seen: MessageWriter<XrSessionStateSeen>) {
     let openxr::Event::SessionStateChanged(change) = *event else { return };
-    let now = change.state() == openxr::SessionState::FOCUSED;
     info!("xr: session state {:?}", change.state());
-    // Before the first FOCUSED there is nothing to lose.
-    if focused.is_none() && !now {
-        return;
+    seen.write(XrSessionStateSeen(change.state()));
+}
+
+/// Focus lost (system menu, headset off) pauses; focus back is reported.
+fn follow_focus(
+    mut states: MessageReader<XrSessionStateSeen>,
+    mut patient: MessageWriter<PatientAction>,
+    mut focused: Local<Option<bool>>,
+) {
+    for XrSessionStateSeen(state) in states.read() {
+        let now = *state == openxr::SessionState::FOCUSED;
+        // Before the first FOCUSED there is nothing to lose.
+        if focused.is_none() && !now {
+            continue;
+        }
+        if *focused != Some(now) {
+            *focused = Some(now);
+            patient.write(PatientAction(PatientInput::Focus { focused: now }));
+        }
     }
-    if *focused != Some(now) {
-        *focused = Some(now);
-        patient.write(PatientAction(PatientInput::Focus { focused: now }));
+}
+
+/// The runtime's frame timing for telemetry: the time between the
+/// predicted display times of this frame and the last, and how many of the
+/// display's refreshes that skipped. On a GPU that keeps up it is one
+/// refresh (11.1 ms at 90 Hz) and none missed; a frame that takes longer is
+/// shown again by the runtime, and the patient sees the missed refreshes.
+///
+/// The refresh period is the shortest period the runtime has reported or
+/// frames have been apart: runtimes such as Monado report the period they
+/// pace the app at (a multiple of the refresh, when the app is slow), not
+/// the display's own.
+pub fn display_timing(
+    state: Option<Res<bevy_mod_openxr::resources::OxrFrameState>>,
+    mut last: Local<Option<i64>>,
+    mut refresh: Local<Option<i64>>,
+    mut commands: Commands,
+) {
+    let Some(state) = state else { return };
+    let now = state.predicted_display_time.as_nanos();
+    let mut shortest = |ns: i64| {
+        if ns > 0 {
+            *refresh = Some(refresh.map_or(ns, |r| r.min(ns)));
+        }
+    };
+    shortest(state.predicted_display_period.as_nanos());
+    if let Some(before) = last.replace(now) {
+        shortest(now - before);
+        commands.insert_resource(DisplayTiming::between(before, now, refresh.unwrap_or_default()));
     }
 }

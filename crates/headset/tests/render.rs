@@ -10,8 +10,12 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
 
+mod support;
+
 use std::path::{Path, PathBuf};
+
 use std::process::Command;
+use support::skipped;
 
 fn available() -> bool {
     let ok = Command::new("xvfb-run").arg("--help").output().is_ok() && Path::new("/usr/share/vulkan/icd.d").exists();
@@ -138,20 +142,4 @@ fn a_recording_replays_in_the_window() {
     let png = out.join("spiders-replay-12s.png");
     let image = image::open(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display())).to_rgb8();
     assert!(spread(image.as_raw()) > 8.0, "a blank replay frame: {}", png.display());
-}
-
-/// Says a test is skipped because a tool it needs is missing: on stderr,
-/// and in the file `TRINVIS_SKIP_LOG` names (set by `./x test`), so the
-/// run counts it as skipped, not passed.
-fn skipped(reason: &str) {
-    use std::io::Write;
-    eprintln!("skipped: {reason}");
-    if let Some(log) = std::env::var_os("TRINVIS_SKIP_LOG") {
-        let test = std::thread::current().name().unwrap_or("a test").to_owned();
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(log);
-        // One write per line: with O_APPEND, tests in parallel never interleave.
-        if let Ok(mut file) = file {
-            let _ = file.write_all(format!("{test}: {reason}\n").as_bytes());
-        }
-    }
 }

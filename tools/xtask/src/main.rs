@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let task = args.first().map(String::as_str).unwrap_or("help");
     let result = match task {
-        "test" => test(),
+        "test" => test(&args[1..]),
         "demo" => demo(&args[1..]),
         "bench" => bench(&args[1..]),
         "bench-live" => bench_live(),
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         "fuzz" | "soak" => dev_check(task, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | demo | bench [FILTER] | bench-live | bench-scenes | build-times \
+                "usage: cargo xtask <test [--allow-skip] | demo | bench [FILTER] | bench-live | bench-scenes | build-times \
                  | fuzz [--minutes M] [--seed S] [--clients N] \
                  | soak [--headsets N] [--minutes M] [--every-minutes K] [--scenario FILE]>"
             );
@@ -98,7 +98,16 @@ fn has_cargo_tool(tool: &str) -> bool {
     cargo().args([tool, "--version"]).output().is_ok_and(|o| o.status.success())
 }
 
-fn test() -> Result {
+/// `./x test`: everything a change must pass. Every group of tests is
+/// required: one skipped for want of a tool (Chromium, Xvfb and lavapipe,
+/// the OpenXR runtime) fails the run after the count, unless
+/// `--allow-skip` accepts it (a machine that cannot install them).
+fn test(args: &[String]) -> Result {
+    let allow_skip = match args {
+        [] => false,
+        [flag] if flag == "--allow-skip" => true,
+        _ => return Err(format!("unknown arguments {args:?}; `./x test [--allow-skip]`")),
+    };
     for (tool, component) in [("fmt", "rustfmt"), ("clippy", "clippy")] {
         if !has_cargo_tool(tool) {
             return Err(format!("`cargo {tool}` is missing; install it with `rustup component add {component}`"));
@@ -145,6 +154,12 @@ fn test() -> Result {
     // The last line sums every `test result:` line above, for people and CI:
     // a test that returned early for want of a tool is skipped, not passed.
     println!("tests: {} passed, {failed} failed, {} skipped", passed.saturating_sub(skipped), ignored + skipped);
+    if skipped > 0 && !allow_skip {
+        return Err(format!(
+            "{skipped} required tests were skipped (listed above, with the tools they need). \
+             Install those tools, or run `./x test --allow-skip` to accept the skips on this machine"
+        ));
+    }
     Ok(())
 }
 
@@ -249,11 +264,19 @@ fn browser_packages() -> bool {
 /// (about 3 min on 2 cores) and reuses that build. Its manifest, or `None`
 /// with a clear message: the XR tests then say they are skipped. A user's
 /// own runtime (Monado, SteamVR) is found by the OpenXR loader as usual;
-/// this is only for the tests.
+/// this is only for the tests, and `TRINVIS_XR_RUNTIME_JSON` naming a
+/// runtime's manifest uses that one instead.
 fn monado() -> Option<PathBuf> {
+    if let Some(manifest) = std::env::var_os("TRINVIS_XR_RUNTIME_JSON").map(PathBuf::from).filter(|p| p.exists()) {
+        println!("\n==> OpenXR runtime for the XR tests: {} (TRINVIS_XR_RUNTIME_JSON)", manifest.display());
+        return Some(manifest);
+    }
     let script = root().join("../shared/xr/build-monado.sh");
     if !script.exists() {
-        println!("\nNOTE: no ../shared/xr/build-monado.sh beside the clone, so the OpenXR tests are skipped");
+        println!(
+            "\nNOTE: no ../shared/xr/build-monado.sh beside the clone and no TRINVIS_XR_RUNTIME_JSON, \
+             so the OpenXR tests are skipped"
+        );
         return None;
     }
     println!("\n==> OpenXR runtime for the XR tests: {} (built once, then reused)", script.display());
