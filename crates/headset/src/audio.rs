@@ -22,7 +22,7 @@ use kira::info::Info;
 use kira::sound::{Sound, SoundData};
 use kira::track::{SpatialTrackBuilder, SpatialTrackHandle};
 use kira::{AudioManager, AudioManagerSettings, DefaultBackend, Frame, Tween};
-use scenario::{EnvironmentKind, ParamValue, Params};
+use scenario::{EnvironmentKind, Params};
 
 use crate::HeadsetSystems;
 use crate::engine::Drive;
@@ -59,47 +59,8 @@ impl Mix {
 /// The voices' loudness for the parameters shown, with the safe scene faded
 /// in by `safe_blend` (0 = scenario, 1 = safe scene).
 pub fn mix(params: &Params, safe_blend: f64) -> Mix {
-    let n = |name: &str| params.number(name) as f32;
-    let choice = |name: &str| match params.get(name) {
-        Some(ParamValue::Choice(c)) => c,
-        _ => "",
-    };
-    let scene = match params.kind() {
-        EnvironmentKind::Heights => {
-            // Wind rises with the height (a third per decade above 3 m) and
-            // with the scenario's own wind.
-            let height = (n("height_m").max(3.0) / 3.0).log10() / 3.0;
-            Mix { wind: (0.15 + height * 0.5 + n("wind") * 0.5).min(1.0), ..Mix::default() }
-        }
-        EnvironmentKind::Spiders => {
-            let count = (n("count") / 10.0).min(1.0);
-            let muffled = if n("contained") > 0.5 { 0.35 } else { 1.0 };
-            Mix { rustle: count * (0.2 + 0.8 * n("activity")) * muffled, ..Mix::default() }
-        }
-        EnvironmentKind::PublicSpeaking => {
-            let crowd = (n("audience") / 200.0).sqrt();
-            Mix { murmur: crowd * (0.6 + 0.4 * n("hostility")), ..Mix::default() }
-        }
-        EnvironmentKind::Flying => {
-            let phase = match choice("phase") {
-                "gate" => 0.1,
-                "boarding" => 0.25,
-                "taxi" => 0.5,
-                "takeoff" => 1.0,
-                "descent" | "landing" => 0.8,
-                _ => 0.7,
-            };
-            let engine = (phase * (0.4 + 0.6 * n("engine_noise")) + 0.3 * n("turbulence")).min(1.0);
-            Mix { engine, murmur: 0.4 * n("occupancy"), ..Mix::default() }
-        }
-        EnvironmentKind::Lift => {
-            // The car's ventilation hum, and the breathing and murmur of the
-            // people pressed in with the patient.
-            let hum = if n("stops_between_floors") > 0.5 { 0.15 } else { 0.3 };
-            Mix { engine: hum, murmur: (n("people") / 12.0) * 0.6, ..Mix::default() }
-        }
-        EnvironmentKind::Safe => Mix { calm: n("ambience"), ..Mix::default() },
-    };
+    // Each environment's own mix (in its module under `scene`).
+    let scene = crate::scene::mix(params);
     let blend = safe_blend.clamp(0.0, 1.0) as f32;
     let mut voices = scene.to_array().map(|v| v.clamp(0.0, 1.0) * (1.0 - blend));
     let calm = if params.kind() == EnvironmentKind::Safe { scene.calm.max(0.5) } else { 0.5 };
@@ -418,6 +379,7 @@ fn follow(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use scenario::ParamValue;
 
     fn rms(controls: Mix, voices: Voices) -> f32 {
         let shared = Arc::new(Controls::default());

@@ -67,6 +67,9 @@ pub struct Screenshots {
     pub frames: u32,
     /// File name stem.
     pub name: String,
+    /// Also save `stimulus-mask.png`: the same frame, white where the
+    /// stimulus is drawn and black elsewhere (`--stimulus-mask`).
+    pub mask: bool,
 }
 
 /// `--measure N`: time N frames after a warm-up, print the numbers, quit.
@@ -116,29 +119,65 @@ impl Plugin for DesktopPlugin {
     }
 }
 
-/// Counts frames, takes the shot, and quits once it is on disk.
+/// Where `--screenshot` is: running up to the frame, saving the picture,
+/// painting the mask, saving the mask.
+#[derive(Debug, Default)]
+enum Shot {
+    #[default]
+    Running,
+    Picture(std::sync::Arc<std::sync::atomic::AtomicBool>),
+    Painted(u32),
+    Mask(std::sync::Arc<std::sync::atomic::AtomicBool>),
+}
+
+/// Counts frames, takes the shot (and the mask), and quits once they are on
+/// disk. Time stops at the picture, so the mask shows the same frame.
+#[allow(clippy::too_many_arguments, reason = "Bevy injects system parameters")]
 fn screenshot(
     shots: Res<Screenshots>,
     mut frames: Local<u32>,
+    mut stage: Local<Shot>,
+    mut time: ResMut<Time<Virtual>>,
     mut commands: Commands,
     mut exit: MessageWriter<AppExit>,
-    mut done: Local<Option<std::sync::Arc<std::sync::atomic::AtomicBool>>>,
+    mut paint: crate::scene::MaskPainter,
 ) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
-    *frames += 1;
-    if *frames == shots.frames {
-        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        *done = Some(flag.clone());
-        let path = shots.dir.join(format!("{}.png", shots.name));
-        let mut save = save_to_disk(path);
+    let mut shoot = |file: String| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let done = flag.clone();
+        let mut save = save_to_disk(shots.dir.join(file));
         commands.spawn(Screenshot::primary_window()).observe(move |event: On<ScreenshotCaptured>| {
             save(event);
-            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            done.store(true, Ordering::Relaxed);
         });
-    }
-    if done.as_ref().is_some_and(|d| d.load(std::sync::atomic::Ordering::Relaxed)) {
-        exit.write(AppExit::Success);
-    }
+        flag
+    };
+    *frames += 1;
+    *stage = match std::mem::take(&mut *stage) {
+        Shot::Running if *frames >= shots.frames => {
+            time.pause();
+            Shot::Picture(shoot(format!("{}.png", shots.name)))
+        }
+        Shot::Picture(done) if done.load(Ordering::Relaxed) => {
+            if !shots.mask {
+                exit.write(AppExit::Success);
+                return;
+            }
+            paint.paint();
+            Shot::Painted(*frames)
+        }
+        // A few frames for the new materials to reach the renderer.
+        Shot::Painted(at) if *frames >= at + 3 => Shot::Mask(shoot("stimulus-mask.png".into())),
+        Shot::Mask(done) if done.load(Ordering::Relaxed) => {
+            exit.write(AppExit::Success);
+            Shot::Mask(done)
+        }
+        other => other,
+    };
 }
 
 /// Frame times from the real clock; prints `frames N mean_ms X p50_ms X
@@ -171,7 +210,7 @@ fn measure(
     }
 }
 
-fn camera_and_overlay(mut commands: Commands, head: Query<Entity, With<Head>>) {
+fn camera_and_overlay(mut commands: Commands, head: Query<Entity, With<Head>>, shots: Option<Res<Screenshots>>) {
     if let Ok(head) = head.single() {
         commands.entity(head).insert((
             Camera3d::default(),
@@ -201,6 +240,10 @@ fn camera_and_overlay(mut commands: Commands, head: Query<Entity, With<Head>>) {
         GlobalZIndex(20),
         children![(Text::new(""), TextFont::from_font_size(34.0), TextColor(Color::WHITE), Prompt)],
     ));
+    // A screenshot shows the patient's picture alone, without the status line.
+    if shots.is_some() {
+        return;
+    }
     commands.spawn((
         Node { position_type: PositionType::Absolute, left: Val::Px(10.0), bottom: Val::Px(8.0), ..default() },
         GlobalZIndex(20),
@@ -214,6 +257,7 @@ fn software_adapter(
     info: Option<Res<RenderAdapterInfo>>,
     mut cameras: Query<Entity, With<Camera3d>>,
     mut windows: Query<&mut Window, With<PrimaryWindow>>,
+    mut suns: Query<&mut DirectionalLight>,
     full: Option<Res<FullQuality>>,
     mut commands: Commands,
 ) {
@@ -231,6 +275,9 @@ fn software_adapter(
     }
     for mut window in &mut windows {
         window.resolution.set_physical_resolution(640, 360);
+    }
+    for mut sun in &mut suns {
+        sun.shadow_maps_enabled = false;
     }
 }
 

@@ -70,6 +70,10 @@ struct Args {
     /// Save a PNG of frame `--frames` into this folder, then quit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
+    /// With --screenshot: also save DIR/stimulus-mask.png, the same frame
+    /// white where the feared stimulus is drawn and black elsewhere.
+    #[arg(long, requires = "screenshot")]
+    stimulus_mask: bool,
     /// With --screenshot: the frame to save.
     #[arg(long, default_value_t = 30)]
     frames: u32,
@@ -199,6 +203,8 @@ fn run() -> anyhow::Result<AppExit> {
     let text =
         std::fs::read_to_string(&scenario_path).with_context(|| format!("reading {}", scenario_path.display()))?;
     let scenario = scenario::parse(&text, &scenario_path.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The scene reads the scenario's parameters as its schema has them.
+    headset::scene::check(&scenario).map_err(|e| anyhow::anyhow!("{}: {e}", scenario_path.display()))?;
     if let Some(replay) = &replay {
         let reference = link::scenario_ref(&scenario, &text);
         if reference.id != replay.scenario_id || reference.sha256 != replay.scenario_sha256 {
@@ -287,7 +293,12 @@ fn run() -> anyhow::Result<AppExit> {
             (None, Some(l)) => format!("-level-{l}"),
             (None, None) => String::new(),
         };
-        app.insert_resource(Screenshots { dir: dir.clone(), frames: args.frames, name: format!("{name}{level}") });
+        app.insert_resource(Screenshots {
+            dir: dir.clone(),
+            frames: args.frames,
+            name: format!("{name}{level}"),
+            mask: args.stimulus_mask,
+        });
     }
     Ok(app.run())
 }

@@ -8,6 +8,7 @@ use session::{EventKind, PatientInput, State};
 
 use crate::HeadsetSystems;
 use crate::engine::{Engine, PatientAction};
+use crate::scene::Placement;
 use crate::telemetry::{Head, HeartRate, Stimulus, TrackedHead};
 
 /// Adds the synthetic patient.
@@ -42,6 +43,7 @@ fn act(
     mut synthetic: ResMut<Synthetic>,
     mut head: Query<&mut Transform, With<Head>>,
     tracked: Option<Res<TrackedHead>>,
+    placement: Res<Placement>,
     stimuli: Query<(&GlobalTransform, &Visibility), With<Stimulus>>,
     mut actions: MessageWriter<PatientAction>,
     mut heart_rate: ResMut<HeartRate>,
@@ -72,11 +74,14 @@ fn act(
         return;
     }
     let out = synthetic.patient.step(dt, &exposure);
-    // In a headset, the head is where the tracking says (a person's, or
-    // the runtime's simulated one); the synthetic patient only rates.
+    // The scene places the patient (seated or standing); the synthetic
+    // patient sways about that place and turns its head. In a headset, the
+    // head is where the tracking says (a person's, or the runtime's
+    // simulated one); the synthetic patient only rates.
     if tracked.is_none() {
+        let sway = out.head_position - Vec3::Y * patient::EYE_HEIGHT_M;
         head.rotation = out.head_rotation;
-        head.translation = out.head_position;
+        head.translation = placement.head.translation + sway;
     }
     heart_rate.0 = Some(out.heart_rate as f32);
     if let Some(value) = out.suds_answer {

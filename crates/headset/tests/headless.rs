@@ -11,7 +11,8 @@ use headset::HeadsetConfig;
 use headset::audio::AudioState;
 use headset::engine::{Engine, PatientAction, TherapistCommand};
 use headset::prompt::Rating;
-use headset::scene::{Layer, Part, Shown};
+use headset::scene::spiders::Part;
+use headset::scene::{Lamp, Layer, Shown};
 use headset::telemetry::TelemetryFrame;
 use session::{Command, PatientInput, State};
 
@@ -116,9 +117,11 @@ fn panic_reaches_the_safe_scene_within_a_second() {
     assert_eq!(app.world().resource::<Engine>().session.safe_blend(), 1.0);
     assert!(app.world().resource::<Shown>().safe);
     let world = app.world_mut();
-    let mut q = world.query::<(&Layer, &Visibility, &Part)>();
-    let (mut safe_shown, mut scenario_shown) = (0, 0);
-    for (layer, vis, _) in q.iter(world) {
+    // Every part and lamp of the scenario is hidden, and the safe place's shown.
+    let mut q = world.query::<(&Layer, &Visibility, Has<Lamp>)>();
+    let (mut safe_shown, mut scenario_shown, mut lamps) = (0, 0, 0);
+    for (layer, vis, lamp) in q.iter(world) {
+        lamps += usize::from(lamp && *vis != Visibility::Hidden);
         if *vis != Visibility::Hidden {
             match layer {
                 Layer::Safe => safe_shown += 1,
@@ -127,6 +130,7 @@ fn panic_reaches_the_safe_scene_within_a_second() {
         }
     }
     assert!(safe_shown > 0 && scenario_shown == 0, "safe {safe_shown}, scenario {scenario_shown}");
+    assert_eq!(lamps, 1, "the safe place's sun alone");
 }
 
 #[test]
@@ -207,4 +211,30 @@ fn the_synthetic_patient_looks_around_and_answers_prompts() {
     let frames = &app.world().resource::<Frames>().0;
     let gazes: Vec<[f32; 3]> = frames.iter().map(|f| f.sample.gaze).collect();
     assert!(gazes.windows(2).any(|w| w[0] != w[1]), "the head moves");
+}
+
+/// The environment places the patient: the synthetic patient sits at the
+/// spider table and in the aircraft seat, and stands at the railing, the
+/// lectern and in the lift, swaying only a little about that place.
+#[test]
+fn the_synthetic_patient_sits_where_the_scene_seats_it() {
+    for (file, text, seated) in [
+        ("spiders.ron", include_str!("../../../scenarios/spiders.ron"), true),
+        ("flying.ron", include_str!("../../../scenarios/flying.ron"), true),
+        ("heights.ron", include_str!("../../../scenarios/heights.ron"), false),
+        ("claustrophobia.ron", include_str!("../../../scenarios/claustrophobia.ron"), false),
+    ] {
+        let mut app = app(file, text, true);
+        let placement = *app.world().resource::<headset::scene::Placement>();
+        assert_eq!(placement.seated, seated, "{file}");
+        command(&mut app, Command::Start);
+        run_for(&mut app, Duration::from_secs(10));
+        let frames = &app.world().resource::<Frames>().0;
+        for frame in &frames[frames.len() - 20..] {
+            let [x, y, z] = frame.sample.head.p;
+            let at = Vec3::new(x, y, z);
+            assert!(at.distance(placement.head.translation) < 0.05, "{file}: head at {at}, placed at {placement:?}");
+            assert!(if seated { y < 1.3 } else { y > 1.5 }, "{file}: eyes at {y} m");
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! The real app in its desktop mode, rendering on Mesa's software Vulkan
 //! (lavapipe) under Xvfb: each scene at its first and its hardest step,
-//! saved as PNG, checked not blank and different between the two levels.
+//! saved as PNG with its stimulus mask (`--stimulus-mask`), checked for a
+//! real picture, the feared stimulus in view, and a harder step that looks
+//! harder.
 //! Each is asked for with `--display xr`: with no OpenXR runtime here, the
 //! `xr` build must fall back to the desktop window, saying so.
 //!
@@ -29,15 +31,44 @@ fn available() -> bool {
     ok
 }
 
-/// Renders `scenario` at `level` and returns the PNG's RGB pixels and size.
-fn render(scenario: &str, level: f64, out: &Path) -> (Vec<u8>, u32, u32) {
+/// A rendered frame: RGB bytes, and the stimulus mask of the same frame.
+struct Frame {
+    pixels: Vec<u8>,
+    mask: Vec<u8>,
+    size: (u32, u32),
+}
+
+impl Frame {
+    /// The share of pixels that differ from the most common colour (by more
+    /// than 8 in any channel): a flat colour with a line of text is near 0.
+    fn varied(&self) -> f64 {
+        let pixels: Vec<[u8; 3]> = self.pixels.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect();
+        let mut counts = std::collections::HashMap::new();
+        for p in &pixels {
+            *counts.entry(*p).or_insert(0usize) += 1;
+        }
+        let common = counts.into_iter().max_by_key(|(_, n)| *n).map(|(p, _)| p).unwrap();
+        let differ = pixels.iter().filter(|p| p.iter().zip(common).any(|(a, b)| a.abs_diff(b) > 8)).count();
+        differ as f64 / pixels.len() as f64
+    }
+
+    /// The share of the frame the stimulus covers (white in the mask).
+    fn stimulus(&self) -> f64 {
+        let white = self.mask.chunks_exact(3).filter(|p| p[0] > 127).count();
+        white as f64 / (self.mask.len() / 3) as f64
+    }
+}
+
+/// Renders `scenario` at `level` with its stimulus mask.
+fn render(scenario: &str, level: f64, out: &Path) -> Frame {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = out.join(format!("{scenario}-{level}"));
     let status = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1280x720x24"])
         .arg(env!("CARGO_BIN_EXE_trinvis-headset"))
         // Asked for the headset with no OpenXR runtime, it falls back to the window.
-        .args(["--display", "xr", "--frames", "40", "--level", &level.to_string(), "--screenshot"])
-        .arg(out)
+        .args(["--display", "xr", "--frames", "40", "--level", &level.to_string(), "--stimulus-mask", "--screenshot"])
+        .arg(&dir)
         .arg("--scenario")
         .arg(root.join("scenarios").join(format!("{scenario}.ron")))
         .env("WGPU_BACKEND", "vulkan")
@@ -46,16 +77,12 @@ fn render(scenario: &str, level: f64, out: &Path) -> (Vec<u8>, u32, u32) {
         .unwrap();
     let stderr = String::from_utf8_lossy(&status.stderr);
     assert!(stderr.contains("falling back to the desktop window"), "{scenario}: no fallback line\n{stderr}");
-    assert!(
-        status.status.success(),
-        "{scenario} at {level}: {}\n{}",
-        status.status,
-        String::from_utf8_lossy(&status.stderr)
-    );
-    let png = out.join(format!("{scenario}-level-{level}.png"));
-    let image = image::open(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display())).to_rgb8();
-    let (w, h) = image.dimensions();
-    (image.into_raw(), w, h)
+    assert!(status.status.success(), "{scenario} at {level}: {}\n{stderr}", status.status);
+    let open = |png: PathBuf| image::open(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display())).to_rgb8();
+    let picture = open(dir.join(format!("{scenario}-level-{level}.png")));
+    let mask = open(dir.join("stimulus-mask.png"));
+    assert_eq!(picture.dimensions(), mask.dimensions());
+    Frame { size: picture.dimensions(), pixels: picture.into_raw(), mask: mask.into_raw() }
 }
 
 fn spread(pixels: &[u8]) -> f64 {
@@ -68,39 +95,78 @@ fn spread(pixels: &[u8]) -> f64 {
 /// slow each other down.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Every scenario at its first and its hardest step, from the patient's
+/// default head pose: a real picture, the feared stimulus in it, and a
+/// harder step that looks harder.
+///
+/// The least share of the frame the stimulus must cover, per scenario, at
+/// the first step (the hardest covers at least as much where it says so):
+///
+/// | scenario | least | why |
+/// | --- | --- | --- |
+/// | heights | 25 % | looking out and down over the edge, the ground and city below fill the lower part of the view |
+/// | spiders | 0.15 % | step 1 is one spider in a 50 cm bowl 4.35 m away, small on purpose: the ladder starts across the room. 2 % of this 80° view would need a bowl over a metre wide at that distance. The hardest step (twenty spiders at the hands) must cover 2 % and more than step 1 |
+/// | public speaking | 2 % | step 1 is the empty room: the rows of chairs facing the speaker; a full hall must cover more |
+/// | flying | 2.5 % | the windows beside and ahead and the passengers in the rows in front |
+/// | claustrophobia | 30 % | walls and doors enclose the patient |
+/// | safe place | none | nothing in the calm place is feared: its mask stays black |
 #[test]
-fn every_scene_renders_and_its_hardest_step_looks_different() {
+fn every_scene_shows_its_stimulus_and_its_hardest_step_more() {
     if !available() {
         return;
     }
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let out = std::env::temp_dir().join(format!("trinvis-render-{}", std::process::id()));
     std::fs::create_dir_all(&out).unwrap();
-    for (scenario, high) in [
-        ("heights", 12.0),
-        ("spiders", 10.0),
-        ("public-speaking", 10.0),
-        ("flying", 10.0),
-        ("claustrophobia", 9.0),
-        ("safe-place", 3.0),
+    let mut failures = Vec::new();
+    // (scenario, hardest step, least share at step 1, at the hardest step, must grow)
+    for (scenario, high, least, least_top, grows) in [
+        ("heights", 12.0, 0.25, 0.25, false),
+        ("spiders", 10.0, 0.0015, 0.02, true),
+        ("public-speaking", 10.0, 0.02, 0.02, true),
+        ("flying", 10.0, 0.025, 0.025, false),
+        ("claustrophobia", 9.0, 0.30, 0.30, false),
+        ("safe-place", 3.0, 0.0, 0.0, false),
     ] {
-        let (low, w, h) = render(scenario, 1.0, &out);
-        let (top, w2, h2) = render(scenario, high, &out);
-        assert_eq!((w, h), (w2, h2));
-        assert!(
-            spread(&low) > 8.0 && spread(&top) > 8.0,
-            "{scenario}: a blank frame (spread {} / {})",
-            spread(&low),
-            spread(&top)
+        let low = render(scenario, 1.0, &out);
+        let top = render(scenario, high, &out);
+        assert_eq!(low.size, top.size);
+        let (varied, stimulus) = ([low.varied(), top.varied()], [low.stimulus(), top.stimulus()]);
+        eprintln!(
+            "{scenario}: varied {:.0} % / {:.0} %, stimulus {:.1} % / {:.1} % (step 1 / step {high})",
+            varied[0] * 100.0,
+            varied[1] * 100.0,
+            stimulus[0] * 100.0,
+            stimulus[1] * 100.0
         );
-        let differ = low.iter().zip(&top).filter(|(a, b)| a.abs_diff(**b) > 24).count() as f64 / low.len() as f64;
-        assert!(
-            differ > 0.02,
-            "{scenario}: step 1 and step {high} look alike ({:.1} % of values differ)",
-            differ * 100.0
-        );
+        if varied.iter().any(|v| *v < 0.3) {
+            failures.push(format!(
+                "{scenario}: a nearly flat picture ({varied:?} of pixels differ from the commonest colour)"
+            ));
+        }
+        if least == 0.0 && stimulus.iter().any(|s| *s > 0.0) {
+            failures.push(format!("{scenario}: nothing here is feared, but the mask covers {stimulus:?}"));
+        }
+        if stimulus[0] < least || stimulus[1] < least_top {
+            failures.push(format!(
+                "{scenario}: the stimulus covers {stimulus:?} of the frame, less than {least} / {least_top}"
+            ));
+        }
+        if grows && stimulus[1] <= stimulus[0] {
+            failures
+                .push(format!("{scenario}: the stimulus covers no more at step {high} than at step 1 ({stimulus:?})"));
+        }
+        let differ = low.pixels.iter().zip(&top.pixels).filter(|(a, b)| a.abs_diff(**b) > 24).count() as f64
+            / low.pixels.len() as f64;
+        if differ <= 0.02 {
+            failures.push(format!(
+                "{scenario}: step 1 and step {high} look alike ({:.1} % of values differ)",
+                differ * 100.0
+            ));
+        }
     }
-    eprintln!("screenshots in {}", out.display());
+    assert!(failures.is_empty(), "{}\nscreenshots and masks in {}", failures.join("\n"), out.display());
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]

@@ -94,10 +94,15 @@ impl Default for Stimulus {
     }
 }
 
+/// Height of a standing patient's eyes, metres: [`Output::head_position`]
+/// is this above the origin, plus a little sway.
+pub const EYE_HEIGHT_M: f32 = 1.6;
+
 /// What the patient does in one step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Output {
-    /// Head position, metres, world frame.
+    /// Head position, metres, world frame: standing at the origin
+    /// ([`EYE_HEIGHT_M`] up), swaying a little.
     pub head_position: Vec3,
     /// Head orientation, world frame.
     pub head_rotation: Quat,
@@ -232,7 +237,7 @@ impl SyntheticPatient {
 
         let sway = Vec3::new((self.time * 0.31).sin() as f32 * 0.02, 0.0, (self.time * 0.23).cos() as f32 * 0.02);
         Output {
-            head_position: Vec3::new(0.0, 1.6, 0.0) + sway,
+            head_position: Vec3::new(0.0, EYE_HEIGHT_M, 0.0) + sway,
             head_rotation: Quat::from_euler(EulerRot::YXZ, self.yaw as f32, self.pitch as f32, 0.0),
             heart_rate,
             angle_to_stimulus_deg: angle,

@@ -1,0 +1,306 @@
+//! Flying: the patient sits in an aircraft cabin, in an aisle, middle or
+//! window seat of their row, among passengers. The windows show the sky, the
+//! clouds, a storm or the night; turbulence shakes the cabin (never the
+//! patient's head); an anxious neighbour fidgets and turns to them.
+
+use bevy::prelude::*;
+use scenario::EnvironmentKind;
+
+use super::kit::{Kit, cube, sun};
+use super::{Environment, Feared, Layer, Look, ParamReader, Placement};
+use crate::audio::Mix;
+use crate::telemetry::Stimulus;
+
+/// The flying environment.
+#[derive(Debug)]
+pub struct Flying;
+
+/// Seats in the cabin: 10 rows of six.
+pub const PASSENGERS: u32 = 60;
+
+/// Seat positions across the cabin: window, middle, aisle | aisle, middle, window.
+const SEATS_X: [f32; 6] = [-1.3, -0.85, -0.4, 0.4, 0.85, 1.3];
+
+/// The parameters, typed.
+#[derive(Clone, Copy, Debug)]
+pub struct View {
+    /// Nose up or down with the phase of the flight, radians.
+    pitch: f32,
+    /// How hard the engines work in this phase, 0 to 1.
+    thrust: f32,
+    turbulence: f32,
+    occupancy: f32,
+    /// The patient's seat: 0 window, 1 middle, 2 aisle (index into `SEATS_X`).
+    seat: usize,
+    row: u32,
+    night: bool,
+    outside: Outside,
+    engine_noise: f32,
+    anxious_passenger: bool,
+}
+
+/// What the windows show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outside {
+    /// Blue sky.
+    Clear,
+    /// White cloud.
+    Cloudy,
+    /// Dark storm cloud.
+    Storm,
+    /// A clear or cloudy night.
+    Night,
+    /// A stormy night: dark cloud, faintly lit.
+    NightStorm,
+}
+
+/// A part of the cabin.
+#[derive(Component, Clone, Copy, Debug, PartialEq)]
+pub enum Part {
+    /// Never moved (moves with the cabin).
+    Fixed,
+    /// The cabin that turbulence shakes.
+    Cabin,
+    /// A window pane showing this outside.
+    Pane(Outside),
+    /// Passenger number n.
+    Passenger(u32),
+    /// The anxious passenger next to the patient.
+    Neighbour,
+    /// The anxious passenger's head, turning to the patient.
+    NeighbourHead,
+}
+
+impl Environment for Flying {
+    const KIND: EnvironmentKind = EnvironmentKind::Flying;
+    type View = View;
+    type Part = Part;
+
+    fn view(p: &mut ParamReader) -> View {
+        let (pitch, thrust) = match p.choice("phase") {
+            "gate" => (0.0, 0.1),
+            "boarding" => (0.0, 0.25),
+            "taxi" => (0.0, 0.5),
+            "takeoff" => (0.17, 1.0),
+            "descent" | "landing" => (-0.05, 0.8),
+            _ => (0.0, 0.7),
+        };
+        let turbulence = p.number("turbulence");
+        let occupancy = p.number("occupancy");
+        let seat = match p.choice("seat") {
+            "window" => 0,
+            "middle" => 1,
+            _ => 2,
+        };
+        let row = p.count("row");
+        let night = p.flag("night");
+        let weather = p.choice("weather");
+        View {
+            pitch,
+            thrust,
+            turbulence,
+            occupancy,
+            seat,
+            row,
+            night,
+            outside: match weather {
+                "storm" if night => Outside::NightStorm,
+                _ if night => Outside::Night,
+                "storm" => Outside::Storm,
+                "cloudy" => Outside::Cloudy,
+                _ => Outside::Clear,
+            },
+            engine_noise: p.number("engine_noise"),
+            anxious_passenger: p.flag("anxious_passenger"),
+        }
+    }
+
+    /// Seated, looking past the seat row ahead towards the windows.
+    fn placement() -> Placement {
+        Placement::seated(Vec3::new(0.0, 1.15, 0.0), Vec3::new(-0.8, 1.1, -3.0))
+    }
+
+    fn spawn(commands: &mut Commands, kit: &mut Kit, layer: Layer) {
+        let cabin = commands.spawn((Transform::default(), Visibility::Visible, Part::Cabin, layer)).id();
+        let floor = Transform::from_xyz(0.0, 0.0, -10.0);
+        kit.child(commands, cabin, cube(3.6, 0.1, 30.0), Color::srgb(0.3, 0.3, 0.35), floor, Part::Fixed, layer);
+        let ceiling = Transform::from_xyz(0.0, 2.2, -10.0);
+        kit.child(commands, cabin, cube(3.6, 0.1, 30.0), Color::srgb(0.9, 0.9, 0.88), ceiling, Part::Fixed, layer);
+        for x in [-1.85, 1.85] {
+            let wall = Transform::from_xyz(x, 1.1, -10.0);
+            kit.child(commands, cabin, cube(0.1, 2.2, 30.0), Color::srgb(0.88, 0.88, 0.85), wall, Part::Fixed, layer);
+        }
+        // Overhead bins along both sides, and the carpet of the aisle.
+        for x in [-1.55, 1.55] {
+            let bins = Transform::from_xyz(x, 1.9, -10.0);
+            kit.child(commands, cabin, cube(0.55, 0.4, 30.0), Color::srgb(0.82, 0.82, 0.8), bins, Part::Fixed, layer);
+        }
+        let aisle = Transform::from_xyz(0.0, 0.06, -10.0);
+        kit.child(commands, cabin, cube(0.6, 0.02, 30.0), Color::srgb(0.32, 0.2, 0.28), aisle, Part::Fixed, layer);
+        let panes = [
+            (Outside::Clear, Color::srgb(0.6, 0.8, 1.0)),
+            (Outside::Cloudy, Color::srgb(0.88, 0.9, 0.92)),
+            (Outside::Storm, Color::srgb(0.28, 0.3, 0.34)),
+            (Outside::Night, Color::srgb(0.02, 0.03, 0.08)),
+            (Outside::NightStorm, Color::srgb(0.13, 0.12, 0.18)),
+        ];
+        for row in 0..15 {
+            let z = 1.0 - row as f32 * 0.85;
+            for x in SEATS_X {
+                let back = Transform::from_xyz(x, 0.6, z + 0.3);
+                kit.child(
+                    commands,
+                    cabin,
+                    cube(0.42, 0.9, 0.12),
+                    Color::srgb(0.15, 0.25, 0.5),
+                    back,
+                    Part::Fixed,
+                    layer,
+                );
+            }
+            // The window: a point the patient's gaze is measured to, and a
+            // pane for each kind of outside.
+            let window = Transform::from_xyz(-1.79, 1.3, z);
+            let anchor = commands
+                .spawn((window, Visibility::Visible, Part::Fixed, Stimulus, Feared, layer, ChildOf(cabin)))
+                .id();
+            // A lighter plastic surround, as on an airliner's wall.
+            let surround = Transform::from_xyz(-0.012, 0.0, 0.0);
+            kit.child(
+                commands,
+                anchor,
+                cube(0.02, 0.5, 0.38),
+                Color::srgb(0.95, 0.95, 0.93),
+                surround,
+                Part::Fixed,
+                layer,
+            );
+            for (outside, colour) in panes {
+                kit.child(
+                    commands,
+                    anchor,
+                    cube(0.02, 0.35, 0.25),
+                    colour,
+                    Transform::default(),
+                    Part::Pane(outside),
+                    layer,
+                );
+            }
+        }
+        // Passengers: a torso in clothes and a head above the seat backs, in
+        // seats scattered through the cabin so that a half-full flight is
+        // half full everywhere. Row 0 is the patient's.
+        let clothes = [(0.25, 0.3, 0.45), (0.5, 0.2, 0.2), (0.2, 0.35, 0.25), (0.55, 0.5, 0.4), (0.15, 0.15, 0.18)];
+        let skin = [(0.87, 0.7, 0.58), (0.6, 0.43, 0.32), (0.4, 0.28, 0.2), (0.95, 0.8, 0.68)];
+        for i in 0..PASSENGERS {
+            let (row, seat) = passenger_seat(i);
+            let (x, z) = (SEATS_X[seat], 0.15 - row as f32 * 0.85);
+            let (r, g, b) = clothes[i as usize % clothes.len()];
+            let torso = Transform::from_xyz(x, 0.78, z);
+            let torso = kit.child(
+                commands,
+                cabin,
+                Capsule3d::new(0.17, 0.3),
+                Color::srgb(r, g, b),
+                torso,
+                Part::Passenger(i),
+                layer,
+            );
+            let (r, g, b) = skin[(i as usize / 3) % skin.len()];
+            let head = Transform::from_xyz(x, 1.2, z);
+            let head =
+                kit.child(commands, cabin, Sphere::new(0.1), Color::srgb(r, g, b), head, Part::Passenger(i), layer);
+            commands.entity(torso).insert(Feared);
+            commands.entity(head).insert(Feared);
+        }
+        // The anxious neighbour: a torso that rocks and a head that turns.
+        let torso = kit.child(
+            commands,
+            cabin,
+            Capsule3d::new(0.17, 0.3),
+            Color::srgb(0.55, 0.35, 0.15),
+            Transform::default(),
+            Part::Neighbour,
+            layer,
+        );
+        commands.entity(torso).insert(Feared);
+        let head = Transform::from_xyz(0.0, 0.42, 0.0);
+        let face = kit.child(
+            commands,
+            torso,
+            Sphere::new(0.1),
+            Color::srgb(0.87, 0.7, 0.58),
+            head,
+            Part::NeighbourHead,
+            layer,
+        );
+        let eyes = Transform::from_xyz(0.0, 0.02, -0.09);
+        kit.child(commands, face, cube(0.11, 0.025, 0.02), Color::srgb(0.05, 0.05, 0.05), eyes, Part::Fixed, layer);
+        sun(commands, layer, Vec3::new(-10.0, 6.0, 2.0), 9_000.0);
+    }
+
+    fn pose(v: &View, part: Part, t: f32, transform: &mut Transform) -> bool {
+        let neighbour_seat = if v.seat == 2 { 1 } else { v.seat + 1 };
+        match part {
+            Part::Fixed => true,
+            Part::Cabin => {
+                // Turbulence moves the cabin around the patient, never the
+                // patient's head.
+                let shake = v.turbulence;
+                transform.rotation = Quat::from_rotation_x(v.pitch + shake * 0.03 * (t * 7.3).sin())
+                    * Quat::from_rotation_z(shake * 0.04 * (t * 5.1).sin());
+                transform.translation.y = shake * 0.05 * (t * 11.0).sin();
+                // The patient sits in their seat, in their row.
+                transform.translation.x = -SEATS_X[v.seat];
+                transform.translation.z = (v.row as f32 - 12.0) * -0.02;
+                true
+            }
+            Part::Pane(outside) => outside == v.outside,
+            Part::Passenger(i) => {
+                // Nobody sits in the patient's own seat, nor in the anxious
+                // neighbour's when there is one.
+                let seat = passenger_seat(i);
+                (i as f32) < v.occupancy * PASSENGERS as f32
+                    && seat != (0, v.seat)
+                    && !(v.anxious_passenger && seat == (0, neighbour_seat))
+            }
+            Part::Neighbour => {
+                // Rocking forward and back, shifting in the seat.
+                transform.translation = Vec3::new(SEATS_X[neighbour_seat], 0.78, 0.15);
+                transform.rotation =
+                    Quat::from_rotation_x(0.12 * (t * 2.3).sin()) * Quat::from_rotation_z(0.05 * (t * 1.1).sin());
+                v.anxious_passenger
+            }
+            Part::NeighbourHead => {
+                // Glancing at the patient, then away, then back.
+                let to_patient = if neighbour_seat > v.seat { 0.9 } else { -0.9 };
+                transform.rotation = Quat::from_rotation_y(to_patient * (0.6 + 0.4 * (t * 0.7).sin()));
+                true
+            }
+        }
+    }
+
+    fn look(v: &View) -> Look {
+        let sky = match v.outside {
+            Outside::Night => Color::srgb(0.02, 0.02, 0.06),
+            Outside::NightStorm => Color::srgb(0.08, 0.08, 0.11),
+            Outside::Storm => Color::srgb(0.25, 0.27, 0.3),
+            Outside::Cloudy => Color::srgb(0.7, 0.74, 0.8),
+            Outside::Clear => Color::srgb(0.55, 0.7, 0.9),
+        };
+        // Cabin lights dimmed at night.
+        Look { sky, brightness: if v.night { 0.5 } else { 1.0 }, haze_m: None }
+    }
+
+    fn mix(v: &View) -> Mix {
+        let engine = (v.thrust * (0.4 + 0.6 * v.engine_noise) + 0.3 * v.turbulence).min(1.0);
+        Mix { engine, murmur: 0.4 * v.occupancy, ..Mix::default() }
+    }
+}
+
+/// Passenger `i`'s row (0 = the patient's) and seat (index into `SEATS_X`):
+/// a stride through the cabin's 60 seats, so any share of them is spread out.
+fn passenger_seat(i: u32) -> (u32, usize) {
+    let slot = (i * 37) % PASSENGERS;
+    (slot / 6, (slot % 6) as usize)
+}
