@@ -9,9 +9,10 @@
 //!   while 20 headsets stream, each beside a bare echo), console ingest,
 //!   recording size.
 //! - `bench`: the criterion benchmarks.
-//! - `bench-scenes`: frame time of every scene in the desktop window on this
-//!   machine's renderer (lavapipe under Xvfb where there is no GPU), at
-//!   1280x720 with MSAA and at the app's own software settings.
+//! - `bench-scenes [--baseline REV]`: frame time of every scene in the
+//!   desktop window on this machine's renderer (lavapipe under Xvfb where
+//!   there is no GPU), at 1280x720 with MSAA and at the app's own software
+//!   settings; with `--baseline`, this tree against REV, side by side.
 //! - `build-times`: cold and warm build times of the workspace's tests, in a
 //!   fresh target directory.
 //! - `fuzz [--minutes M] [--seed S] [--clients N]`: mutated frames of every
@@ -38,12 +39,12 @@ fn main() -> ExitCode {
         "demo" => demo(&args[1..]),
         "bench" => bench(&args[1..]),
         "bench-live" => bench_live(),
-        "bench-scenes" => bench_scenes(),
+        "bench-scenes" => bench_scenes(&args[1..]),
         "build-times" => build_times(),
         "fuzz" | "soak" => dev_check(task, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [--allow-skip] | demo | bench [FILTER] | bench-live | bench-scenes | build-times \
+                "usage: cargo xtask <test [--allow-skip] | demo | bench [FILTER] | bench-live | bench-scenes [--baseline REV] | build-times \
                  | fuzz [--minutes M] [--seed S] [--clients N] \
                  | soak [--headsets N] [--minutes M] [--every-minutes K] [--scenario FILE]>"
             );
@@ -549,56 +550,141 @@ fn out_of_process_round_trip(exe: &Path) -> Result {
 /// (640x360, no MSAA), side by side. Under Xvfb on lavapipe when there is no
 /// display; the dev build (dependencies at opt-level 2), since the renderer's
 /// own code (Mesa) does the work.
-fn bench_scenes() -> Result {
-    run("build of trinvis-headset", cargo().args(["build", "--locked", "--package", "trinvis-headset"]))?;
-    let exe = target_dir().join("debug/trinvis-headset");
+/// `./x bench-scenes [--baseline REV]`: each scene's frame time at its
+/// hardest step in the window, on this machine's renderer. Without a
+/// baseline: full quality against the software settings. With one: the
+/// software settings of this tree against REV's, built from a git worktree
+/// (into the shared target directory, its binary copied aside), measured
+/// alternately in the same run, as a ratio.
+fn bench_scenes(args: &[String]) -> Result {
+    let baseline = match args {
+        [] => None,
+        [flag, rev] if flag == "--baseline" => Some(rev.clone()),
+        _ => return Err(format!("unknown arguments {args:?}; `./x bench-scenes [--baseline REV]`")),
+    };
     let xvfb = std::env::var_os("DISPLAY").is_none();
     if xvfb && !render_packages() {
         return Err("no display and no xvfb-run: install xvfb and mesa-vulkan-drivers".into());
     }
-    println!("\n==> frame time per scene, hardest step, milliseconds (mean, p95)");
-    println!("{:<18} {:>22} {:>22} {:>8}", "scene", "1280x720 MSAA", "software settings", "ratio");
+    let aside = target_dir().join("bench-scenes");
+    std::fs::create_dir_all(&aside).map_err(|e| format!("{}: {e}", aside.display()))?;
+    let base_exe = match &baseline {
+        Some(rev) => Some(build_baseline(rev, &aside)?),
+        None => None,
+    };
+    run("build of trinvis-headset", cargo().args(["build", "--locked", "--package", "trinvis-headset"]))?;
+    let exe = target_dir().join("debug/trinvis-headset");
+    let time = |exe: &Path, scene: &str, level: usize, full: bool, frames: &str| -> Result<(f64, f64)> {
+        let file = root().join("scenarios").join(format!("{scene}.ron"));
+        let mut command = if xvfb {
+            let mut c = Command::new("xvfb-run");
+            c.args(["-a", "-s", "-screen 0 1280x720x24"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        };
+        command
+            .args(["--display", "desktop", "--level", &level.to_string(), "--measure", frames, "--scenario"])
+            .arg(&file)
+            .args(full.then_some("--full-quality"))
+            .env("WGPU_BACKEND", "vulkan");
+        let out = command.output().map_err(|e| format!("{}: {e}", show(&command)))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("frames "))
+            .ok_or_else(|| format!("{scene}: no frame times\n{}", String::from_utf8_lossy(&out.stderr)))?;
+        let field = |name: &str| -> f64 {
+            let mut words = line.split_whitespace();
+            words.find(|w| *w == name).and_then(|_| words.next()).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+        };
+        Ok((field("mean_ms"), field("p95_ms")))
+    };
+    println!("\n==> frame time per scene, hardest step, milliseconds: mean (p95)");
+    match (&baseline, &base_exe) {
+        (Some(rev), Some(_)) => {
+            println!(
+                "{:<18} {:>22} {:>22} {:>8}",
+                "scene",
+                format!("{rev} (software)"),
+                "this tree (software)",
+                "ratio"
+            );
+        }
+        _ => println!("{:<18} {:>22} {:>22} {:>8}", "scene", "1280x720 MSAA", "software settings", "ratio"),
+    }
+    let mut worst: f64 = 0.0;
     for scene in ["heights", "spiders", "public-speaking", "flying", "claustrophobia", "safe-place"] {
         let file = root().join("scenarios").join(format!("{scene}.ron"));
         let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
         // The scenario has an id too; a level past the last step is clamped anyway.
-        let steps = text.matches("id: \"").count().saturating_sub(1).max(1);
-        let time = |full: bool, frames: &str| -> Result<(f64, f64)> {
-            let mut command = if xvfb {
-                let mut c = Command::new("xvfb-run");
-                c.args(["-a", "-s", "-screen 0 1280x720x24"]).arg(&exe);
-                c
-            } else {
-                Command::new(&exe)
-            };
-            command
-                .args(["--display", "desktop", "--level", &steps.to_string(), "--measure", frames, "--scenario"])
-                .arg(&file)
-                .args(full.then_some("--full-quality"))
-                .env("WGPU_BACKEND", "vulkan");
-            let out = command.output().map_err(|e| format!("{}: {e}", show(&command)))?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            let line = text
-                .lines()
-                .find(|l| l.starts_with("frames "))
-                .ok_or_else(|| format!("{scene}: no frame times\n{}", String::from_utf8_lossy(&out.stderr)))?;
-            let field = |name: &str| -> f64 {
-                let mut words = line.split_whitespace();
-                words.find(|w| *w == name).and_then(|_| words.next()).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
-            };
-            Ok((field("mean_ms"), field("p95_ms")))
+        let level = text.matches("id: \"").count().saturating_sub(1).max(1);
+        let (a, b) = match &base_exe {
+            // Alternately, three runs of 100 frames each, so that both meet
+            // the same machine; the median run of each (a software
+            // rasteriser on 2 cores is noisy: one run can be twice another).
+            Some(base) => {
+                let (mut old, mut new) = (Vec::new(), Vec::new());
+                for _ in 0..3 {
+                    old.push(time(base, scene, level, false, "100")?);
+                    new.push(time(&exe, scene, level, false, "100")?);
+                }
+                let median = |mut runs: Vec<(f64, f64)>| {
+                    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    runs[runs.len() / 2]
+                };
+                (median(old), median(new))
+            }
+            None => (time(&exe, scene, level, true, "15")?, time(&exe, scene, level, false, "40")?),
         };
-        let (full_mean, full_p95) = time(true, "15")?;
-        let (low_mean, low_p95) = time(false, "40")?;
+        let ratio = if base_exe.is_some() { b.0 / a.0 } else { a.0 / b.0 };
+        worst = worst.max(ratio);
         println!(
-            "{scene:<18} {:>22} {:>22} {:>7.1}x",
-            format!("{full_mean:.1} ({full_p95:.1})"),
-            format!("{low_mean:.1} ({low_p95:.1})"),
-            full_mean / low_mean
+            "{scene:<18} {:>22} {:>22} {:>7.2}x",
+            format!("{:.1} ({:.1})", a.0, a.1),
+            format!("{:.1} ({:.1})", b.0, b.1),
+            ratio
         );
     }
-    println!("  (the ratio is how much faster the software settings draw the same scene)");
+    if base_exe.is_some() {
+        println!("  (ratio: this tree's mean frame time over the baseline's; the largest is {worst:.2}x)");
+    } else {
+        println!("  (the ratio is how much faster the software settings draw the same scene)");
+    }
     Ok(())
+}
+
+/// Builds `rev`'s headset in a git worktree beside the clone (sharing the
+/// target directory, so only the workspace's own crates build) and copies
+/// its binary into `aside`.
+fn build_baseline(rev: &str, aside: &Path) -> Result<PathBuf> {
+    let git = |args: &[&str]| -> Result<String> {
+        let out = Command::new("git").args(args).current_dir(root()).output().map_err(|e| format!("git: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let commit = git(&["rev-parse", "--short", &format!("{rev}^{{commit}}")])?;
+    let exe = aside.join(format!("trinvis-headset-{commit}"));
+    if exe.exists() {
+        println!("\n==> baseline {rev} ({commit}): {} (built before)", exe.display());
+        return Ok(exe);
+    }
+    let tree = aside.join(format!("tree-{commit}"));
+    let tree_arg = tree.to_string_lossy().into_owned();
+    if !tree.exists() {
+        git(&["worktree", "add", "--detach", &tree_arg, &commit])?;
+    }
+    let built = run(
+        &format!("build of the baseline {rev} ({commit})"),
+        cargo().args(["build", "--locked", "--package", "trinvis-headset"]).current_dir(&tree),
+    );
+    let copied = built.and_then(|()| {
+        std::fs::copy(target_dir().join("debug/trinvis-headset"), &exe).map_err(|e| format!("{}: {e}", exe.display()))
+    });
+    let _ = git(&["worktree", "remove", "--force", &tree_arg]);
+    copied.map(|_| exe)
 }
 
 /// Runs a console and `n` simulated headsets; returns samples sent, samples

@@ -80,25 +80,25 @@ impl Environment for Heights {
         // The drop: the ground, the city on it and the patient's own façade.
         let id = kit.spawn(commands, cube(8000.0, 0.2, 8000.0), ground, Transform::default(), Part::Ground, layer);
         commands.entity(id).insert(Feared);
-        // Blocks of the city on a grid of streets, out to 1.2 km, leaving the
+        // Blocks of the city on a grid of streets 150 m apart, out to 1.2 km, leaving the
         // courtyard below the patient open. Heights from a fixed hash, so
         // every run shows the same city; four shades, so four instanced
         // batches draw them all.
         let shades = [0.42, 0.5, 0.58, 0.66].map(|s| Color::srgb(s, s, s * 1.05));
-        for gx in -12i32..=12 {
-            for gz in -12i32..=12 {
+        for gx in -8i32..=8 {
+            for gz in -8i32..=8 {
                 if gx.abs() <= 1 && gz.abs() <= 1 {
                     continue;
                 }
                 let hash = (gx.wrapping_mul(73_856_093) ^ gz.wrapping_mul(19_349_663)).unsigned_abs();
                 // Fewer and lower blocks towards the edge of town.
-                let ring = (gx.abs().max(gz.abs()) as f32) / 12.0;
+                let ring = (gx.abs().max(gz.abs()) as f32) / 8.0;
                 let height = 12.0 + (hash % 100) as f32 * (1.4 - ring);
-                let (x, z) = (gx as f32 * 100.0, gz as f32 * 100.0);
+                let (x, z) = (gx as f32 * 150.0, gz as f32 * 150.0);
                 let shade = shades[(hash / 100) as usize % shades.len()];
                 let id = kit.spawn(
                     commands,
-                    cube(40.0, 1.0, 40.0),
+                    cube(50.0, 1.0, 50.0),
                     shade,
                     Transform::from_xyz(x, 0.0, z),
                     Part::Building(height),
