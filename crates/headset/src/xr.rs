@@ -433,6 +433,7 @@ pub fn display_timing(
     state: Option<Res<bevy_mod_openxr::resources::OxrFrameState>>,
     mut last: Local<Option<i64>>,
     mut refresh: Local<Option<i64>>,
+    timing: Option<ResMut<DisplayTiming>>,
     mut commands: Commands,
 ) {
     let Some(state) = state else { return };
@@ -445,6 +446,10 @@ pub fn display_timing(
     shortest(state.predicted_display_period.as_nanos());
     if let Some(before) = last.replace(now) {
         shortest(now - before);
-        commands.insert_resource(DisplayTiming::between(before, now, refresh.unwrap_or_default()));
+        let measured = DisplayTiming::between(before, now, refresh.unwrap_or_default());
+        match timing {
+            Some(mut timing) => *timing = measured,
+            None => commands.insert_resource(measured),
+        }
     }
 }

@@ -568,10 +568,8 @@ fn bench_scenes(args: &[String]) -> Result {
     }
     let aside = target_dir().join("bench-scenes");
     std::fs::create_dir_all(&aside).map_err(|e| format!("{}: {e}", aside.display()))?;
-    let base_exe = match &baseline {
-        Some(rev) => Some(build_baseline(rev, &aside)?),
-        None => None,
-    };
+    // The baseline's name and its binary.
+    let base = baseline.map(|rev| build_baseline(&rev, &aside).map(|exe| (rev, exe))).transpose()?;
     run("build of trinvis-headset", cargo().args(["build", "--locked", "--package", "trinvis-headset"]))?;
     let exe = target_dir().join("debug/trinvis-headset");
     let time = |exe: &Path, scene: &str, level: usize, full: bool, frames: &str| -> Result<(f64, f64)> {
@@ -601,29 +599,22 @@ fn bench_scenes(args: &[String]) -> Result {
         Ok((field("mean_ms"), field("p95_ms")))
     };
     println!("\n==> frame time per scene, hardest step, milliseconds: mean (p95)");
-    match (&baseline, &base_exe) {
-        (Some(rev), Some(_)) => {
-            println!(
-                "{:<18} {:>22} {:>22} {:>8}",
-                "scene",
-                format!("{rev} (software)"),
-                "this tree (software)",
-                "ratio"
-            );
-        }
-        _ => println!("{:<18} {:>22} {:>22} {:>8}", "scene", "1280x720 MSAA", "software settings", "ratio"),
-    }
+    let (left, right) = match &base {
+        Some((rev, _)) => (format!("{rev} (software)"), "this tree (software)"),
+        None => ("1280x720 MSAA".to_owned(), "software settings"),
+    };
+    println!("{:<18} {left:>22} {right:>22} {:>8}", "scene", "ratio");
     let mut worst: f64 = 0.0;
     for scene in ["heights", "spiders", "public-speaking", "flying", "claustrophobia", "safe-place"] {
         let file = root().join("scenarios").join(format!("{scene}.ron"));
         let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
         // The scenario has an id too; a level past the last step is clamped anyway.
         let level = text.matches("id: \"").count().saturating_sub(1).max(1);
-        let (a, b) = match &base_exe {
+        let (a, b) = match &base {
             // Alternately, three runs of 100 frames each, so that both meet
             // the same machine; the median run of each (a software
             // rasteriser on 2 cores is noisy: one run can be twice another).
-            Some(base) => {
+            Some((_, base)) => {
                 let (mut old, mut new) = (Vec::new(), Vec::new());
                 for _ in 0..3 {
                     old.push(time(base, scene, level, false, "100")?);
@@ -637,7 +628,7 @@ fn bench_scenes(args: &[String]) -> Result {
             }
             None => (time(&exe, scene, level, true, "15")?, time(&exe, scene, level, false, "40")?),
         };
-        let ratio = if base_exe.is_some() { b.0 / a.0 } else { a.0 / b.0 };
+        let ratio = if base.is_some() { b.0 / a.0 } else { a.0 / b.0 };
         worst = worst.max(ratio);
         println!(
             "{scene:<18} {:>22} {:>22} {:>7.2}x",
@@ -646,7 +637,7 @@ fn bench_scenes(args: &[String]) -> Result {
             ratio
         );
     }
-    if base_exe.is_some() {
+    if base.is_some() {
         println!("  (ratio: this tree's mean frame time over the baseline's; the largest is {worst:.2}x)");
     } else {
         println!("  (the ratio is how much faster the software settings draw the same scene)");

@@ -232,24 +232,27 @@ impl MaskPainter<'_, '_> {
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
 pub struct Lamp(pub f32);
 
-/// Reads parameters by name and kind, noting what it read and what it could
-/// not: a name the schema lacks, or a value of another kind, is an error
-/// [`check`] reports when the scenario loads.
+/// Reads parameters by name and kind, noting what it could not read: a name
+/// the schema lacks, or a value of another kind, is an error [`check`]
+/// reports when the scenario loads. Asked to, it also notes the names it
+/// read ([`names_read`]); on the frame's path it notes nothing.
 #[derive(Debug)]
 pub struct ParamReader<'a> {
     params: &'a Params,
-    read: Vec<&'static str>,
+    read: Option<Vec<&'static str>>,
     errors: Vec<String>,
 }
 
 impl<'a> ParamReader<'a> {
     /// A reader of `params`.
     pub fn new(params: &'a Params) -> ParamReader<'a> {
-        ParamReader { params, read: Vec::new(), errors: Vec::new() }
+        ParamReader { params, read: None, errors: Vec::new() }
     }
 
     fn value(&mut self, name: &'static str, kind: &str) -> Option<ParamValue> {
-        self.read.push(name);
+        if let Some(read) = self.read.as_mut() {
+            read.push(name);
+        }
         let value = self.params.get(name);
         if value.is_none() {
             self.errors.push(format!(
@@ -311,11 +314,6 @@ impl<'a> ParamReader<'a> {
             None => "",
         }
     }
-
-    /// The names read so far.
-    pub fn read(&self) -> &[&'static str] {
-        &self.read
-    }
 }
 
 /// Whether the headset's scene for `scenario` reads its parameters as the
@@ -339,9 +337,9 @@ pub fn check(scenario: &scenario::Scenario) -> Result<(), String> {
 /// The names the environment of `kind` reads, in order, from its defaults.
 pub fn names_read(kind: EnvironmentKind) -> Vec<&'static str> {
     let params = Params::defaults(kind);
-    let mut reader = ParamReader::new(&params);
+    let mut reader = ParamReader { read: Some(Vec::new()), ..ParamReader::new(&params) };
     with_environment!(kind, E => { E::view(&mut reader); });
-    reader.read
+    reader.read.unwrap_or_default()
 }
 
 /// The sound mix for `params`, before the safe-scene fade.
