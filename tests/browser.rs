@@ -31,9 +31,8 @@ use support::webdriver::{Browser, Driver};
 
 /// Where screenshots go: next to the build, so every run keeps its latest.
 fn screenshots() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| trinvis_tests::root().join("target"));
     target.join("browser-screenshots")
 }
 
@@ -46,7 +45,7 @@ struct Headset {
 
 impl Headset {
     fn start(console: &Console, patient_code: &str, seed: u64) -> Headset {
-        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/spiders.ron");
+        let file = trinvis_tests::root().join("scenarios/spiders.ron");
         let text = std::fs::read_to_string(&file).unwrap();
         let scenario = scenario::parse(&text, "spiders.ron").unwrap();
         let clock = Clock::new();

@@ -58,7 +58,7 @@ fn core_crates_depend_on_no_renderer_window_or_async_runtime() {
                 "--target",
                 "all",
             ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(trinvis_tests::root())
             .output()
             .expect("cargo tree runs");
         assert!(output.status.success(), "cargo tree -p {krate} failed: {}", String::from_utf8_lossy(&output.stderr));

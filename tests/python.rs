@@ -40,7 +40,7 @@ fn have_python(packages: &[&str]) -> bool {
 }
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    trinvis_tests::root()
 }
 
 #[tokio::test]

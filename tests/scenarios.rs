@@ -7,7 +7,7 @@ use std::time::Duration;
 use sim::{SimConfig, Simulation};
 
 fn scenario_files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let dir = trinvis_tests::root().join("scenarios");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("scenarios/ exists")
         .map(|e| e.expect("readable entry").path())

@@ -61,7 +61,7 @@ impl Frame {
 
 /// Renders `scenario` at `level` with its stimulus mask.
 fn render(scenario: &str, level: f64, out: &Path) -> Frame {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = support::root();
     let dir = out.join(format!("{scenario}-{level}"));
     let status = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1280x720x24"])
@@ -192,7 +192,7 @@ fn a_recording_replays_in_the_window() {
         writer.write(Channel::Telemetry, 1 + i * 100_000, sample.to_string().as_bytes()).unwrap();
     }
     writer.finish().unwrap();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = support::root();
     let run = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1280x720x24"])
         .arg(env!("CARGO_BIN_EXE_trinvis-headset"))

@@ -15,7 +15,9 @@ use recording::{Index, Recording};
 
 fn hour_recording(dir: &std::path::Path) -> PathBuf {
     let path = dir.join("hour.mcap");
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("../..");
     let status = Command::new(env!("CARGO_BIN_EXE_trinvis"))
         .args(["sim", "--scenario", "scenarios/heights.ron", "--minutes", "60", "--auto", "--record"])
         .arg(&path)

@@ -28,7 +28,7 @@ fn a_sped_up_headset_records_on_the_console_clock_with_its_own_frame_times() {
     let address = common::address(&printed);
 
     let sim = Command::new(env!("CARGO_BIN_EXE_trinvis"))
-        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .current_dir(common::root())
         .args(["sim", "--scenario", "scenarios/heights.ron", "--auto", "--minutes", "1", "--speed", "4"])
         .args(["--console", &format!("ws://{address}"), "--token", "sped-up-token"])
         .output()

@@ -16,9 +16,16 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 /// A therapist's WebSocket.
 pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// This package's folder, as cargo says when it runs the test (not as it was
+/// when the binary was built: clones share one target directory, and cargo
+/// may reuse a test binary another clone built).
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 /// The repository's root.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    manifest_dir().join("../..")
 }
 
 /// A console serving on loopback, recording into its own temp folder.

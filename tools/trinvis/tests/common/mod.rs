@@ -11,9 +11,16 @@ pub fn trinvis(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trinvis")).args(args).current_dir(root()).output().expect("trinvis runs")
 }
 
+/// This package's folder, as cargo says when it runs the test (not as it was
+/// when the binary was built: clones share one target directory, and cargo
+/// may reuse a test binary another clone built).
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 /// The workspace root.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    manifest_dir().join("../..")
 }
 
 /// Output as text.
