@@ -31,10 +31,12 @@ pub const DIGITS: [KeyCode; 10] = [
 ];
 
 /// Adds the window, the renderer and the input plugins.
-/// With `screenshot`, shaders compile before their first frame instead of
-/// in the background: the saved frame is then always complete, however busy
-/// the machine (in a session that would stall the first fade instead).
-pub fn add_window_plugins(app: &mut App, screenshot: bool) {
+/// With `whole_frames`, shaders compile before their first frame instead of
+/// in the background: a saved or timed frame is then always the whole scene,
+/// however busy the machine (in a session that would stall the first fade
+/// instead). In the background, lavapipe on two cores draws nothing of a
+/// scene for its first 40 frames or so, and those frames are quick.
+pub fn add_window_plugins(app: &mut App, whole_frames: bool) {
     app.add_plugins(
         DefaultPlugins
             .set(WindowPlugin {
@@ -45,7 +47,7 @@ pub fn add_window_plugins(app: &mut App, screenshot: bool) {
                 }),
                 ..default()
             })
-            .set(bevy::render::RenderPlugin { synchronous_pipeline_compilation: screenshot, ..default() }),
+            .set(bevy::render::RenderPlugin { synchronous_pipeline_compilation: whole_frames, ..default() }),
     );
 }
 
@@ -104,8 +106,12 @@ impl Plugin for DesktopPlugin {
             app.insert_resource(LocalTherapist);
         }
         app.insert_resource(ClearColor(Color::srgb(0.1, 0.1, 0.1)))
-            .insert_resource(GlobalAmbientLight { color: Color::WHITE, brightness: 400.0, ..default() })
-            .add_systems(Startup, (camera_and_overlay, software_adapter).chain().after(crate::scene::spawn))
+            .insert_resource(GlobalAmbientLight {
+                color: Color::WHITE,
+                brightness: crate::scene::surroundings::FILL_CD_M2,
+                ..default()
+            })
+            .add_systems(Startup, (camera_and_overlay, choose_tier).chain().after(crate::scene::spawn))
             .add_systems(Update, fade.in_set(HeadsetSystems::Observe));
         if self.replay {
             app.add_systems(Update, crate::replay::replay_keys.in_set(HeadsetSystems::Input))
@@ -251,9 +257,30 @@ fn camera_and_overlay(mut commands: Commands, head: Query<Entity, With<Head>>, s
     ));
 }
 
-/// On a software adapter (no GPU: lavapipe, llvmpipe, WARP) every frame is
-/// precious: no MSAA, no shadows, a smaller window. Said once.
-fn software_adapter(
+/// The window's quality tier, chosen at start from the adapter.
+///
+/// | | `Gpu` | `Software` (lavapipe, llvmpipe, WARP) |
+/// | --- | --- | --- |
+/// | window | 1280x720 | 640x360 |
+/// | MSAA | 4x | off |
+/// | sun shadows | 2 cascades to 80 m | off |
+/// | tonemapping, haze (distance fog) | on | on |
+/// | image-based lighting (surroundings' cube maps) | on | on |
+///
+/// Tonemapping, haze and the surroundings' light stay on both: they are
+/// part of the picture (the city fading into the haze, a room lit from all
+/// sides), and cost little beside shading itself. `--full-quality` keeps
+/// the GPU tier on a software adapter, to measure what the lowering saves.
+#[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// A GPU: everything.
+    Gpu,
+    /// A CPU rasteriser: every frame is precious.
+    Software,
+}
+
+/// Chooses the [`Tier`] and applies it; on a software adapter, says so once.
+fn choose_tier(
     info: Option<Res<RenderAdapterInfo>>,
     mut cameras: Query<Entity, With<Camera3d>>,
     mut windows: Query<&mut Window, With<PrimaryWindow>>,
@@ -261,15 +288,15 @@ fn software_adapter(
     full: Option<Res<FullQuality>>,
     mut commands: Commands,
 ) {
-    let Some(info) = info else { return };
-    if format!("{:?}", info.device_type) != "Cpu" {
+    let software = info.as_ref().is_some_and(|info| format!("{:?}", info.device_type) == "Cpu");
+    let tier = if software && full.is_none() { Tier::Software } else { Tier::Gpu };
+    commands.insert_resource(tier);
+    let Some(info) = info.filter(|_| software) else { return };
+    if tier == Tier::Gpu {
+        warn!("software renderer ({}): keeping the GPU tier (1280x720, MSAA) as asked (--full-quality)", info.name);
         return;
     }
-    if full.is_some() {
-        warn!("software renderer ({}): keeping 1280x720 and MSAA as asked (--full-quality)", info.name);
-        return;
-    }
-    warn!("software renderer ({}): rendering at 640x360 without MSAA or shadows to stay usable", info.name);
+    warn!("software renderer ({}): software tier, 640x360 without MSAA or shadows, to stay usable", info.name);
     for camera in &mut cameras {
         commands.entity(camera).insert(Msaa::Off);
     }

@@ -109,9 +109,10 @@ pub struct HeadsetConfig {
     pub initial_level: Option<f64>,
     /// Replay a recording instead of running a session.
     pub replay: Option<ReplayConfig>,
-    /// The run only saves a screenshot (`--screenshot`): shaders compile
-    /// before their first frame, so the saved frame is complete.
-    pub screenshot: bool,
+    /// The run only saves a screenshot (`--screenshot`) or times frames
+    /// (`--measure`): shaders compile before their first frame, so every
+    /// frame saved or timed is the whole scene.
+    pub whole_frames: bool,
 }
 
 impl HeadsetConfig {
@@ -134,7 +135,7 @@ impl HeadsetConfig {
             duration: None,
             initial_level: None,
             replay: None,
-            screenshot: false,
+            whole_frames: false,
         }
     }
 }
@@ -160,7 +161,7 @@ pub fn build_app(config: HeadsetConfig) -> App {
         Display::Xr => xr::add_xr_plugins(&mut app),
         #[cfg(not(feature = "xr"))]
         Display::Xr => panic!("Display::Xr needs the `xr` feature"),
-        Display::Desktop => desktop::add_window_plugins(&mut app, config.screenshot),
+        Display::Desktop => desktop::add_window_plugins(&mut app, config.whole_frames),
         Display::Headless => {
             let frame = Duration::from_secs_f64(1.0 / config.rate_hz);
             app.add_plugins(MinimalPlugins.set(bevy::app::ScheduleRunnerPlugin::run_loop(frame)));
@@ -219,7 +220,9 @@ pub fn add_replay_plugins(app: &mut App, config: &HeadsetConfig, replay: ReplayC
         }
         #[cfg(feature = "xr")]
         Display::Xr => {
-            app.add_plugins(xr::XrPlugin { replay: true }).add_systems(Update, end_of_replay);
+            app.add_plugins(xr::XrPlugin { replay: true }) // After the engine's sets, so the level it reports is the
+                // recording's last, not the frame's before.
+                .add_systems(Update, end_of_replay.after(HeadsetSystems::Engine));
         }
         _ => {}
     }

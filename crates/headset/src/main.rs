@@ -77,7 +77,7 @@ struct Args {
     /// With --screenshot: the frame to save.
     #[arg(long, default_value_t = 30)]
     frames: u32,
-    /// Time this many frames in the window (after 5 to warm up), print the
+    /// Time this many frames in the window (after 10 to warm up), print the
     /// frame times, then quit.
     #[arg(long)]
     measure: Option<u32>,
@@ -266,7 +266,7 @@ fn run() -> anyhow::Result<AppExit> {
         log: true,
         duration: args.minutes.map(|m| Duration::from_secs_f64(m * 60.0)),
         initial_level: args.level,
-        screenshot: args.screenshot.is_some(),
+        whole_frames: args.screenshot.is_some() || args.measure.is_some(),
         replay: replay.map(|replay| headset::ReplayConfig {
             replay,
             start_s: args.at,
@@ -279,7 +279,7 @@ fn run() -> anyhow::Result<AppExit> {
         app.insert_resource(LoaderLines(loader_lines)).add_systems(bevy::prelude::Startup, log_loader_lines);
     }
     if let Some(frames) = args.measure {
-        app.insert_resource(headset::desktop::Measure { frames, warmup: 5 });
+        app.insert_resource(headset::desktop::Measure { frames, warmup: 10 });
     }
     if args.full_quality {
         app.insert_resource(headset::desktop::FullQuality);

@@ -120,7 +120,11 @@ impl Plugin for XrPlugin {
         // The same sky and ambient light as the window, so a scene looks
         // the same in the headset as in the screenshots.
         app.insert_resource(ClearColor(Color::srgb(0.1, 0.1, 0.1)))
-            .insert_resource(GlobalAmbientLight { color: Color::WHITE, brightness: 400.0, ..default() })
+            .insert_resource(GlobalAmbientLight {
+                color: Color::WHITE,
+                brightness: crate::scene::surroundings::FILL_CD_M2,
+                ..default()
+            })
             .insert_resource(TrackedHead)
             .add_systems(Startup, spawn_veil.after(crate::scene::spawn))
             .add_systems(XrSessionCreated, place_tracking_root)

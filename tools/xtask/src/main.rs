@@ -13,6 +13,10 @@
 //!   desktop window on this machine's renderer (lavapipe under Xvfb where
 //!   there is no GPU), at 1280x720 with MSAA and at the app's own software
 //!   settings; with `--baseline`, this tree against REV, side by side.
+//! - `assets`: remakes `assets/environment/` (the scenes' image-based
+//!   lighting) from the Poly Haven HDRIs in the npm package @pmndrs/assets,
+//!   pinned by version and checksum; needs npm and python3. Not in `test`:
+//!   the files are committed, and `assets/LICENSES.md` names each source.
 //! - `build-times`: cold and warm build times of the workspace's tests, in a
 //!   fresh target directory.
 //! - `fuzz [--minutes M] [--seed S] [--clients N]`: mutated frames of every
@@ -41,10 +45,11 @@ fn main() -> ExitCode {
         "bench-live" => bench_live(),
         "bench-scenes" => bench_scenes(&args[1..]),
         "build-times" => build_times(),
+        "assets" => assets(),
         "fuzz" | "soak" => dev_check(task, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [--allow-skip] | demo | bench [FILTER] | bench-live | bench-scenes [--baseline REV] | build-times \
+                "usage: cargo xtask <test [--allow-skip] | demo | bench [FILTER] | bench-live | bench-scenes [--baseline REV] | assets | build-times \
                  | fuzz [--minutes M] [--seed S] [--clients N] \
                  | soak [--headsets N] [--minutes M] [--every-minutes K] [--scenario FILE]>"
             );
@@ -200,6 +205,96 @@ fn python_for_tests() -> Result<PathBuf> {
     } else {
         Err(format!("{} cannot import mcap, websockets and duckdb after installing them", python.display()))
     }
+}
+
+/// The HDRIs the scenes are lit by: @pmndrs/assets at this version and
+/// tarball checksum (sha512: the registry's `dist.integrity`, in hex).
+const HDRI_PACKAGE: &str = "@pmndrs/assets@1.7.0";
+const HDRI_PACKAGE_SHA512: &str = "cc798a352fb726fbbd2b7cc90507d840a4fd3e7f4842df2cd2afde242dc25caa56a7283a2016be8af37d3600e7f9f0d3d80563521d98459fff19752e7ae01d0a";
+/// Which of its HDRIs, by name (`hdri/<name>.exr.js`).
+const HDRIS: [&str; 5] = ["sky", "apartment", "hall", "lobby", "park"];
+
+/// `assets`: fetches the HDRI package with npm, checks it, decodes its EXR
+/// files (DWAB-compressed, which only OpenEXR's own library reads: the
+/// `OpenEXR` Python package, pinned) and writes the cube maps with
+/// `tools/xtask/environment_maps.py`.
+fn assets() -> Result {
+    let work = target_dir().join("assets-work");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(work.join("hdri")).map_err(|e| format!("{}: {e}", work.display()))?;
+    run("npm pack of the HDRIs", Command::new("npm").args(["pack", "--silent", HDRI_PACKAGE]).current_dir(&work))?;
+    let tarball = work.join("pmndrs-assets-1.7.0.tgz");
+    let sum = Command::new("sha512sum").arg(&tarball).output().map_err(|e| format!("sha512sum: {e}"))?;
+    let sum = String::from_utf8_lossy(&sum.stdout).split_whitespace().next().unwrap_or_default().to_owned();
+    if sum != HDRI_PACKAGE_SHA512 {
+        return Err(format!("{}: sha512 {sum}, expected {HDRI_PACKAGE_SHA512}", tarball.display()));
+    }
+    run("unpacking", Command::new("tar").arg("xzf").arg(&tarball).current_dir(&work))?;
+    // Each HDRI is a JavaScript module holding the EXR file as base64.
+    for name in HDRIS {
+        let module = work.join(format!("package/hdri/{name}.exr.js"));
+        let text = std::fs::read_to_string(&module).map_err(|e| format!("{}: {e}", module.display()))?;
+        let encoded = text
+            .split_once("base64,")
+            .map(|(_, rest)| rest.trim_end().trim_end_matches(';').trim_end_matches(['\'', '"']))
+            .ok_or_else(|| format!("{}: no base64 data", module.display()))?;
+        let exr = base64(encoded).map_err(|e| format!("{}: {e}", module.display()))?;
+        std::fs::write(work.join(format!("hdri/{name}.exr")), exr).map_err(|e| e.to_string())?;
+    }
+    let venv = work.join("python");
+    run("python venv", Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    let python = venv.join("bin/python");
+    run(
+        "pip install",
+        Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "OpenEXR==3.5.3",
+            "numpy==2.4.6",
+            "zstandard==0.25.0",
+        ]),
+    )?;
+    run(
+        "environment maps",
+        Command::new(&python)
+            .arg(root().join("tools/xtask/environment_maps.py"))
+            .arg(work.join("hdri"))
+            .arg(root().join("assets/environment"))
+            .args(HDRIS),
+    )?;
+    println!(
+        "
+xtask assets: assets/environment/ remade; `git status assets` shows what changed"
+    );
+    Ok(())
+}
+
+/// Standard base64 (with padding), decoded.
+fn base64(text: &str) -> Result<Vec<u8>> {
+    let value = |c: u8| -> Result<u32> {
+        Ok(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return Err(format!("not base64: byte {c}")),
+        }
+        .into())
+    };
+    let bytes = text.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= value(c)? << (18 - 6 * i);
+        }
+        let keep = chunk.len() - 1;
+        out.extend_from_slice(&n.to_be_bytes()[1..=keep]);
+    }
+    Ok(out)
 }
 
 /// Xvfb and Mesa's software Vulkan (lavapipe) for the render test,

@@ -7,7 +7,7 @@ use bevy::prelude::*;
 use scenario::EnvironmentKind;
 
 use super::kit::{Kit, cube, sun};
-use super::{Environment, Feared, Layer, Look, ParamReader, Placement};
+use super::{Environment, Feared, Layer, Look, ParamReader, Placement, Surroundings};
 use crate::audio::Mix;
 use crate::telemetry::Stimulus;
 
@@ -289,7 +289,7 @@ impl Environment for Flying {
             Outside::Clear => Color::srgb(0.55, 0.7, 0.9),
         };
         // Cabin lights dimmed at night.
-        Look { sky, brightness: if v.night { 0.5 } else { 1.0 }, haze_m: None }
+        Look { sky, brightness: if v.night { 0.5 } else { 1.0 }, haze_m: None, surroundings: Surroundings::Apartment }
     }
 
     fn mix(v: &View) -> Mix {

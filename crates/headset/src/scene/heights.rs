@@ -7,7 +7,7 @@ use bevy::prelude::*;
 use scenario::EnvironmentKind;
 
 use super::kit::{Kit, cube, sun};
-use super::{Environment, Feared, Layer, Look, ParamReader, Placement};
+use super::{Environment, Feared, Layer, Look, ParamReader, Placement, Surroundings};
 use crate::audio::Mix;
 use crate::telemetry::Stimulus;
 
@@ -186,7 +186,12 @@ impl Environment for Heights {
     }
 
     fn look(_: &View) -> Look {
-        Look { sky: Color::srgb(0.6, 0.72, 0.85), brightness: 1.0, haze_m: Some(4000.0) }
+        Look {
+            sky: Color::srgb(0.6, 0.72, 0.85),
+            brightness: 1.0,
+            haze_m: Some(4000.0),
+            surroundings: Surroundings::Sky,
+        }
     }
 
     fn mix(v: &View) -> Mix {

@@ -9,7 +9,7 @@ use bevy::prelude::*;
 use scenario::EnvironmentKind;
 
 use super::kit::{Kit, bulb, cube};
-use super::{Environment, Feared, Layer, Look, ParamReader, Placement};
+use super::{Environment, Feared, Layer, Look, ParamReader, Placement, Surroundings};
 use crate::audio::Mix;
 use crate::telemetry::Stimulus;
 
@@ -170,7 +170,12 @@ impl Environment for Lift {
     }
 
     fn look(v: &View) -> Look {
-        Look { sky: Color::srgb(0.08, 0.08, 0.09), brightness: v.light.max(0.05), haze_m: None }
+        Look {
+            sky: Color::srgb(0.08, 0.08, 0.09),
+            brightness: v.light.max(0.05),
+            haze_m: None,
+            surroundings: Surroundings::Lobby,
+        }
     }
 
     fn mix(v: &View) -> Mix {

@@ -21,9 +21,11 @@ pub mod lift;
 pub mod safe;
 pub mod speaking;
 pub mod spiders;
+pub mod surroundings;
 
 use bevy::prelude::*;
 use scenario::{EnvironmentKind, ParamValue, Params};
+pub use surroundings::Surroundings;
 
 use crate::HeadsetSystems;
 use crate::audio::Mix;
@@ -136,6 +138,9 @@ pub struct Look {
     /// fog in the sky's colour, so a city fades into the horizon instead of
     /// ending at an edge. `None` indoors.
     pub haze_m: Option<f32>,
+    /// What surrounds the patient, lighting the scene from every side
+    /// (image-based lighting), dimmed with [`Look::brightness`].
+    pub surroundings: Surroundings,
 }
 
 /// Builds and updates the scene.
@@ -145,6 +150,7 @@ pub struct ScenePlugin;
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Masked>()
+            .init_resource::<surroundings::Loaded>()
             .add_systems(Startup, spawn)
             .add_systems(Update, show.in_set(HeadsetSystems::Scene))
             .add_systems(Update, look.in_set(HeadsetSystems::Scene).after(show));
@@ -423,6 +429,9 @@ fn look(
     clear: Option<ResMut<ClearColor>>,
     masked: Res<Masked>,
     mut cameras: Query<(Entity, Option<&mut DistanceFog>), With<Camera3d>>,
+    mut lit: Query<(Entity, Option<&mut EnvironmentMapLight>), With<Camera3d>>,
+    images: Option<ResMut<Assets<Image>>>,
+    mut loaded: ResMut<surroundings::Loaded>,
     mut commands: Commands,
 ) {
     if masked.0 {
@@ -454,6 +463,14 @@ fn look(
             light.intensity = lumens;
         }
     }
+    surroundings::light(
+        look.surroundings,
+        look.brightness,
+        images.map(ResMut::into_inner),
+        &mut loaded,
+        &mut lit,
+        &mut commands,
+    );
     if let Some(mut clear) = clear
         && clear.0 != look.sky
     {
@@ -513,7 +530,9 @@ mod tests {
 
     #[test]
     fn the_shipped_scenarios_pass_the_check() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+        let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")), std::path::PathBuf::from)
+            .join("../../scenarios");
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();

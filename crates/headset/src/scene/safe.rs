@@ -8,7 +8,7 @@ use bevy::prelude::*;
 use scenario::EnvironmentKind;
 
 use super::kit::{Kit, cube, sun};
-use super::{Environment, Layer, Look, ParamReader, Placement};
+use super::{Environment, Layer, Look, ParamReader, Placement, Surroundings};
 use crate::audio::Mix;
 
 /// The safe place.
@@ -126,7 +126,12 @@ impl Environment for Safe {
     }
 
     fn look(v: &View) -> Look {
-        Look { sky: Color::srgb(0.55, 0.75, 0.95), brightness: v.light.max(0.05), haze_m: Some(600.0) }
+        Look {
+            sky: Color::srgb(0.55, 0.75, 0.95),
+            brightness: v.light.max(0.05),
+            haze_m: Some(600.0),
+            surroundings: Surroundings::Park,
+        }
     }
 
     fn mix(v: &View) -> Mix {

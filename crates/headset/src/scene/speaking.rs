@@ -8,7 +8,7 @@ use bevy::prelude::*;
 use scenario::EnvironmentKind;
 
 use super::kit::{Kit, cube, sun};
-use super::{Environment, Feared, Layer, Look, ParamReader, Placement};
+use super::{Environment, Feared, Layer, Look, ParamReader, Placement, Surroundings};
 use crate::audio::Mix;
 use crate::telemetry::Stimulus;
 
@@ -164,7 +164,7 @@ impl Environment for Speaking {
     }
 
     fn look(_: &View) -> Look {
-        Look { sky: Color::srgb(0.08, 0.08, 0.09), brightness: 1.0, haze_m: None }
+        Look { sky: Color::srgb(0.08, 0.08, 0.09), brightness: 1.0, haze_m: None, surroundings: Surroundings::Hall }
     }
 
     fn mix(v: &View) -> Mix {

@@ -7,7 +7,7 @@ use bevy::prelude::*;
 use scenario::EnvironmentKind;
 
 use super::kit::{Kit, cube, sun};
-use super::{Environment, Feared, Layer, Look, ParamReader, Placement};
+use super::{Environment, Feared, Layer, Look, ParamReader, Placement, Surroundings};
 use crate::audio::Mix;
 use crate::telemetry::Stimulus;
 
@@ -143,7 +143,12 @@ impl Environment for Spiders {
     }
 
     fn look(_: &View) -> Look {
-        Look { sky: Color::srgb(0.08, 0.08, 0.09), brightness: 1.0, haze_m: None }
+        Look {
+            sky: Color::srgb(0.08, 0.08, 0.09),
+            brightness: 1.0,
+            haze_m: None,
+            surroundings: Surroundings::Apartment,
+        }
     }
 
     fn mix(v: &View) -> Mix {
