@@ -220,8 +220,9 @@ pub fn add_replay_plugins(app: &mut App, config: &HeadsetConfig, replay: ReplayC
         }
         #[cfg(feature = "xr")]
         Display::Xr => {
-            app.add_plugins(xr::XrPlugin { replay: true }) // After the engine's sets, so the level it reports is the
-                // recording's last, not the frame's before.
+            // After the engine's sets, so the level it reports is the
+            // recording's last, not the frame's before.
+            app.add_plugins(xr::XrPlugin { replay: true })
                 .add_systems(Update, end_of_replay.after(HeadsetSystems::Engine));
         }
         _ => {}
