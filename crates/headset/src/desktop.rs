@@ -74,6 +74,20 @@ pub struct Screenshots {
     pub mask: bool,
 }
 
+/// `--gallery DIR`: every step of the scenario in turn, `DIR/step-NN.png`
+/// each after `frames` frames at that step, then quit. The gallery drives
+/// the scene's level itself (as a replay does), on a fixed clock of 30
+/// frames a second, so the same tree draws the same pictures.
+#[derive(Resource, Clone, Debug)]
+pub struct Gallery {
+    /// Where the PNG files go.
+    pub dir: PathBuf,
+    /// The scenario's steps.
+    pub steps: usize,
+    /// Frames at each step before its picture.
+    pub frames: u32,
+}
+
 /// `--measure N`: time N frames after a warm-up, print the numbers, quit.
 #[derive(Resource, Clone, Debug)]
 pub struct Measure {
@@ -121,6 +135,7 @@ impl Plugin for DesktopPlugin {
                 .add_systems(Update, (prompt_view, status).in_set(HeadsetSystems::Observe));
         }
         app.add_systems(Last, screenshot.run_if(resource_exists::<Screenshots>))
+            .add_systems(Last, gallery.run_if(resource_exists::<Gallery>))
             .add_systems(Last, measure.run_if(resource_exists::<Measure>));
     }
 }
@@ -186,6 +201,55 @@ fn screenshot(
     };
 }
 
+/// Where the gallery is: the step in view, frames at it, and the picture
+/// being saved.
+#[derive(Debug, Default)]
+struct GalleryAt {
+    step: usize,
+    frames: u32,
+    saving: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+/// Shows each step in turn and saves its picture once the step has run
+/// `frames` frames; quits after the last.
+fn gallery(
+    setting: Res<Gallery>,
+    mut at: Local<GalleryAt>,
+    mut drive: ResMut<Drive>,
+    mut commands: Commands,
+    mut exit: MessageWriter<AppExit>,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
+    if let Some(done) = &at.saving {
+        if !done.load(Ordering::Relaxed) {
+            return;
+        }
+        at.saving = None;
+        at.step += 1;
+        at.frames = 0;
+    }
+    at.step = at.step.max(1);
+    if at.step > setting.steps {
+        exit.write(AppExit::Success);
+        return;
+    }
+    drive.set_if_neq(Drive { level: at.step as f64, safe_blend: 0.0 });
+    at.frames += 1;
+    if at.frames >= setting.frames {
+        let flag = Arc::new(AtomicBool::new(false));
+        let done = flag.clone();
+        let mut save = save_to_disk(setting.dir.join(format!("step-{:02}.png", at.step)));
+        commands.spawn(Screenshot::primary_window()).observe(move |event: On<ScreenshotCaptured>| {
+            save(event);
+            done.store(true, Ordering::Relaxed);
+        });
+        at.saving = Some(flag);
+    }
+}
+
 /// Frame times from the real clock; prints `frames N mean_ms X p50_ms X
 /// p95_ms X max_ms X` on standard output, then quits.
 fn measure(
@@ -216,7 +280,12 @@ fn measure(
     }
 }
 
-fn camera_and_overlay(mut commands: Commands, head: Query<Entity, With<Head>>, shots: Option<Res<Screenshots>>) {
+fn camera_and_overlay(
+    mut commands: Commands,
+    head: Query<Entity, With<Head>>,
+    shots: Option<Res<Screenshots>>,
+    gallery: Option<Res<Gallery>>,
+) {
     if let Ok(head) = head.single() {
         commands.entity(head).insert((
             Camera3d::default(),
@@ -247,7 +316,7 @@ fn camera_and_overlay(mut commands: Commands, head: Query<Entity, With<Head>>, s
         children![(Text::new(""), TextFont::from_font_size(34.0), TextColor(Color::WHITE), Prompt)],
     ));
     // A screenshot shows the patient's picture alone, without the status line.
-    if shots.is_some() {
+    if shots.is_some() || gallery.is_some() {
         return;
     }
     commands.spawn((

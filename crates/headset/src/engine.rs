@@ -21,7 +21,8 @@ pub struct Drive {
     pub safe_blend: f64,
 }
 
-/// Present while a recording drives the scene instead of the engine.
+/// Present while something else drives the scene instead of the engine: a
+/// recording, or `--gallery` stepping through the scenario.
 #[derive(Resource, Clone, Copy, Debug)]
 pub struct Replaying;
 

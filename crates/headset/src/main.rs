@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use bevy::prelude::AppExit;
 use clap::{Parser, ValueEnum};
-use headset::{Display, HeadsetConfig, build_app, desktop::Screenshots};
+use headset::{Display, HeadsetConfig, build_app, desktop::Gallery, desktop::Screenshots};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -74,7 +74,11 @@ struct Args {
     /// white where the feared stimulus is drawn and black elsewhere.
     #[arg(long, requires = "screenshot")]
     stimulus_mask: bool,
-    /// With --screenshot: the frame to save.
+    /// Save DIR/step-NN.png for every step of the scenario (a window's
+    /// picture after --frames frames at the step, no status line), then quit.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["screenshot", "replay", "measure", "level", "console"])]
+    gallery: Option<PathBuf>,
+    /// With --screenshot or --gallery: the frame to save.
     #[arg(long, default_value_t = 30)]
     frames: u32,
     /// Time this many frames in the window (after 10 to warm up), print the
@@ -250,9 +254,10 @@ fn run() -> anyhow::Result<AppExit> {
         "--replay needs a headset (--display xr) or a window (a display, or Xvfb: xvfb-run -a …)"
     );
     anyhow::ensure!(
-        display == Display::Desktop || (args.screenshot.is_none() && args.measure.is_none()),
-        "--screenshot and --measure need a window (a display, or Xvfb)"
+        display == Display::Desktop || (args.screenshot.is_none() && args.gallery.is_none() && args.measure.is_none()),
+        "--screenshot, --gallery and --measure need a window (a display, or Xvfb)"
     );
+    let steps = scenario.steps.len();
     let config = HeadsetConfig {
         scenario,
         scenario_text: text,
@@ -266,7 +271,7 @@ fn run() -> anyhow::Result<AppExit> {
         log: true,
         duration: args.minutes.map(|m| Duration::from_secs_f64(m * 60.0)),
         initial_level: args.level,
-        whole_frames: args.screenshot.is_some() || args.measure.is_some(),
+        whole_frames: args.screenshot.is_some() || args.gallery.is_some() || args.measure.is_some(),
         replay: replay.map(|replay| headset::ReplayConfig {
             replay,
             start_s: args.at,
@@ -283,6 +288,13 @@ fn run() -> anyhow::Result<AppExit> {
     }
     if args.full_quality {
         app.insert_resource(headset::desktop::FullQuality);
+    }
+    if let Some(dir) = &args.gallery {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        app.insert_resource(headset::prompt::PromptHidden)
+            .insert_resource(headset::engine::Replaying)
+            .insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(1.0 / 30.0)))
+            .insert_resource(Gallery { dir: dir.clone(), steps, frames: args.frames });
     }
     if let Some(dir) = &args.screenshot {
         app.insert_resource(headset::prompt::PromptHidden);

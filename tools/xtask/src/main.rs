@@ -46,10 +46,11 @@ fn main() -> ExitCode {
         "bench-scenes" => bench_scenes(&args[1..]),
         "build-times" => build_times(),
         "assets" => assets(),
+        "screenshots" => screenshots(),
         "fuzz" | "soak" => dev_check(task, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [--allow-skip] | demo | bench [FILTER] | bench-live | bench-scenes [--baseline REV] | assets | build-times \
+                "usage: cargo xtask <test [--allow-skip] | demo | bench [FILTER] | bench-live | bench-scenes [--baseline REV] | screenshots | assets | build-times \
                  | fuzz [--minutes M] [--seed S] [--clients N] \
                  | soak [--headsets N] [--minutes M] [--every-minutes K] [--scenario FILE]>"
             );
@@ -736,6 +737,51 @@ fn bench_scenes(args: &[String]) -> Result {
         println!("  (ratio: this tree's mean frame time over the baseline's; the largest is {worst:.2}x)");
     } else {
         println!("  (the ratio is how much faster the software settings draw the same scene)");
+    }
+    Ok(())
+}
+
+/// `cargo xtask screenshots`: the gallery, `docs/screenshots/<scenario>/step-NN.png`
+/// for every step of every scenario in `scenarios/`, drawn by the headset's
+/// window on the software tier (lavapipe under Xvfb when there is no display).
+fn screenshots() -> Result {
+    let xvfb = std::env::var_os("DISPLAY").is_none();
+    if xvfb && !render_packages() {
+        return Err("no display and no xvfb-run: install xvfb and mesa-vulkan-drivers".into());
+    }
+    run("build of trinvis-headset", cargo().args(["build", "--locked", "--package", "trinvis-headset"]))?;
+    let exe = target_dir().join("debug/trinvis-headset");
+    let dir = root().join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+        .collect();
+    files.sort();
+    for file in files {
+        let stem = file.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let out = root().join("docs/screenshots").join(&stem);
+        // A step the scenario no longer has leaves no picture behind.
+        if out.exists() {
+            std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        }
+        let mut command = if xvfb {
+            let mut c = Command::new("xvfb-run");
+            c.args(["-a", "-s", "-screen 0 1280x720x24"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        command
+            .args(["--display", "desktop", "--frames", "20", "--scenario"])
+            .arg(&file)
+            .arg("--gallery")
+            .arg(&out)
+            .env("WGPU_BACKEND", "vulkan");
+        run(&format!("gallery of {stem}"), &mut command)?;
+        let pictures = std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
+        println!("{stem}: {pictures} pictures in {}", out.display());
     }
     Ok(())
 }
