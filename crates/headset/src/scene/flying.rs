@@ -6,7 +6,8 @@
 use bevy::prelude::*;
 use scenario::EnvironmentKind;
 
-use super::kit::{Kit, cube, sun};
+use super::kit::{Kit, cube, hash, sun};
+use super::people::{self, Arms, Bone, Posture};
 use super::{Environment, Feared, Layer, Look, ParamReader, Placement, Surroundings};
 use crate::audio::Mix;
 use crate::telemetry::Stimulus;
@@ -65,10 +66,12 @@ pub enum Part {
     Pane(Outside),
     /// Passenger number n.
     Passenger(u32),
+    /// A bone of passenger n.
+    PassengerBody(u32, Bone),
     /// The anxious passenger next to the patient.
     Neighbour,
     /// The anxious passenger's head, turning to the patient.
-    NeighbourHead,
+    NeighbourBody(Bone),
 }
 
 impl Environment for Flying {
@@ -187,55 +190,22 @@ impl Environment for Flying {
                 );
             }
         }
-        // Passengers: a torso in clothes and a head above the seat backs, in
-        // seats scattered through the cabin so that a half-full flight is
-        // half full everywhere. Row 0 is the patient's.
-        let clothes = [(0.25, 0.3, 0.45), (0.5, 0.2, 0.2), (0.2, 0.35, 0.25), (0.55, 0.5, 0.4), (0.15, 0.15, 0.18)];
-        let skin = [(0.87, 0.7, 0.58), (0.6, 0.43, 0.32), (0.4, 0.28, 0.2), (0.95, 0.8, 0.68)];
+        // Passengers, seated, in seats scattered through the cabin so that a
+        // half-full flight is half full everywhere. Row 0 is the patient's.
         for i in 0..PASSENGERS {
             let (row, seat) = passenger_seat(i);
-            let (x, z) = (SEATS_X[seat], 0.15 - row as f32 * 0.85);
-            let (r, g, b) = clothes[i as usize % clothes.len()];
-            let torso = Transform::from_xyz(x, 0.78, z);
-            let torso = kit.child(
-                commands,
-                cabin,
-                Capsule3d::new(0.17, 0.3),
-                Color::srgb(r, g, b),
-                torso,
-                Part::Passenger(i),
-                layer,
-            );
-            let (r, g, b) = skin[(i as usize / 3) % skin.len()];
-            let head = Transform::from_xyz(x, 1.2, z);
-            let head =
-                kit.child(commands, cabin, Sphere::new(0.1), Color::srgb(r, g, b), head, Part::Passenger(i), layer);
-            commands.entity(torso).insert(Feared);
-            commands.entity(head).insert(Feared);
+            let hips = Transform::from_xyz(SEATS_X[seat], HIPS_Y, 0.15 - row as f32 * 0.85);
+            let root =
+                commands.spawn((hips, Visibility::Visible, Part::Passenger(i), Feared, layer, ChildOf(cabin))).id();
+            let clothes = people::clothes(i + 3);
+            people::spawn(commands, kit, layer, root, clothes, |b| Part::PassengerBody(i, b), Part::Fixed);
         }
-        // The anxious neighbour: a torso that rocks and a head that turns.
-        let torso = kit.child(
-            commands,
-            cabin,
-            Capsule3d::new(0.17, 0.3),
-            Color::srgb(0.55, 0.35, 0.15),
-            Transform::default(),
-            Part::Neighbour,
-            layer,
-        );
-        commands.entity(torso).insert(Feared);
-        let head = Transform::from_xyz(0.0, 0.42, 0.0);
-        let face = kit.child(
-            commands,
-            torso,
-            Sphere::new(0.1),
-            Color::srgb(0.87, 0.7, 0.58),
-            head,
-            Part::NeighbourHead,
-            layer,
-        );
-        let eyes = Transform::from_xyz(0.0, 0.02, -0.09);
-        kit.child(commands, face, cube(0.11, 0.025, 0.02), Color::srgb(0.05, 0.05, 0.05), eyes, Part::Fixed, layer);
+        // The anxious neighbour: fidgeting, rocking, glancing at the patient.
+        let root = commands
+            .spawn((Transform::default(), Visibility::Visible, Part::Neighbour, Feared, layer, ChildOf(cabin)))
+            .id();
+        let clothes = people::Clothes { top: Color::srgb(0.55, 0.35, 0.15), ..people::clothes(1) };
+        people::spawn(commands, kit, layer, root, clothes, Part::NeighbourBody, Part::Fixed);
         sun(commands, layer, Vec3::new(-10.0, 6.0, 2.0), 9_000.0);
     }
 
@@ -264,18 +234,24 @@ impl Environment for Flying {
                     && seat != (0, v.seat)
                     && !(v.anxious_passenger && seat == (0, neighbour_seat))
             }
+            Part::PassengerBody(i, bone) => people::pose(bone, &passenger(v, i, t), transform),
             Part::Neighbour => {
-                // Rocking forward and back, shifting in the seat.
-                transform.translation = Vec3::new(SEATS_X[neighbour_seat], 0.78, 0.15);
-                transform.rotation =
-                    Quat::from_rotation_x(0.12 * (t * 2.3).sin()) * Quat::from_rotation_z(0.05 * (t * 1.1).sin());
+                transform.translation = Vec3::new(SEATS_X[neighbour_seat], HIPS_Y, 0.15);
                 v.anxious_passenger
             }
-            Part::NeighbourHead => {
-                // Glancing at the patient, then away, then back.
-                let to_patient = if neighbour_seat > v.seat { 0.9 } else { -0.9 };
-                transform.rotation = Quat::from_rotation_y(to_patient * (0.6 + 0.4 * (t * 0.7).sin()));
-                true
+            Part::NeighbourBody(bone) => {
+                // Rocking forward and back, hands restless, glancing at the
+                // patient, then away, then back.
+                let to_patient = if neighbour_seat > v.seat { 1.0 } else { -1.0 };
+                let posture = Posture {
+                    seated: true,
+                    breath: (t * 2.2).sin(),
+                    lean: -0.12 + 0.12 * (t * 2.3).sin(),
+                    sway: 0.05 * (t * 1.1).sin(),
+                    look: Vec2::new(to_patient * (0.7 + 0.5 * (t * 0.7).sin()), -0.1),
+                    arms: Arms::Fidget(t),
+                };
+                people::pose(bone, &posture, transform)
             }
         }
     }
@@ -295,6 +271,25 @@ impl Environment for Flying {
     fn mix(v: &View) -> Mix {
         let engine = (v.thrust * (0.4 + 0.6 * v.engine_noise) + 0.3 * v.turbulence).min(1.0);
         Mix { engine, murmur: 0.4 * v.occupancy, ..Mix::default() }
+    }
+}
+
+/// A seated passenger's hips over the cabin floor, metres.
+const HIPS_Y: f32 = 0.55;
+
+/// How passenger `i` sits: breathing, shifting, looking about now and then,
+/// some reading their phone; more restless in turbulence.
+fn passenger(v: &View, i: u32, t: f32) -> Posture {
+    let r = |n: u64| hash(u64::from(i) + 101, n);
+    let about = (t * (0.1 + 0.1 * r(0)) + 9.0 * r(1)).sin();
+    let reading = r(2) < 0.3;
+    Posture {
+        seated: true,
+        breath: (t * std::f32::consts::TAU / (3.5 + r(3)) + 6.0 * r(4)).sin(),
+        lean: 0.08,
+        sway: (0.03 + 0.05 * v.turbulence) * (t * (0.4 + v.turbulence) + 6.0 * r(5)).sin(),
+        look: if reading { Vec2::new(0.0, -0.5) } else { Vec2::new(0.9 * about * about * about, 0.05) },
+        arms: if reading { Arms::Phone } else { Arms::Rest },
     }
 }
 

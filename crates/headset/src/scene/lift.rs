@@ -8,7 +8,8 @@ use std::f32::consts::FRAC_PI_2;
 use bevy::prelude::*;
 use scenario::EnvironmentKind;
 
-use super::kit::{Kit, bulb, cube};
+use super::kit::{Kit, bulb, cube, hash};
+use super::people::{self, Arms, Bone, Posture};
 use super::{Environment, Feared, Layer, Look, ParamReader, Placement, Surroundings};
 use crate::audio::Mix;
 use crate::telemetry::Stimulus;
@@ -69,8 +70,10 @@ pub enum Part {
     Wall(u8),
     /// The doors.
     Doors,
-    /// Person number n.
+    /// Person number n: the figure's root, at its hips.
     Person(u32),
+    /// A bone of person n.
+    Body(u32, Bone),
     /// The floor indicator's panel above the doors.
     Indicator,
     /// The indicator's light, crossing the panel during the ride.
@@ -120,10 +123,9 @@ impl Environment for Lift {
         let landing = Transform::from_xyz(0.0, 1.5, -5.0);
         kit.spawn(commands, cube(8.0, 3.0, 0.2), Color::srgb(0.55, 0.5, 0.45), landing, Part::Fixed, layer);
         for i in 0..PEOPLE {
-            let coat = Color::srgb(0.35, 0.3, 0.45);
-            let person =
-                kit.spawn(commands, Capsule3d::new(0.2, 1.2), coat, Transform::default(), Part::Person(i), layer);
-            commands.entity(person).insert(Feared);
+            let root = commands.spawn((Transform::default(), Visibility::Visible, Part::Person(i), Feared, layer)).id();
+            let clothes = people::clothes(i + 11);
+            people::spawn(commands, kit, layer, root, clothes, |b| Part::Body(i, b), Part::Fixed);
         }
         bulb(commands, layer, Vec3::new(0.0, 2.2, 0.0), 600_000.0, 10.0);
     }
@@ -162,9 +164,29 @@ impl Environment for Lift {
             }
             Part::Person(i) => {
                 let (col, row) = ((i % 3) as f32, (i / 3) as f32);
-                transform.translation = Vec3::new((col - 1.0) * wd / 3.5, 0.8, 0.2 - (row + 1.0) * dp / 5.0);
-                transform.rotation = Quat::from_rotation_y(if i % 2 == 0 { 0.0 } else { FRAC_PI_2 });
+                transform.translation = Vec3::new((col - 1.0) * wd / 3.5, 0.95, 0.2 - (row + 1.0) * dp / 5.0);
+                // Most face the doors; some stand turned, shoulder on.
+                transform.rotation = Quat::from_rotation_y(if i % 3 == 1 { FRAC_PI_2 * 0.8 } else { 0.0 });
                 i < v.people
+            }
+            Part::Body(i, bone) => {
+                // Standing still as people in lifts do: breathing, shifting
+                // weight, eyes on the indicator, now and then a glance back.
+                let r = |n: u64| hash(u64::from(i) + 301, n);
+                let glance = (t * (0.12 + 0.08 * r(0)) + 9.0 * r(1)).sin() > 0.9;
+                let posture = Posture {
+                    seated: false,
+                    breath: (t * std::f32::consts::TAU / (3.2 + r(2)) + 6.0 * r(3)).sin(),
+                    lean: 0.0,
+                    sway: 0.035 * (t * (0.25 + 0.1 * r(4)) + 6.0 * r(5)).sin(),
+                    look: if glance {
+                        Vec2::new(if i % 2 == 0 { 1.3 } else { -1.3 }, -0.1)
+                    } else {
+                        Vec2::new(0.0, 0.25)
+                    },
+                    arms: if r(6) < 0.25 { Arms::Phone } else { Arms::Rest },
+                };
+                people::pose(bone, &posture, transform)
             }
         }
     }

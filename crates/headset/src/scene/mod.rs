@@ -18,6 +18,7 @@ pub mod flying;
 pub mod heights;
 pub mod kit;
 pub mod lift;
+pub mod people;
 pub mod safe;
 pub mod speaking;
 pub mod spiders;
@@ -364,8 +365,9 @@ pub fn spawn(
     engine: Res<Engine>,
     meshes: Option<ResMut<Assets<Mesh>>>,
     materials: Option<ResMut<Assets<StandardMaterial>>>,
+    images: Option<ResMut<Assets<Image>>>,
 ) {
-    let mut kit = Kit::new(meshes, materials);
+    let mut kit = Kit::new(meshes, materials, images);
     let kind = engine.session.scenario().environment;
     let placement = placement(kind);
     commands.spawn((placement.head, Visibility::Visible, Head));

@@ -7,7 +7,8 @@ use std::f32::consts::PI;
 use bevy::prelude::*;
 use scenario::EnvironmentKind;
 
-use super::kit::{Kit, cube, sun};
+use super::kit::{Kit, cube, hash, sun};
+use super::people::{self, Arms, Bone, Posture, Side};
 use super::{Environment, Feared, Layer, Look, ParamReader, Placement, Surroundings};
 use crate::audio::Mix;
 use crate::telemetry::Stimulus;
@@ -37,8 +38,10 @@ pub struct View {
 pub enum Part {
     /// Never moved.
     Fixed,
-    /// Listener number n.
+    /// Listener number n: the figure's root, at its hips.
     Listener(u32),
+    /// A bone of listener n.
+    Body(u32, Bone),
     /// The room's floor, scaled by the room's size.
     Hall,
     /// A wall of the room (0 left, 1 right, 2 back, 3 front).
@@ -88,29 +91,18 @@ impl Environment for Speaking {
         let (cloth, frame) = (Color::srgb(0.45, 0.12, 0.12), Color::srgb(0.2, 0.2, 0.22));
         for i in 0..LISTENERS {
             let chair = kit.spawn(commands, cube(0.46, 0.06, 0.44), cloth, Transform::default(), Part::Chair(i), layer);
-            let back = Transform::from_xyz(0.0, 0.28, -0.21);
+            // The back behind the sitter (the chair faces the speaker along −z).
+            let back = Transform::from_xyz(0.0, 0.28, 0.21);
             kit.child(commands, chair, cube(0.46, 0.5, 0.05), cloth, back, Part::Fixed, layer);
             let leg = Transform::from_xyz(0.0, -0.22, 0.0);
             kit.child(commands, chair, cube(0.06, 0.42, 0.06), frame, leg, Part::Fixed, layer);
             commands.entity(chair).insert(Feared);
         }
         for i in 0..LISTENERS {
-            let body = kit.spawn(
-                commands,
-                Capsule3d::new(0.22, 0.6),
-                Color::srgb(0.3, 0.45, 0.6),
-                Transform::default(),
-                Part::Listener(i),
-                layer,
-            );
-            commands.entity(body).insert(Feared);
-            let skin = Color::srgb(0.85, 0.7, 0.6);
-            let head_at = Transform::from_xyz(0.0, 0.55, 0.0);
-            let head = kit.child(commands, body, Sphere::new(0.13).mesh().uv(12, 8), skin, head_at, Part::Fixed, layer);
+            let root =
+                commands.spawn((Transform::default(), Visibility::Visible, Part::Listener(i), Feared, layer)).id();
+            let head = people::spawn(commands, kit, layer, root, people::clothes(i), |b| Part::Body(i, b), Part::Fixed);
             commands.entity(head).insert(Stimulus);
-            // Eyes show where a listener looks.
-            let eyes = Transform::from_xyz(0.0, 0.03, -0.12);
-            kit.child(commands, head, cube(0.14, 0.03, 0.02), Color::srgb(0.05, 0.05, 0.05), eyes, Part::Fixed, layer);
         }
         sun(commands, layer, Vec3::new(-3.0, 8.0, 4.0), 9_000.0);
     }
@@ -138,28 +130,19 @@ impl Environment for Speaking {
             }
             Part::Chair(i) => {
                 let (x, z) = seat(v, i);
-                transform.translation = Vec3::new(x, 0.45 + rake(v, i), z);
+                transform.translation = Vec3::new(x, SEAT_Y + rake(v, i), z);
                 // Turned to face the speaker.
                 transform.rotation = Quat::from_rotation_y((-x).atan2(-z) + PI);
                 i < v.seats.1
             }
             Part::Listener(i) => {
-                let audience = v.audience;
                 let (x, z) = seat(v, i);
-                transform.translation = Vec3::new(x, 0.5 + rake(v, i), z);
-                // The first share of the audience looks at the speaker; the
-                // rest look away; hostile listeners lean back, arms crossed.
-                let attentive = (i as f32) < v.attention * audience as f32;
-                let toward = (-x).atan2(-z) + PI;
-                let away = toward + if i % 2 == 0 { 1.1 } else { -1.1 };
-                let fidget = (t * 0.5 + i as f32).sin() * 0.05;
-                transform.rotation = Quat::from_rotation_y(if attentive { toward + fidget } else { away + fidget })
-                    * Quat::from_rotation_x(-0.25 * v.hostility);
-                if v.questions && i % 7 == 3 {
-                    transform.translation.y += 0.08 * (t * 2.0 + i as f32).sin().max(0.0);
-                }
-                i < audience
+                transform.translation = Vec3::new(x, SEAT_Y + 0.1 + rake(v, i), z);
+                // Facing the speaker, as the chair does.
+                transform.rotation = Quat::from_rotation_y((-x).atan2(-z) + PI);
+                i < v.audience
             }
+            Part::Body(i, bone) => i < v.audience && people::pose(bone, &listener(v, i, t), transform),
         }
     }
 
@@ -171,6 +154,68 @@ impl Environment for Speaking {
         let crowd = (v.audience as f32 / 200.0).sqrt();
         Mix { murmur: crowd * (0.6 + 0.4 * v.hostility), ..Mix::default() }
     }
+}
+
+/// The seat's height over the floor (its cushion's middle), metres.
+const SEAT_Y: f32 = 0.45;
+
+/// Where the speaker's head is, for the listeners' eyes.
+const SPEAKER: Vec3 = Vec3::new(0.0, 1.65, 0.0);
+
+/// How listener `i` sits at time `t`, from the room's mood:
+///
+/// - `attention`: the share who look at the speaker; even they glance away
+///   now and then. The others look at a neighbour, about the room, or down
+///   at a phone.
+/// - `hostility`: the share who sit back with crossed arms, and of those
+///   some whisper to a neighbour.
+/// - `questions`: every seventh listener raises a hand, for a while.
+///
+/// Everyone breathes and shifts their weight, each in their own rhythm.
+fn listener(v: &View, i: u32, t: f32) -> Posture {
+    let r = |n: u64| hash(u64::from(i) + 7, n);
+    let (x, z) = seat(v, i);
+    let facing = (-x).atan2(-z) + PI;
+    let eyes = Vec3::new(x, SEAT_Y + 0.1 + rake(v, i) + people::EYES_OVER_HIPS, z);
+    let at_speaker = people::look_at(eyes, facing, SPEAKER);
+    let neighbour = if i % 2 == 0 { 1.0 } else { -1.0 };
+    let mut p = Posture {
+        seated: true,
+        breath: (t * std::f32::consts::TAU / (3.5 + r(2)) + 6.0 * r(3)).sin(),
+        sway: 0.04 * (t * 0.3 + 6.0 * r(4)).sin(),
+        lean: 0.0,
+        look: at_speaker,
+        arms: Arms::Rest,
+    };
+    let glance = (t * (0.15 + 0.1 * r(5)) + 10.0 * r(6)).sin() > 0.93;
+    if r(0) >= v.attention || glance {
+        match (r(7) * 3.0) as u32 {
+            0 => p.look = Vec2::new(neighbour, -0.1),
+            1 => p.look = Vec2::new(-neighbour * 0.7, 0.3),
+            _ => {
+                p.look = Vec2::new(0.0, -0.55);
+                if !glance {
+                    p.arms = Arms::Phone;
+                }
+            }
+        }
+    }
+    if r(1) < v.hostility {
+        p.lean = 0.22;
+        if p.arms == Arms::Rest {
+            p.arms = Arms::Crossed;
+        }
+        // Whispering: turned and leaning to the neighbour, for a while.
+        if r(8) < 0.4 && (t * 0.2 + 7.0 * r(9)).sin() > 0.3 {
+            p.look = Vec2::new(neighbour * 1.2, -0.05);
+            p.sway = neighbour * 0.12;
+        }
+    }
+    if v.questions && i % 7 == 3 && (t * 0.08 + r(10)).fract() < 0.6 {
+        p.arms = Arms::Raised(Side::Right);
+        p.look = at_speaker;
+    }
+    p
 }
 
 /// Where seat `i` is: rows of the room's width from `speaker_distance_m`
@@ -186,4 +231,41 @@ fn seat(v: &View, i: u32) -> (f32, f32) {
 /// back, so every listener sees the speaker (and the speaker sees them all).
 fn rake(v: &View, i: u32) -> f32 {
     if v.seats.1 > 100 { (i / v.seats.0) as f32 * 0.45 } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(audience: u32, attention: f32, hostility: f32, questions: bool) -> View {
+        View { room_m: 11.0, seats: (8, 32), audience, attention, hostility, questions, speaker_distance_m: 3.0 }
+    }
+
+    /// Over a minute of frames, the share of listener-frames doing `what`.
+    fn share(v: &View, what: impl Fn(&Posture) -> bool) -> f32 {
+        let mut n = 0;
+        for frame in 0..60 {
+            for i in 0..v.audience {
+                n += usize::from(what(&listener(v, i, frame as f32)));
+            }
+        }
+        n as f32 / (60 * v.audience) as f32
+    }
+
+    #[test]
+    fn the_rooms_mood_shows_in_how_listeners_sit() {
+        let looks_at_speaker =
+            |v: &View| share(v, |p| p.look.x.abs() < 0.5 && p.look.y > -0.3 && !matches!(p.arms, Arms::Phone));
+        let (warm, cold) = (room(32, 1.0, 0.0, false), room(32, 0.2, 0.8, false));
+        assert!(looks_at_speaker(&warm) > 0.85, "attentive: {}", looks_at_speaker(&warm));
+        assert!(looks_at_speaker(&cold) < 0.4, "inattentive: {}", looks_at_speaker(&cold));
+        let crossed = |v: &View| share(v, |p| p.arms == Arms::Crossed);
+        assert_eq!(crossed(&warm), 0.0);
+        assert!(crossed(&cold) > 0.3, "hostile listeners cross their arms: {}", crossed(&cold));
+        assert!(share(&cold, |p| p.lean > 0.1) > 0.6, "and lean back");
+        assert!(share(&cold, |p| p.arms == Arms::Phone) > 0.1, "some look at their phones");
+        let raised = |v: &View| share(v, |p| matches!(p.arms, Arms::Raised(_)));
+        assert_eq!(raised(&warm), 0.0);
+        assert!(raised(&room(32, 1.0, 0.0, true)) > 0.05, "questions raise hands");
+    }
 }

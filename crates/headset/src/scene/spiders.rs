@@ -106,7 +106,7 @@ impl Environment for Spiders {
     /// Seated at the table, looking down the table: the hands resting on it
     /// at the bottom of the view, its far end at the top.
     fn placement() -> Placement {
-        Placement::seated(Vec3::new(0.0, 1.2, 0.15), Vec3::new(0.0, 0.75, -1.0))
+        Placement::seated(Vec3::new(0.0, 1.2, 0.15), Vec3::new(0.0, 0.77, -0.45))
     }
 
     fn spawn(commands: &mut Commands, kit: &mut Kit, layer: Layer) {
@@ -395,9 +395,10 @@ fn cells(v: &View) -> [(Vec3, f32); SPIDERS as usize] {
         }
         return out;
     }
-    // Wander far when active, less when crowded.
+    // Wander far when active, less when crowded (twenty at the hands are
+    // a crowd).
     let size = v.size_m.max(0.001);
-    let wander = (size * (0.5 + 2.0 * v.activity)).min(0.3 / (n as f32).sqrt()).max(size);
+    let wander = (size * (0.5 + 2.0 * v.activity)).min(0.2 / (n as f32).sqrt()).max(size / 2.0);
     let spacing = 2.0 * (radius + wander);
     let hands = Vec3::new(0.0, TABLE_TOP, HANDS_Z);
     let centre = hands - Vec3::Z * v.distance_m;
@@ -479,14 +480,7 @@ pub mod gait {
         (k + usize::from(side > 0.0)) % 2
     }
 
-    /// A number in [0, 1) from a seed and a counter (SplitMix64).
-    pub fn hash(seed: u64, n: u64) -> f32 {
-        let mut z = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(n).wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 40) as f32 / (1u64 << 24) as f32
-    }
+    pub use super::super::kit::hash;
 
     /// Bouts in a repeating plan: a pause, a walk or a dart each.
     const BOUTS: u64 = 12;
