@@ -140,7 +140,8 @@ impl Plugin for XrPlugin {
             .add_systems(PreUpdate, sync_actions.before(OxrActionSetSyncSet).run_if(openxr_session_running))
             .add_systems(
                 Update,
-                (controllers.run_if(openxr_session_running), hands_tracked).in_set(HeadsetSystems::Input),
+                (controllers.run_if(openxr_session_running), hands_tracked, show_hands.after(hands_tracked))
+                    .in_set(HeadsetSystems::Input),
             )
             .add_oxr_event_handler(session_state);
     }
@@ -243,15 +244,61 @@ fn sync_actions(actions: Option<Res<Actions>>, mut sync: MessageWriter<OxrSyncAc
 }
 
 /// The controllers' grip poses, tracked as [`Hand`] entities.
-fn spawn_hands(actions: Option<Res<Actions>>, session: Res<OxrSession>, mut commands: Commands) {
+/// Each hand's grip pose as a tracked space, with a controller drawn in
+/// it (seeing one's own hands raises presence: Peperkorn et al. 2016):
+/// hidden until the runtime tracks it, and again whenever it loses it.
+fn spawn_hands(
+    actions: Option<Res<Actions>>,
+    session: Res<OxrSession>,
+    meshes: Option<ResMut<Assets<Mesh>>>,
+    materials: Option<ResMut<Assets<StandardMaterial>>>,
+    mut commands: Commands,
+) {
     let Some(actions) = actions else { return };
+    let model = meshes.zip(materials).map(|(mut meshes, mut materials)| {
+        let shell = materials.add(StandardMaterial {
+            base_color: Color::srgb(0.16, 0.16, 0.18),
+            perceptual_roughness: 0.5,
+            ..default()
+        });
+        let ring = materials.add(StandardMaterial { base_color: Color::srgb(0.75, 0.76, 0.8), ..default() });
+        // The grip runs along −z from the palm, tilted forward; the
+        // tracking ring sits over the knuckles.
+        let grip = meshes.add(Capsule3d::new(0.02, 0.09).mesh().latitudes(6).longitudes(12).build());
+        let top = meshes.add(Torus::new(0.03, 0.045).mesh().minor_resolution(6).major_resolution(16).build());
+        (shell, ring, grip, top)
+    });
     for (action, hand) in [(&actions.left, Hand::Left), (&actions.right, Hand::Right)] {
         match session.create_action_space(action, openxr::Path::NULL, Isometry3d::IDENTITY) {
             Ok(space) => {
-                commands.spawn((space, hand, XrTracker, Untracked));
+                let id = commands.spawn((space, hand, XrTracker, Untracked, Visibility::Hidden)).id();
+                if let Some((shell, ring, grip, top)) = &model {
+                    let tilt = Quat::from_rotation_x(-0.6);
+                    commands.spawn((
+                        Mesh3d(grip.clone()),
+                        MeshMaterial3d(shell.clone()),
+                        Transform::from_rotation(tilt),
+                        ChildOf(id),
+                    ));
+                    commands.spawn((
+                        Mesh3d(top.clone()),
+                        MeshMaterial3d(ring.clone()),
+                        Transform::from_xyz(0.0, 0.04, -0.05).with_rotation(tilt),
+                        ChildOf(id),
+                    ));
+                }
             }
             Err(e) => warn!("xr: no pose for the {hand:?} hand ({e})"),
         }
+    }
+}
+
+/// A controller shows only while it is tracked: before its first pose it
+/// would sit at the tracking origin, and when tracking is lost the runtime
+/// leaves it where it was last seen.
+fn show_hands(mut hands: Query<(&mut Visibility, Has<Untracked>), With<Hand>>) {
+    for (mut visibility, untracked) in &mut hands {
+        visibility.set_if_neq(if untracked { Visibility::Hidden } else { Visibility::Inherited });
     }
 }
 

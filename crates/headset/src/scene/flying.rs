@@ -3,6 +3,8 @@
 //! clouds, a storm or the night; turbulence shakes the cabin (never the
 //! patient's head); an anxious neighbour fidgets and turns to them.
 
+use std::f32::consts::FRAC_PI_2;
+
 use bevy::prelude::*;
 use scenario::EnvironmentKind;
 
@@ -27,6 +29,8 @@ const SEATS_X: [f32; 6] = [-1.3, -0.85, -0.4, 0.4, 0.85, 1.3];
 pub struct View {
     /// Nose up or down with the phase of the flight, radians.
     pitch: f32,
+    /// At the gate or taxiing: the tarmac and the terminal outside.
+    on_ground: bool,
     /// How hard the engines work in this phase, 0 to 1.
     thrust: f32,
     turbulence: f32,
@@ -63,7 +67,13 @@ pub enum Part {
     /// The cabin that turbulence shakes.
     Cabin,
     /// A window pane showing this outside.
-    Pane(Outside),
+    /// Cloud n, drifting past below and beside the aircraft: white, or
+    /// dark in a storm.
+    Cloud(u32, bool),
+    /// The ground: tarmac at the gate, land far below in flight.
+    Ground,
+    /// The terminal, seen from the gate and the taxiway.
+    Terminal,
     /// Passenger number n.
     Passenger(u32),
     /// A bone of passenger n.
@@ -80,7 +90,9 @@ impl Environment for Flying {
     type Part = Part;
 
     fn view(p: &mut ParamReader) -> View {
-        let (pitch, thrust) = match p.choice("phase") {
+        let phase = p.choice("phase");
+        let on_ground = matches!(phase, "gate" | "boarding" | "taxi");
+        let (pitch, thrust) = match phase {
             "gate" => (0.0, 0.1),
             "boarding" => (0.0, 0.25),
             "taxi" => (0.0, 0.5),
@@ -100,6 +112,7 @@ impl Environment for Flying {
         let weather = p.choice("weather");
         View {
             pitch,
+            on_ground,
             thrust,
             turbulence,
             occupancy,
@@ -129,10 +142,53 @@ impl Environment for Flying {
         kit.child(commands, cabin, cube(3.6, 0.1, 30.0), Color::srgb(0.3, 0.3, 0.35), floor, Part::Fixed, layer);
         let ceiling = Transform::from_xyz(0.0, 2.2, -10.0);
         kit.child(commands, cabin, cube(3.6, 0.1, 30.0), Color::srgb(0.9, 0.9, 0.88), ceiling, Part::Fixed, layer);
-        for x in [-1.85, 1.85] {
-            let wall = Transform::from_xyz(x, 1.1, -10.0);
-            kit.child(commands, cabin, cube(0.1, 2.2, 30.0), Color::srgb(0.88, 0.88, 0.85), wall, Part::Fixed, layer);
+        // The right wall is whole; the left has a window in every row:
+        // a wall under and over the windows, pillars between them.
+        let lining = Color::srgb(0.88, 0.88, 0.85);
+        let wall = Transform::from_xyz(1.85, 1.1, -10.0);
+        kit.child(commands, cabin, cube(0.1, 2.2, 30.0), lining, wall, Part::Fixed, layer);
+        let below = Transform::from_xyz(-1.85, 0.55, -10.0);
+        kit.child(commands, cabin, cube(0.1, 1.1, 30.0), lining, below, Part::Fixed, layer);
+        let above = Transform::from_xyz(-1.85, 1.85, -10.0);
+        kit.child(commands, cabin, cube(0.1, 0.7, 30.0), lining, above, Part::Fixed, layer);
+        for row in 0..16 {
+            let pillar = Transform::from_xyz(-1.85, 1.3, 1.0 - row as f32 * 0.85 + 0.425);
+            kit.child(commands, cabin, cube(0.1, 0.4, 0.6), lining, pillar, Part::Fixed, layer);
         }
+        // Outside: the wing and its engine, fixed to the cabin.
+        let white = Color::srgb(0.86, 0.87, 0.9);
+        let wing = Transform::from_xyz(-9.0, 0.35, -4.5)
+            .with_rotation(Quat::from_rotation_y(-0.3) * Quat::from_rotation_z(0.07));
+        kit.child(commands, cabin, cube(14.0, 0.3, 3.6), white, wing, Part::Fixed, layer);
+        let tip = Transform::from_xyz(-15.8, 1.2, -6.7).with_rotation(Quat::from_rotation_y(-0.3));
+        kit.child(commands, cabin, cube(0.15, 1.6, 1.2), white, tip, Part::Fixed, layer);
+        let nacelle = Transform::from_xyz(-6.0, -0.6, -3.6).with_rotation(Quat::from_rotation_x(FRAC_PI_2));
+        kit.child(commands, cabin, Cylinder::new(0.9, 3.6), Color::srgb(0.75, 0.76, 0.8), nacelle, Part::Fixed, layer);
+        // Clouds, the ground and the terminal stay in the world: the cabin
+        // shakes against them, as a real one does.
+        for i in 0..CLOUDS {
+            for storm in [false, true] {
+                let colour = if storm { Color::srgb(0.35, 0.36, 0.4) } else { Color::srgb(0.95, 0.95, 0.97) };
+                kit.spawn(
+                    commands,
+                    Sphere::new(1.0).mesh().uv(10, 6),
+                    colour,
+                    Transform::default(),
+                    Part::Cloud(i, storm),
+                    layer,
+                );
+            }
+        }
+        kit.spawn(
+            commands,
+            cube(20_000.0, 1.0, 20_000.0),
+            Color::srgb(0.3, 0.32, 0.3),
+            Transform::default(),
+            Part::Ground,
+            layer,
+        );
+        let terminal = Transform::from_xyz(-70.0, 4.0, -20.0);
+        kit.spawn(commands, cube(20.0, 12.0, 160.0), Color::srgb(0.6, 0.62, 0.66), terminal, Part::Terminal, layer);
         // Overhead bins along both sides, and the carpet of the aisle.
         for x in [-1.55, 1.55] {
             let bins = Transform::from_xyz(x, 1.9, -10.0);
@@ -140,13 +196,6 @@ impl Environment for Flying {
         }
         let aisle = Transform::from_xyz(0.0, 0.06, -10.0);
         kit.child(commands, cabin, cube(0.6, 0.02, 30.0), Color::srgb(0.32, 0.2, 0.28), aisle, Part::Fixed, layer);
-        let panes = [
-            (Outside::Clear, Color::srgb(0.6, 0.8, 1.0)),
-            (Outside::Cloudy, Color::srgb(0.88, 0.9, 0.92)),
-            (Outside::Storm, Color::srgb(0.28, 0.3, 0.34)),
-            (Outside::Night, Color::srgb(0.02, 0.03, 0.08)),
-            (Outside::NightStorm, Color::srgb(0.13, 0.12, 0.18)),
-        ];
         for row in 0..15 {
             let z = 1.0 - row as f32 * 0.85;
             for x in SEATS_X {
@@ -168,27 +217,26 @@ impl Environment for Flying {
                 .spawn((window, Visibility::Visible, Part::Fixed, Stimulus, Feared, layer, ChildOf(cabin)))
                 .id();
             // A lighter plastic surround, as on an airliner's wall.
-            let surround = Transform::from_xyz(-0.012, 0.0, 0.0);
-            kit.child(
-                commands,
-                anchor,
-                cube(0.02, 0.5, 0.38),
-                Color::srgb(0.95, 0.95, 0.93),
-                surround,
-                Part::Fixed,
-                layer,
-            );
-            for (outside, colour) in panes {
-                kit.child(
-                    commands,
-                    anchor,
-                    cube(0.02, 0.35, 0.25),
-                    colour,
-                    Transform::default(),
-                    Part::Pane(outside),
-                    layer,
-                );
+            // A lighter plastic bezel round the opening, rounded off at the
+            // corners, as on an airliner's wall.
+            let plastic = Color::srgb(0.95, 0.95, 0.93);
+            for (y, z, h, w) in
+                [(0.2, 0.0, 0.04, 0.3), (-0.2, 0.0, 0.04, 0.3), (0.0, 0.14, 0.36, 0.04), (0.0, -0.14, 0.36, 0.04)]
+            {
+                let bar = Transform::from_xyz(0.03, y, z);
+                kit.child(commands, anchor, cube(0.04, h, w), plastic, bar, Part::Fixed, layer);
             }
+            for (y, z) in [(0.16, 0.1), (0.16, -0.1), (-0.16, 0.1), (-0.16, -0.1)] {
+                let corner = Transform::from_xyz(0.03, y, z).with_rotation(Quat::from_rotation_x(if y * z > 0.0 {
+                    0.8
+                } else {
+                    -0.8
+                }));
+                kit.child(commands, anchor, cube(0.04, 0.04, 0.09), plastic, corner, Part::Fixed, layer);
+            }
+            // Glass, so that the wing, the clouds and the weather show.
+            let glass = Color::srgba(0.8, 0.88, 0.95, 0.12);
+            kit.child(commands, anchor, cube(0.02, 0.35, 0.25), glass, Transform::default(), Part::Fixed, layer);
         }
         // Passengers, seated, in seats scattered through the cabin so that a
         // half-full flight is half full everywhere. Row 0 is the patient's.
@@ -225,7 +273,20 @@ impl Environment for Flying {
                 transform.translation.z = (v.row as f32 - 12.0) * -0.02;
                 true
             }
-            Part::Pane(outside) => outside == v.outside,
+            Part::Cloud(i, storm) => {
+                let shown = match v.outside {
+                    Outside::Cloudy | Outside::Night => !storm,
+                    Outside::Storm | Outside::NightStorm => storm,
+                    Outside::Clear => false,
+                };
+                *transform = cloud(i, v, t);
+                shown
+            }
+            Part::Ground => {
+                transform.translation.y = if v.on_ground { -3.3 } else { -2500.0 };
+                true
+            }
+            Part::Terminal => v.on_ground,
             Part::Passenger(i) => {
                 // Nobody sits in the patient's own seat, nor in the anxious
                 // neighbour's when there is one.
@@ -272,6 +333,23 @@ impl Environment for Flying {
         let engine = (v.thrust * (0.4 + 0.6 * v.engine_noise) + 0.3 * v.turbulence).min(1.0);
         Mix { engine, murmur: 0.4 * v.occupancy, ..Mix::default() }
     }
+}
+
+/// Clouds outside.
+const CLOUDS: u32 = 40;
+
+/// Cloud `i` at time `t`: a flattened puff beside and below the aircraft,
+/// drifting back past the windows as the aircraft flies (slowly on the
+/// ground, where they are far overhead).
+fn cloud(i: u32, v: &View, t: f32) -> Transform {
+    let r = |n: u64| hash(u64::from(i) + 900, n);
+    let span = 1600.0;
+    let speed = if v.on_ground { 2.0 } else { 70.0 };
+    let z = (r(0) * span + speed * t).rem_euclid(span) - span / 2.0;
+    let x = -30.0 - 500.0 * r(1);
+    let y = if v.on_ground { 600.0 + 200.0 * r(2) } else { -180.0 + 200.0 * r(2) };
+    let size = 15.0 + 35.0 * r(3);
+    Transform::from_xyz(x, y, z).with_scale(Vec3::new(size * 1.6, size * 0.45, size))
 }
 
 /// A seated passenger's hips over the cabin floor, metres.

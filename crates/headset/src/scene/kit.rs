@@ -81,6 +81,22 @@ impl<'w> Kit<'w> {
         Some(material.clone())
     }
 
+    /// Brushed steel of this colour: metallic, half rough, so that it
+    /// mirrors the light around it dimly. `None` headless.
+    pub fn steel(&mut self, color: Color) -> Option<Handle<StandardMaterial>> {
+        let materials = self.materials.as_mut()?;
+        let key = (color.to_linear().to_f32_array().map(f32::to_bits), [u32::MAX, 0]);
+        let material = self.facade_cache.entry(key).or_insert_with(|| {
+            materials.add(StandardMaterial {
+                base_color: color,
+                metallic: 0.85,
+                perceptual_roughness: 0.38,
+                ..default()
+            })
+        });
+        Some(material.clone())
+    }
+
     /// Spawns a part drawn with `material` (from [`Kit::facade`]) when there
     /// is a renderer.
     pub fn spawn_with(

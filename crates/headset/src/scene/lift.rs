@@ -69,7 +69,11 @@ pub enum Part {
     /// A wall: 0 left, 1 right, 2 back, 3 front.
     Wall(u8),
     /// The doors.
-    Doors,
+    Doors(u8),
+    /// A handrail along the left (0) or right (1) wall.
+    Handrail(u8),
+    /// The button panel beside the doors.
+    Buttons,
     /// Person number n: the figure's root, at its hips.
     Person(u32),
     /// A bone of person n.
@@ -107,14 +111,50 @@ impl Environment for Lift {
         kit.spawn(commands, cube(6.0, 0.1, 6.0), Color::srgb(0.3, 0.3, 0.32), floor, Part::Fixed, layer);
         let ceiling = Transform::from_xyz(0.0, 2.35, 0.0);
         kit.spawn(commands, cube(6.0, 0.1, 6.0), Color::srgb(0.75, 0.75, 0.72), ceiling, Part::Fixed, layer);
+        // Brushed steel walls and doors.
+        let steel = kit.steel(Color::srgb(0.72, 0.7, 0.66));
         for w in 0..4u8 {
-            let steel = Color::srgb(0.62, 0.6, 0.56);
-            let id = kit.spawn(commands, cube(1.0, 2.4, 1.0), steel, Transform::default(), Part::Wall(w), layer);
+            let id = kit.spawn_with(
+                commands,
+                cube(1.0, 2.4, 1.0),
+                steel.clone(),
+                Transform::default(),
+                Part::Wall(w),
+                layer,
+            );
             commands.entity(id).insert((Stimulus, Feared));
         }
-        let doors = Color::srgb(0.7, 0.72, 0.75);
-        let doors = kit.spawn(commands, cube(1.0, 2.2, 0.05), doors, Transform::default(), Part::Doors, layer);
-        commands.entity(doors).insert(Feared);
+        let doors = kit.steel(Color::srgb(0.78, 0.79, 0.8));
+        for side in 0..2u8 {
+            let leaf = kit.spawn_with(
+                commands,
+                cube(1.0, 2.2, 0.05),
+                doors.clone(),
+                Transform::default(),
+                Part::Doors(side),
+                layer,
+            );
+            commands.entity(leaf).insert(Feared);
+        }
+        // A handrail along each side wall, and the button panel by the doors.
+        for side in 0..2u8 {
+            let rail = Color::srgb(0.55, 0.55, 0.57);
+            kit.spawn(commands, cube(0.04, 0.04, 1.0), rail, Transform::default(), Part::Handrail(side), layer);
+        }
+        let panel = kit.spawn(
+            commands,
+            cube(0.02, 0.5, 0.16),
+            Color::srgb(0.2, 0.2, 0.22),
+            Transform::default(),
+            Part::Buttons,
+            layer,
+        );
+        for b in 0..8 {
+            let at = Transform::from_xyz(-0.012, 0.18 - (b / 2) as f32 * 0.1, -0.035 + (b % 2) as f32 * 0.07)
+                .with_rotation(Quat::from_rotation_z(FRAC_PI_2));
+            let lit = if b == 0 { Color::srgb(1.0, 0.75, 0.3) } else { Color::srgb(0.75, 0.75, 0.78) };
+            kit.child(commands, panel, Cylinder::new(0.018, 0.01), lit, at, Part::Fixed, layer);
+        }
         let panel = Color::srgb(0.05, 0.05, 0.06);
         kit.spawn(commands, cube(INDICATOR_M, 0.08, 0.02), panel, Transform::default(), Part::Indicator, layer);
         let lit = Color::srgb(1.0, 0.55, 0.1);
@@ -148,10 +188,22 @@ impl Environment for Lift {
                 // The front wall is the door frame; its middle is the doors.
                 w != 3 || !v.doors_open
             }
-            Part::Doors => {
-                transform.translation = Vec3::new(0.0, 1.1, front + 0.02);
-                transform.scale.x = wd * 0.6;
+            Part::Doors(side) => {
+                // Two leaves meeting in the middle, a seam between them.
+                let s = if side == 0 { -1.0 } else { 1.0 };
+                transform.translation = Vec3::new(s * (wd * 0.15 + 0.004), 1.1, front + 0.02);
+                transform.scale.x = wd * 0.3 - 0.008;
                 !v.doors_open
+            }
+            Part::Handrail(side) => {
+                let s = if side == 0 { -1.0 } else { 1.0 };
+                transform.translation = Vec3::new(s * (wd / 2.0 - 0.06), 0.92, -dp / 2.0 + 0.5);
+                transform.scale.z = dp * 0.8;
+                true
+            }
+            Part::Buttons => {
+                transform.translation = Vec3::new(wd / 2.0 - 0.035, 1.15, front + 0.3);
+                true
             }
             Part::Indicator => {
                 transform.translation = Vec3::new(0.0, 2.22, front + 0.05);
