@@ -201,6 +201,45 @@ fn screenshot(
     };
 }
 
+/// What the window's camera draws this frame, counted from what Bevy
+/// found visible to it: the triangles of its meshes, and its batches (one
+/// per distinct mesh and material, which Bevy draws as one instanced
+/// call; shadow passes, the sky and the overlay not counted). A GPU's
+/// cost grows with both, so they stand in for frame time where there is
+/// no GPU to time.
+#[derive(bevy::ecs::system::SystemParam)]
+pub struct DrawCounts<'w, 's> {
+    cameras: Query<'w, 's, &'static bevy::camera::visibility::VisibleEntities, With<Camera3d>>,
+    parts: Query<'w, 's, (&'static Mesh3d, &'static MeshMaterial3d<StandardMaterial>)>,
+    meshes: Option<Res<'w, Assets<Mesh>>>,
+}
+
+impl std::fmt::Debug for DrawCounts<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DrawCounts").finish_non_exhaustive()
+    }
+}
+
+impl DrawCounts<'_, '_> {
+    /// Batches (draw calls) and triangles in view.
+    pub fn now(&self) -> (usize, u64) {
+        let Some(meshes) = self.meshes.as_ref() else { return (0, 0) };
+        let mut batches = std::collections::HashSet::new();
+        let mut triangles = 0u64;
+        for visible in &self.cameras {
+            for entity in visible.iter(std::any::TypeId::of::<Mesh3d>()) {
+                let Ok((mesh, material)) = self.parts.get(*entity) else { continue };
+                batches.insert((mesh.0.id(), material.0.id()));
+                triangles += meshes.get(&mesh.0).map_or(0, |m| match m.try_indices_option() {
+                    Ok(Some(indices)) => indices.len() as u64 / 3,
+                    _ => m.count_vertices() as u64 / 3,
+                });
+            }
+        }
+        (batches.len(), triangles)
+    }
+}
+
 /// Where the gallery is: the step in view, frames at it, and the picture
 /// being saved.
 #[derive(Debug, Default)]
@@ -216,6 +255,7 @@ fn gallery(
     setting: Res<Gallery>,
     mut at: Local<GalleryAt>,
     mut drive: ResMut<Drive>,
+    counts: DrawCounts,
     mut commands: Commands,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -239,6 +279,8 @@ fn gallery(
     drive.set_if_neq(Drive { level: at.step as f64, safe_blend: 0.0 });
     at.frames += 1;
     if at.frames >= setting.frames {
+        let (batches, triangles) = counts.now();
+        println!("step {} draws {batches} triangles {triangles}", at.step);
         let flag = Arc::new(AtomicBool::new(false));
         let done = flag.clone();
         let mut save = save_to_disk(setting.dir.join(format!("step-{:02}.png", at.step)));
@@ -251,10 +293,12 @@ fn gallery(
 }
 
 /// Frame times from the real clock; prints `frames N mean_ms X p50_ms X
-/// p95_ms X max_ms X` on standard output, then quits.
+/// p95_ms X max_ms X draws N triangles N` ([`DrawCounts`] of the last
+/// frame) on standard output, then quits.
 fn measure(
     time: Res<Time<Real>>,
     setting: Res<Measure>,
+    counts: DrawCounts,
     mut seen: Local<u32>,
     mut times: Local<Vec<f64>>,
     mut exit: MessageWriter<AppExit>,
@@ -269,8 +313,9 @@ fn measure(
         sorted.sort_by(f64::total_cmp);
         let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
         let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
+        let (batches, triangles) = counts.now();
         println!(
-            "frames {} mean_ms {mean:.2} p50_ms {:.2} p95_ms {:.2} max_ms {:.2}",
+            "frames {} mean_ms {mean:.2} p50_ms {:.2} p95_ms {:.2} max_ms {:.2} draws {batches} triangles {triangles}",
             sorted.len(),
             at(0.5),
             at(0.95),

@@ -668,7 +668,7 @@ fn bench_scenes(args: &[String]) -> Result {
     let base = baseline.map(|rev| build_baseline(&rev, &aside).map(|exe| (rev, exe))).transpose()?;
     run("build of trinvis-headset", cargo().args(["build", "--locked", "--package", "trinvis-headset"]))?;
     let exe = target_dir().join("debug/trinvis-headset");
-    let time = |exe: &Path, scene: &str, level: usize, full: bool, frames: &str| -> Result<(f64, f64)> {
+    let time = |exe: &Path, scene: &str, level: usize, full: bool, frames: &str| -> Result<(f64, f64, f64, f64)> {
         let file = root().join("scenarios").join(format!("{scene}.ron"));
         let mut command = if xvfb {
             let mut c = Command::new("xvfb-run");
@@ -692,14 +692,15 @@ fn bench_scenes(args: &[String]) -> Result {
             let mut words = line.split_whitespace();
             words.find(|w| *w == name).and_then(|_| words.next()).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
         };
-        Ok((field("mean_ms"), field("p95_ms")))
+        // A baseline from before the counts prints none: NaN.
+        Ok((field("mean_ms"), field("p95_ms"), field("draws"), field("triangles")))
     };
     println!("\n==> frame time per scene, hardest step, milliseconds: mean (p95)");
     let (left, right) = match &base {
         Some((rev, _)) => (format!("{rev} (software)"), "this tree (software)"),
         None => ("1280x720 MSAA".to_owned(), "software settings"),
     };
-    println!("{:<18} {left:>22} {right:>22} {:>8}", "scene", "ratio");
+    println!("{:<18} {left:>22} {right:>22} {:>8} {:>7} {:>10}", "scene", "ratio", "draws", "triangles");
     let mut worst: f64 = 0.0;
     for scene in ["heights", "spiders", "public-speaking", "flying", "claustrophobia", "safe-place"] {
         let file = root().join("scenarios").join(format!("{scene}.ron"));
@@ -716,7 +717,7 @@ fn bench_scenes(args: &[String]) -> Result {
                     old.push(time(base, scene, level, false, "100")?);
                     new.push(time(&exe, scene, level, false, "100")?);
                 }
-                let median = |mut runs: Vec<(f64, f64)>| {
+                let median = |mut runs: Vec<(f64, f64, f64, f64)>| {
                     runs.sort_by(|a, b| a.0.total_cmp(&b.0));
                     runs[runs.len() / 2]
                 };
@@ -727,10 +728,12 @@ fn bench_scenes(args: &[String]) -> Result {
         let ratio = if base.is_some() { b.0 / a.0 } else { a.0 / b.0 };
         worst = worst.max(ratio);
         println!(
-            "{scene:<18} {:>22} {:>22} {:>7.2}x",
+            "{scene:<18} {:>22} {:>22} {:>7.2}x {:>7} {:>10}",
             format!("{:.1} ({:.1})", a.0, a.1),
             format!("{:.1} ({:.1})", b.0, b.1),
-            ratio
+            ratio,
+            b.2,
+            b.3
         );
     }
     if base.is_some() {
@@ -738,6 +741,7 @@ fn bench_scenes(args: &[String]) -> Result {
     } else {
         println!("  (the ratio is how much faster the software settings draw the same scene)");
     }
+    println!("  (draws and triangles: what the camera draws at the hardest step, this tree, software settings)");
     Ok(())
 }
 
@@ -759,6 +763,15 @@ fn screenshots() -> Result {
         .filter(|p| p.extension().is_some_and(|e| e == "ron"))
         .collect();
     files.sort();
+    let mut index = String::from(
+        "# Gallery: every step of every scenario\n\n\
+         Made by `cargo xtask screenshots` (`./x screenshots`): the headset's window on the software tier \
+         (640x360, lavapipe under Xvfb), from the patient's default head pose, after 20 frames at the step, \
+         without the status line.\n\n\
+         Draw calls and triangles are what the camera draws at that moment: the meshes Bevy found visible \
+         to it, their triangles, and one draw per distinct mesh and material (Bevy draws each such batch \
+         as one instanced call; shadow passes not counted).\n",
+    );
     for file in files {
         let stem = file.file_stem().unwrap_or_default().to_string_lossy().into_owned();
         let out = root().join("docs/screenshots").join(&stem);
@@ -779,10 +792,36 @@ fn screenshots() -> Result {
             .arg("--gallery")
             .arg(&out)
             .env("WGPU_BACKEND", "vulkan");
-        run(&format!("gallery of {stem}"), &mut command)?;
+        println!("\n==> gallery of {stem}\n    {}", show(&command));
+        let output = command.output().map_err(|e| format!("{}: {e}", show(&command)))?;
+        if !output.status.success() {
+            return Err(format!(
+                "gallery of {stem} failed ({})\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        // `step N draws D triangles T`, one line per picture.
+        let mut rows = Vec::new();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let ["step", n, "draws", d, "triangles", t] = words[..] {
+                rows.push((n.parse::<u32>().unwrap_or(0), d.to_owned(), t.to_owned()));
+            }
+        }
         let pictures = std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
+        if pictures == 0 || pictures != rows.len() {
+            return Err(format!("gallery of {stem}: {pictures} pictures, {} counted steps", rows.len()));
+        }
         println!("{stem}: {pictures} pictures in {}", out.display());
+        index.push_str(&format!("\n## {stem}\n\n| step | picture | draw calls | triangles |\n|---|---|---|---|\n"));
+        for (n, draws, triangles) in rows {
+            index.push_str(&format!("| {n} | ![{stem} step {n}]({stem}/step-{n:02}.png) | {draws} | {triangles} |\n"));
+        }
     }
+    let page = root().join("docs/screenshots/gallery.md");
+    std::fs::write(&page, index).map_err(|e| format!("{}: {e}", page.display()))?;
+    println!("\nthe gallery's index: {}", page.display());
     Ok(())
 }
 
