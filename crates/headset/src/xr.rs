@@ -504,3 +504,26 @@ pub fn display_timing(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A controller is drawn only while its hand is tracked: hidden before
+    /// the first pose, shown once tracked, hidden again when lost.
+    #[test]
+    fn a_controller_shows_only_while_tracked() {
+        let mut app = App::new();
+        app.add_systems(Update, show_hands);
+        let hand = app.world_mut().spawn((Hand::Left, Untracked, Visibility::Hidden)).id();
+        let seen = |app: &App| *app.world().get::<Visibility>(hand).unwrap();
+        app.update();
+        assert_eq!(seen(&app), Visibility::Hidden);
+        app.world_mut().entity_mut(hand).remove::<Untracked>();
+        app.update();
+        assert_eq!(seen(&app), Visibility::Inherited);
+        app.world_mut().entity_mut(hand).insert(Untracked);
+        app.update();
+        assert_eq!(seen(&app), Visibility::Hidden);
+    }
+}
