@@ -183,7 +183,7 @@ fn window_texture() -> Image {
             // Sky reflected at the top of the pane, darker below.
             let t = (y - 8) as f32 / 16.0;
             [0.05 + 0.06 * (1.0 - t), 0.07 + 0.07 * (1.0 - t), 0.1 + 0.08 * (1.0 - t)]
-        } else if frame_x && frame_y || (frame_x && y == 25) {
+        } else if frame_x && (frame_y || y == 25) {
             [0.55, 0.55, 0.55]
         } else {
             [0.8, 0.8, 0.8]

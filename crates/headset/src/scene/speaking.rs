@@ -178,7 +178,7 @@ fn listener(v: &View, i: u32, t: f32) -> Posture {
     let facing = (-x).atan2(-z) + PI;
     let eyes = Vec3::new(x, SEAT_Y + 0.1 + rake(v, i) + people::EYES_OVER_HIPS, z);
     let at_speaker = people::look_at(eyes, facing, SPEAKER);
-    let neighbour = if i % 2 == 0 { 1.0 } else { -1.0 };
+    let neighbour = if i.is_multiple_of(2) { 1.0 } else { -1.0 };
     let mut p = Posture {
         seated: true,
         breath: (t * std::f32::consts::TAU / (3.5 + r(2)) + 6.0 * r(3)).sin(),
