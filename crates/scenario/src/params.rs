@@ -313,6 +313,7 @@ const LIFT: &[ParamSpec] = &[
     number("light", 0.0, 1.0, 1.0, "brightness, 0 = dark, 1 = bright"),
     flag("doors_open", true, "the doors stay open"),
     flag("stops_between_floors", false, "the car halts between floors for a while"),
+    flag("flicker", false, "the car's light flickers"),
 ];
 
 const SAFE: &[ParamSpec] = &[

@@ -133,7 +133,7 @@ impl Environment for Flying {
 
     /// Seated, looking past the seat row ahead towards the windows.
     fn placement() -> Placement {
-        Placement::seated(Vec3::new(0.0, 1.15, 0.0), Vec3::new(-0.8, 1.1, -3.0))
+        Placement::seated(Vec3::new(0.0, 1.15, 0.0), Vec3::new(-1.5, 1.0, -2.2))
     }
 
     fn spawn(commands: &mut Commands, kit: &mut Kit, layer: Layer) {
@@ -152,17 +152,19 @@ impl Environment for Flying {
         let above = Transform::from_xyz(-1.85, 1.85, -10.0);
         kit.child(commands, cabin, cube(0.1, 0.7, 30.0), lining, above, Part::Fixed, layer);
         for row in 0..16 {
-            let pillar = Transform::from_xyz(-1.85, 1.3, 1.0 - row as f32 * 0.85 + 0.425);
+            let pillar = Transform::from_xyz(-1.85, 1.3, 1.0 - WINDOW_AHEAD - row as f32 * 0.85 + 0.425);
             kit.child(commands, cabin, cube(0.1, 0.4, 0.6), lining, pillar, Part::Fixed, layer);
         }
         // Outside: the wing and its engine, fixed to the cabin.
         let white = Color::srgb(0.86, 0.87, 0.9);
-        let wing = Transform::from_xyz(-9.0, 0.35, -4.5)
+        // The wing root spans the rows just ahead of the patient's, so the
+        // window seat looks out over it.
+        let wing = Transform::from_xyz(-9.0, 0.85, -2.4)
             .with_rotation(Quat::from_rotation_y(-0.3) * Quat::from_rotation_z(0.07));
         kit.child(commands, cabin, cube(14.0, 0.3, 3.6), white, wing, Part::Fixed, layer);
-        let tip = Transform::from_xyz(-15.8, 1.2, -6.7).with_rotation(Quat::from_rotation_y(-0.3));
+        let tip = Transform::from_xyz(-15.8, 1.7, -4.6).with_rotation(Quat::from_rotation_y(-0.3));
         kit.child(commands, cabin, cube(0.15, 1.6, 1.2), white, tip, Part::Fixed, layer);
-        let nacelle = Transform::from_xyz(-6.0, -0.6, -3.6).with_rotation(Quat::from_rotation_x(FRAC_PI_2));
+        let nacelle = Transform::from_xyz(-6.0, -0.1, -1.5).with_rotation(Quat::from_rotation_x(FRAC_PI_2));
         kit.child(commands, cabin, Cylinder::new(0.9, 3.6), Color::srgb(0.75, 0.76, 0.8), nacelle, Part::Fixed, layer);
         // Clouds, the ground and the terminal stay in the world: the cabin
         // shakes against them, as a real one does.
@@ -212,7 +214,7 @@ impl Environment for Flying {
             }
             // The window: a point the patient's gaze is measured to, and a
             // pane for each kind of outside.
-            let window = Transform::from_xyz(-1.79, 1.3, z);
+            let window = Transform::from_xyz(-1.79, 1.3, z - WINDOW_AHEAD);
             let anchor = commands
                 .spawn((window, Visibility::Visible, Part::Fixed, Stimulus, Feared, layer, ChildOf(cabin)))
                 .id();
@@ -317,7 +319,7 @@ impl Environment for Flying {
         }
     }
 
-    fn look(v: &View) -> Look {
+    fn look(v: &View, _: f32) -> Look {
         let sky = match v.outside {
             Outside::Night => Color::srgb(0.02, 0.02, 0.06),
             Outside::NightStorm => Color::srgb(0.08, 0.08, 0.11),
@@ -334,6 +336,11 @@ impl Environment for Flying {
         Mix { engine, murmur: 0.4 * v.occupancy, ..Mix::default() }
     }
 }
+
+/// How far ahead of its row's seats each window is, metres: the window
+/// seat's own window is then ahead to the side, where a seated patient
+/// looks out over the wing.
+const WINDOW_AHEAD: f32 = 0.45;
 
 /// Clouds outside.
 const CLOUDS: u32 = 40;

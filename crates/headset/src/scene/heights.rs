@@ -221,7 +221,7 @@ impl Environment for Heights {
         }
     }
 
-    fn look(_: &View) -> Look {
+    fn look(_: &View, _: f32) -> Look {
         Look {
             sky: Color::srgb(0.6, 0.72, 0.85),
             brightness: 1.0,

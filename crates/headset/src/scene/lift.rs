@@ -37,6 +37,7 @@ pub struct View {
     light: f32,
     doors_open: bool,
     stops_between_floors: bool,
+    flicker: bool,
 }
 
 impl View {
@@ -98,6 +99,7 @@ impl Environment for Lift {
             light: p.number("light"),
             doors_open: p.flag("doors_open"),
             stops_between_floors: p.flag("stops_between_floors"),
+            flicker: p.flag("flicker"),
         }
     }
 
@@ -243,10 +245,10 @@ impl Environment for Lift {
         }
     }
 
-    fn look(v: &View) -> Look {
+    fn look(v: &View, t: f32) -> Look {
         Look {
             sky: Color::srgb(0.08, 0.08, 0.09),
-            brightness: v.light.max(0.05),
+            brightness: (v.light * flicker(v, t)).max(0.05),
             haze_m: None,
             surroundings: Surroundings::Lobby,
         }
@@ -260,9 +262,28 @@ impl Environment for Lift {
     }
 }
 
+/// The light's share at time `t`: steady, or, when the step says the light
+/// flickers, a failing tube's: mostly on, with dips and brief dark
+/// stutters in tenths of a second, irregular but the same every session.
+fn flicker(v: &View, t: f32) -> f32 {
+    if !v.flicker {
+        return 1.0;
+    }
+    let slot = (t.max(0.0) * 10.0) as u64;
+    let burst = hash(7, slot / 20) < 0.35;
+    let r = hash(11, slot);
+    if burst && r < 0.45 {
+        0.08
+    } else if r < 0.06 {
+        0.4
+    } else {
+        1.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::View;
+    use super::{View, flicker};
 
     fn view(ride_s: f32, stops: bool) -> View {
         View {
@@ -273,6 +294,7 @@ mod tests {
             light: 1.0,
             doors_open: false,
             stops_between_floors: stops,
+            flicker: false,
         }
     }
 
@@ -293,5 +315,20 @@ mod tests {
         assert!((stuck.ride_progress(35.0) - 25.0 / 30.0).abs() < 1e-6);
         // No ride: the car stands.
         assert_eq!(view(0.0, false).ride_progress(7.0), 0.0);
+    }
+
+    #[test]
+    fn the_light_flickers_only_where_the_step_says_so() {
+        let steady = view(10.0, false);
+        assert!((0..3000).all(|i| flicker(&steady, i as f32 * 0.05) == 1.0));
+        let failing = View { flicker: true, ..steady };
+        let shares: Vec<f32> = (0..3000).map(|i| flicker(&failing, i as f32 * 0.05)).collect();
+        let dark = shares.iter().filter(|s| **s < 0.1).count() as f32 / shares.len() as f32;
+        let on = shares.iter().filter(|s| **s == 1.0).count() as f32 / shares.len() as f32;
+        assert!((0.03..0.3).contains(&dark), "dark {dark} of the time");
+        assert!(on > 0.6, "mostly on ({on})");
+        let changes = shares.windows(2).filter(|w| w[0] != w[1]).count();
+        assert!(changes > 100, "it flickers: {changes} changes in 150 s");
+        assert_eq!(flicker(&failing, 42.42), flicker(&failing, 42.42), "the same every session");
     }
 }

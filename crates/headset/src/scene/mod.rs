@@ -89,8 +89,9 @@ pub trait Environment: Send + Sync + 'static {
     /// Poses `part` for `view` at time `t` (seconds); false hides it.
     fn pose(view: &Self::View, part: Self::Part, t: f32, transform: &mut Transform) -> bool;
 
-    /// The sky and the light.
-    fn look(view: &Self::View) -> Look;
+    /// The sky and the light at time `t` (seconds; a flickering lamp
+    /// follows it, where the step says so).
+    fn look(view: &Self::View, t: f32) -> Look;
 
     /// The ambience's loudness, before the safe-scene fade.
     fn mix(view: &Self::View) -> Mix;
@@ -423,6 +424,7 @@ fn pose<E: Environment>(
 /// behind the fade.
 #[allow(clippy::too_many_arguments, reason = "Bevy injects system parameters")]
 fn look(
+    time: Res<Time>,
     engine: Res<Engine>,
     shown: Res<Shown>,
     mut lamps: Query<(&Layer, &mut Visibility), With<Lamp>>,
@@ -439,6 +441,7 @@ fn look(
     if masked.0 {
         return;
     }
+    let t = time.elapsed_secs();
     // Only the lamps of the scene in view shine.
     for (layer, mut visibility) in &mut lamps {
         let lit = match layer {
@@ -448,9 +451,9 @@ fn look(
         visibility.set_if_neq(if lit { Visibility::Inherited } else { Visibility::Hidden });
     }
     let look = if shown.safe && shown.params.kind() != EnvironmentKind::Safe {
-        safe::Safe::look(&safe::safe_layer(engine.session.scenario().safety.safe_scene))
+        safe::Safe::look(&safe::safe_layer(engine.session.scenario().safety.safe_scene), t)
     } else {
-        with_environment!(shown.params.kind(), E => E::look(&E::view(&mut ParamReader::new(&shown.params))))
+        with_environment!(shown.params.kind(), E => E::look(&E::view(&mut ParamReader::new(&shown.params)), t))
     };
     for (lamp, mut light) in &mut suns {
         let lux = lamp.0 * look.brightness;

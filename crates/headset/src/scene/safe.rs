@@ -125,7 +125,7 @@ impl Environment for Safe {
         }
     }
 
-    fn look(v: &View) -> Look {
+    fn look(v: &View, _: f32) -> Look {
         Look {
             sky: Color::srgb(0.55, 0.75, 0.95),
             brightness: v.light.max(0.05),

@@ -146,7 +146,7 @@ impl Environment for Speaking {
         }
     }
 
-    fn look(_: &View) -> Look {
+    fn look(_: &View, _: f32) -> Look {
         Look { sky: Color::srgb(0.08, 0.08, 0.09), brightness: 1.0, haze_m: None, surroundings: Surroundings::Hall }
     }
 

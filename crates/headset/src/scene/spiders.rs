@@ -175,7 +175,7 @@ impl Environment for Spiders {
         }
     }
 
-    fn look(_: &View) -> Look {
+    fn look(_: &View, _: f32) -> Look {
         Look {
             sky: Color::srgb(0.08, 0.08, 0.09),
             brightness: 1.0,
