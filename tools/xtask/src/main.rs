@@ -665,39 +665,41 @@ fn bench_scenes(args: &[String]) -> Result {
     let aside = target_dir().join("bench-scenes");
     std::fs::create_dir_all(&aside).map_err(|e| format!("{}: {e}", aside.display()))?;
     // The baseline's name and its binary.
-    let base = baseline.map(|rev| build_baseline(&rev, &aside).map(|exe| (rev, exe))).transpose()?;
+    let base = baseline.map(|rev| build_baseline(&rev, &aside).map(|(exe, dir)| (rev, exe, dir))).transpose()?;
     run("build of trinvis-headset", cargo().args(["build", "--locked", "--package", "trinvis-headset"]))?;
     let exe = target_dir().join("debug/trinvis-headset");
-    let time = |exe: &Path, scene: &str, level: usize, full: bool, frames: &str| -> Result<(f64, f64, f64, f64)> {
-        let file = root().join("scenarios").join(format!("{scene}.ron"));
-        let mut command = if xvfb {
-            let mut c = Command::new("xvfb-run");
-            c.args(["-a", "-s", "-screen 0 1280x720x24"]).arg(exe);
-            c
-        } else {
-            Command::new(exe)
+    let ours = root().join("scenarios");
+    let time =
+        |exe: &Path, dir: &Path, scene: &str, level: usize, full: bool, frames: &str| -> Result<(f64, f64, f64, f64)> {
+            let file = dir.join(format!("{scene}.ron"));
+            let mut command = if xvfb {
+                let mut c = Command::new("xvfb-run");
+                c.args(["-a", "-s", "-screen 0 1280x720x24"]).arg(exe);
+                c
+            } else {
+                Command::new(exe)
+            };
+            command
+                .args(["--display", "desktop", "--level", &level.to_string(), "--measure", frames, "--scenario"])
+                .arg(&file)
+                .args(full.then_some("--full-quality"))
+                .env("WGPU_BACKEND", "vulkan");
+            let out = command.output().map_err(|e| format!("{}: {e}", show(&command)))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("frames "))
+                .ok_or_else(|| format!("{scene}: no frame times\n{}", String::from_utf8_lossy(&out.stderr)))?;
+            let field = |name: &str| -> f64 {
+                let mut words = line.split_whitespace();
+                words.find(|w| *w == name).and_then(|_| words.next()).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+            };
+            // A baseline from before the counts prints none: NaN.
+            Ok((field("mean_ms"), field("p95_ms"), field("draws"), field("triangles")))
         };
-        command
-            .args(["--display", "desktop", "--level", &level.to_string(), "--measure", frames, "--scenario"])
-            .arg(&file)
-            .args(full.then_some("--full-quality"))
-            .env("WGPU_BACKEND", "vulkan");
-        let out = command.output().map_err(|e| format!("{}: {e}", show(&command)))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let line = text
-            .lines()
-            .find(|l| l.starts_with("frames "))
-            .ok_or_else(|| format!("{scene}: no frame times\n{}", String::from_utf8_lossy(&out.stderr)))?;
-        let field = |name: &str| -> f64 {
-            let mut words = line.split_whitespace();
-            words.find(|w| *w == name).and_then(|_| words.next()).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
-        };
-        // A baseline from before the counts prints none: NaN.
-        Ok((field("mean_ms"), field("p95_ms"), field("draws"), field("triangles")))
-    };
     println!("\n==> frame time per scene, hardest step, milliseconds: mean (p95)");
     let (left, right) = match &base {
-        Some((rev, _)) => (format!("{rev} (software)"), "this tree (software)"),
+        Some((rev, _, _)) => (format!("{rev} (software)"), "this tree (software)"),
         None => ("1280x720 MSAA".to_owned(), "software settings"),
     };
     println!("{:<18} {left:>22} {right:>22} {:>8} {:>7} {:>10}", "scene", "ratio", "draws", "triangles");
@@ -711,11 +713,11 @@ fn bench_scenes(args: &[String]) -> Result {
             // Alternately, three runs of 100 frames each, so that both meet
             // the same machine; the median run of each (a software
             // rasteriser on 2 cores is noisy: one run can be twice another).
-            Some((_, base)) => {
+            Some((_, base, dir)) => {
                 let (mut old, mut new) = (Vec::new(), Vec::new());
                 for _ in 0..3 {
-                    old.push(time(base, scene, level, false, "100")?);
-                    new.push(time(&exe, scene, level, false, "100")?);
+                    old.push(time(base, dir, scene, level, false, "100")?);
+                    new.push(time(&exe, &ours, scene, level, false, "100")?);
                 }
                 let median = |mut runs: Vec<(f64, f64, f64, f64)>| {
                     runs.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -723,7 +725,7 @@ fn bench_scenes(args: &[String]) -> Result {
                 };
                 (median(old), median(new))
             }
-            None => (time(&exe, scene, level, true, "15")?, time(&exe, scene, level, false, "40")?),
+            None => (time(&exe, &ours, scene, level, true, "15")?, time(&exe, &ours, scene, level, false, "40")?),
         };
         let ratio = if base.is_some() { b.0 / a.0 } else { a.0 / b.0 };
         worst = worst.max(ratio);
@@ -827,8 +829,9 @@ fn screenshots() -> Result {
 
 /// Builds `rev`'s headset in a git worktree beside the clone (sharing the
 /// target directory, so only the workspace's own crates build) and copies
-/// its binary into `aside`.
-fn build_baseline(rev: &str, aside: &Path) -> Result<PathBuf> {
+/// its binary into `aside`, with `rev`'s own scenarios beside it (an older
+/// headset refuses a parameter its schema did not have yet): returns both.
+fn build_baseline(rev: &str, aside: &Path) -> Result<(PathBuf, PathBuf)> {
     let git = |args: &[&str]| -> Result<String> {
         let out = Command::new("git").args(args).current_dir(root()).output().map_err(|e| format!("git: {e}"))?;
         if !out.status.success() {
@@ -837,10 +840,17 @@ fn build_baseline(rev: &str, aside: &Path) -> Result<PathBuf> {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     };
     let commit = git(&["rev-parse", "--short", &format!("{rev}^{{commit}}")])?;
+    let scenarios = aside.join(format!("scenarios-{commit}"));
+    std::fs::create_dir_all(&scenarios).map_err(|e| format!("{}: {e}", scenarios.display()))?;
+    for name in git(&["ls-tree", "--name-only", &commit, "scenarios/"])?.lines() {
+        let text = git(&["show", &format!("{commit}:{name}")])?;
+        let file = scenarios.join(Path::new(name).file_name().unwrap_or_default());
+        std::fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
     let exe = aside.join(format!("trinvis-headset-{commit}"));
     if exe.exists() {
         println!("\n==> baseline {rev} ({commit}): {} (built before)", exe.display());
-        return Ok(exe);
+        return Ok((exe, scenarios));
     }
     let tree = aside.join(format!("tree-{commit}"));
     let tree_arg = tree.to_string_lossy().into_owned();
@@ -855,7 +865,7 @@ fn build_baseline(rev: &str, aside: &Path) -> Result<PathBuf> {
         std::fs::copy(target_dir().join("debug/trinvis-headset"), &exe).map_err(|e| format!("{}: {e}", exe.display()))
     });
     let _ = git(&["worktree", "remove", "--force", &tree_arg]);
-    copied.map(|_| exe)
+    copied.map(|_| (exe, scenarios))
 }
 
 /// Runs a console and `n` simulated headsets; returns samples sent, samples
