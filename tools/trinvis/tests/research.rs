@@ -308,3 +308,53 @@ fn skipped(reason: &str) {
         }
     }
 }
+
+/// `export --since DAY` leaves out older sessions and says how many; two
+/// clinics' datasets answer the README's multi-clinic DuckDB query as one.
+#[test]
+fn since_leaves_out_older_sessions_and_clinics_query_as_one() {
+    let dir = fresh_dir("clinics");
+    let files = [
+        record(&dir, "a1", "spiders", 11, 4),
+        record(&dir, "b1", "spiders", 12, 4),
+        record(&dir, "b2", "heights", 13, 4),
+    ];
+    let export = |out: &str, since: &str, files: &[&PathBuf]| {
+        let out_dir = dir.join(out);
+        let mut args = vec!["export", "--since", since, "--out", out_dir.to_str().unwrap()];
+        args.extend(files.iter().map(|f| f.to_str().unwrap()));
+        trinvis(&args)
+    };
+    // Every session started today, after 2000 and before 2999.
+    let none = export("none", "2999-01-01", &[&files[1], &files[2]]);
+    assert!(none.status.success(), "{}", text(&none.stderr));
+    assert!(text(&none.stderr).contains("0 of 2 session(s) started on or after 2999-01-01"), "{}", text(&none.stderr));
+    assert!(text(&none.stdout).starts_with("exported 0 recording(s), 0 session(s)"), "{}", text(&none.stdout));
+    assert!(!dir.join("none/steps").exists(), "nothing written for sessions left out");
+    let bad = export("bad", "2026-13-01", &[&files[0]]);
+    assert!(!bad.status.success() && text(&bad.stderr).contains("YYYY-MM-DD"), "{}", text(&bad.stderr));
+    for (clinic, which) in [("clinic-a", vec![&files[0]]), ("clinic-b", vec![&files[1], &files[2]])] {
+        let out = export(clinic, "2000-01-01", &which);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let n = which.len();
+        assert!(
+            text(&out.stdout).starts_with(&format!("exported {n} recording(s), {n} session(s)")),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    if !have_duckdb() {
+        return;
+    }
+    let read = Command::new(python())
+        .arg(root().join("tests/python/clinics.py"))
+        .arg(&dir)
+        .args(["clinic-a", "clinic-b"])
+        .output()
+        .unwrap();
+    assert!(read.status.success(), "{}", text(&read.stderr));
+    let theirs: Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert_eq!(theirs["sessions"]["clinic-a"], 1, "{theirs}");
+    assert_eq!(theirs["sessions"]["clinic-b"], 2, "{theirs}");
+    assert!(theirs["rows"].as_u64().unwrap() >= 2, "{theirs}");
+}
