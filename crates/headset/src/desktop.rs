@@ -163,20 +163,9 @@ fn screenshot(
     mut exit: MessageWriter<AppExit>,
     mut paint: crate::scene::MaskPainter,
 ) {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::Ordering;
 
-    use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
-    let mut shoot = |file: String| {
-        let flag = Arc::new(AtomicBool::new(false));
-        let done = flag.clone();
-        let mut save = save_to_disk(shots.dir.join(file));
-        commands.spawn(Screenshot::primary_window()).observe(move |event: On<ScreenshotCaptured>| {
-            save(event);
-            done.store(true, Ordering::Relaxed);
-        });
-        flag
-    };
+    let mut shoot = |file: String| save_window(&mut commands, shots.dir.join(file));
     *frames += 1;
     *stage = match std::mem::take(&mut *stage) {
         Shot::Running if *frames >= shots.frames => {
@@ -240,6 +229,22 @@ impl DrawCounts<'_, '_> {
     }
 }
 
+/// Saves the window's next frame as the PNG file `path`; the flag turns
+/// true once it is on disk.
+fn save_window(commands: &mut Commands, path: PathBuf) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    let done = flag.clone();
+    let mut save = save_to_disk(path);
+    commands.spawn(Screenshot::primary_window()).observe(move |event: On<ScreenshotCaptured>| {
+        save(event);
+        done.store(true, Ordering::Relaxed);
+    });
+    flag
+}
+
 /// Where the gallery is: the step in view, frames at it, and the picture
 /// being saved.
 #[derive(Debug, Default)]
@@ -259,10 +264,8 @@ fn gallery(
     mut commands: Commands,
     mut exit: MessageWriter<AppExit>,
 ) {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::Ordering;
 
-    use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
     if let Some(done) = &at.saving {
         if !done.load(Ordering::Relaxed) {
             return;
@@ -281,14 +284,7 @@ fn gallery(
     if at.frames >= setting.frames {
         let (batches, triangles) = counts.now();
         println!("step {} draws {batches} triangles {triangles}", at.step);
-        let flag = Arc::new(AtomicBool::new(false));
-        let done = flag.clone();
-        let mut save = save_to_disk(setting.dir.join(format!("step-{:02}.png", at.step)));
-        commands.spawn(Screenshot::primary_window()).observe(move |event: On<ScreenshotCaptured>| {
-            save(event);
-            done.store(true, Ordering::Relaxed);
-        });
-        at.saving = Some(flag);
+        at.saving = Some(save_window(&mut commands, setting.dir.join(format!("step-{:02}.png", at.step))));
     }
 }
 

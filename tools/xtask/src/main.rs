@@ -641,11 +641,42 @@ fn out_of_process_round_trip(exe: &Path) -> Result {
     Ok(())
 }
 
+/// Whether the headset's window needs Xvfb here (no display), failing when
+/// it does and Xvfb or lavapipe is missing.
+fn needs_xvfb() -> Result<bool> {
+    let xvfb = std::env::var_os("DISPLAY").is_none();
+    if xvfb && !render_packages() {
+        return Err("no display and no xvfb-run: install xvfb and mesa-vulkan-drivers".into());
+    }
+    Ok(xvfb)
+}
+
+/// `exe` as a command that opens its window: under `xvfb-run` when there is
+/// no display, on Vulkan (lavapipe without a GPU).
+fn in_window(exe: &Path, xvfb: bool) -> Command {
+    let mut command = if xvfb {
+        let mut c = Command::new("xvfb-run");
+        c.args(["-a", "-s", "-screen 0 1280x720x24"]).arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    };
+    command.env("WGPU_BACKEND", "vulkan");
+    command
+}
+
+/// Builds the headset; returns its binary.
+fn build_headset() -> Result<PathBuf> {
+    run("build of trinvis-headset", cargo().args(["build", "--locked", "--package", "trinvis-headset"]))?;
+    Ok(target_dir().join("debug/trinvis-headset"))
+}
+
 /// Every scene at its hardest step, timed in the desktop window: at 1280x720
 /// with MSAA (what a GPU gets) and at the app's own software settings
 /// (640x360, no MSAA), side by side. Under Xvfb on lavapipe when there is no
 /// display; the dev build (dependencies at opt-level 2), since the renderer's
 /// own code (Mesa) does the work.
+///
 /// `./x bench-scenes [--baseline REV]`: each scene's frame time at its
 /// hardest step in the window, on this machine's renderer. Without a
 /// baseline: full quality against the software settings. With one: the
@@ -658,32 +689,21 @@ fn bench_scenes(args: &[String]) -> Result {
         [flag, rev] if flag == "--baseline" => Some(rev.clone()),
         _ => return Err(format!("unknown arguments {args:?}; `./x bench-scenes [--baseline REV]`")),
     };
-    let xvfb = std::env::var_os("DISPLAY").is_none();
-    if xvfb && !render_packages() {
-        return Err("no display and no xvfb-run: install xvfb and mesa-vulkan-drivers".into());
-    }
+    let xvfb = needs_xvfb()?;
     let aside = target_dir().join("bench-scenes");
     std::fs::create_dir_all(&aside).map_err(|e| format!("{}: {e}", aside.display()))?;
     // The baseline's name and its binary.
     let base = baseline.map(|rev| build_baseline(&rev, &aside).map(|(exe, dir)| (rev, exe, dir))).transpose()?;
-    run("build of trinvis-headset", cargo().args(["build", "--locked", "--package", "trinvis-headset"]))?;
-    let exe = target_dir().join("debug/trinvis-headset");
+    let exe = build_headset()?;
     let ours = root().join("scenarios");
     let time =
         |exe: &Path, dir: &Path, scene: &str, level: usize, full: bool, frames: &str| -> Result<(f64, f64, f64, f64)> {
             let file = dir.join(format!("{scene}.ron"));
-            let mut command = if xvfb {
-                let mut c = Command::new("xvfb-run");
-                c.args(["-a", "-s", "-screen 0 1280x720x24"]).arg(exe);
-                c
-            } else {
-                Command::new(exe)
-            };
+            let mut command = in_window(exe, xvfb);
             command
                 .args(["--display", "desktop", "--level", &level.to_string(), "--measure", frames, "--scenario"])
                 .arg(&file)
-                .args(full.then_some("--full-quality"))
-                .env("WGPU_BACKEND", "vulkan");
+                .args(full.then_some("--full-quality"));
             let out = command.output().map_err(|e| format!("{}: {e}", show(&command)))?;
             let text = String::from_utf8_lossy(&out.stdout);
             let line = text
@@ -751,12 +771,8 @@ fn bench_scenes(args: &[String]) -> Result {
 /// for every step of every scenario in `scenarios/`, drawn by the headset's
 /// window on the software tier (lavapipe under Xvfb when there is no display).
 fn screenshots() -> Result {
-    let xvfb = std::env::var_os("DISPLAY").is_none();
-    if xvfb && !render_packages() {
-        return Err("no display and no xvfb-run: install xvfb and mesa-vulkan-drivers".into());
-    }
-    run("build of trinvis-headset", cargo().args(["build", "--locked", "--package", "trinvis-headset"]))?;
-    let exe = target_dir().join("debug/trinvis-headset");
+    let xvfb = needs_xvfb()?;
+    let exe = build_headset()?;
     let dir = root().join("scenarios");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
@@ -781,19 +797,8 @@ fn screenshots() -> Result {
         if out.exists() {
             std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
         }
-        let mut command = if xvfb {
-            let mut c = Command::new("xvfb-run");
-            c.args(["-a", "-s", "-screen 0 1280x720x24"]).arg(&exe);
-            c
-        } else {
-            Command::new(&exe)
-        };
-        command
-            .args(["--display", "desktop", "--frames", "20", "--scenario"])
-            .arg(&file)
-            .arg("--gallery")
-            .arg(&out)
-            .env("WGPU_BACKEND", "vulkan");
+        let mut command = in_window(&exe, xvfb);
+        command.args(["--display", "desktop", "--frames", "20", "--scenario"]).arg(&file).arg("--gallery").arg(&out);
         println!("\n==> gallery of {stem}\n    {}", show(&command));
         let output = command.output().map_err(|e| format!("{}: {e}", show(&command)))?;
         if !output.status.success() {

@@ -18,6 +18,7 @@ pub struct Kit<'w> {
     mesh_cache: HashMap<MeshKey, Handle<Mesh>>,
     material_cache: HashMap<[u32; 4], Handle<StandardMaterial>>,
     facade_cache: HashMap<([u32; 4], [u32; 2]), Handle<StandardMaterial>>,
+    steel_cache: HashMap<[u32; 4], Handle<StandardMaterial>>,
     windows: Option<Handle<Image>>,
 }
 
@@ -58,6 +59,7 @@ impl<'w> Kit<'w> {
             mesh_cache: HashMap::new(),
             material_cache: HashMap::new(),
             facade_cache: HashMap::new(),
+            steel_cache: HashMap::new(),
             windows: None,
         }
     }
@@ -85,8 +87,8 @@ impl<'w> Kit<'w> {
     /// mirrors the light around it dimly. `None` headless.
     pub fn steel(&mut self, color: Color) -> Option<Handle<StandardMaterial>> {
         let materials = self.materials.as_mut()?;
-        let key = (color.to_linear().to_f32_array().map(f32::to_bits), [u32::MAX, 0]);
-        let material = self.facade_cache.entry(key).or_insert_with(|| {
+        let key = color.to_linear().to_f32_array().map(f32::to_bits);
+        let material = self.steel_cache.entry(key).or_insert_with(|| {
             materials.add(StandardMaterial {
                 base_color: color,
                 metallic: 0.85,
@@ -97,8 +99,8 @@ impl<'w> Kit<'w> {
         Some(material.clone())
     }
 
-    /// Spawns a part drawn with `material` (from [`Kit::facade`]) when there
-    /// is a renderer.
+    /// Spawns a part drawn with `material` (from [`Kit::facade`] or
+    /// [`Kit::steel`]) when there is a renderer.
     pub fn spawn_with(
         &mut self,
         commands: &mut Commands,
@@ -117,7 +119,8 @@ impl<'w> Kit<'w> {
         entity.id()
     }
 
-    /// Spawns a part in `layer`; with a renderer it gets a mesh and a material.
+    /// Spawns a part in `layer`; with a renderer it gets a mesh and a
+    /// material of this colour (shared with every part of that colour).
     pub fn spawn(
         &mut self,
         commands: &mut Commands,
@@ -127,12 +130,8 @@ impl<'w> Kit<'w> {
         part: impl Component,
         layer: Layer,
     ) -> Entity {
-        let mut entity = commands.spawn((transform, Visibility::Visible, part, layer));
-        if let (Some(meshes), Some(materials)) = (self.meshes.as_mut(), self.materials.as_mut()) {
-            let mesh = mesh.into();
-            let mesh = self.mesh_cache.entry(mesh_key(&mesh)).or_insert_with(|| meshes.add(mesh)).clone();
-            let material = self
-                .material_cache
+        let material = self.materials.as_mut().map(|materials| {
+            self.material_cache
                 .entry(color.to_linear().to_f32_array().map(f32::to_bits))
                 .or_insert_with(|| {
                     materials.add(StandardMaterial {
@@ -142,10 +141,9 @@ impl<'w> Kit<'w> {
                         ..default()
                     })
                 })
-                .clone();
-            entity.insert((Mesh3d(mesh), MeshMaterial3d(material)));
-        }
-        entity.id()
+                .clone()
+        });
+        self.spawn_with(commands, mesh, material, transform, part, layer)
     }
 
     /// [`Kit::spawn`] as a child of `parent`.
