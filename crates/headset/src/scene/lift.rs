@@ -109,10 +109,12 @@ impl Environment for Lift {
     }
 
     fn spawn(commands: &mut Commands, kit: &mut Kit, layer: Layer) {
-        let floor = Transform::from_xyz(0.0, -0.05, 0.0);
-        kit.spawn(commands, cube(6.0, 0.1, 6.0), Color::srgb(0.3, 0.3, 0.32), floor, Part::Fixed, layer);
-        let ceiling = Transform::from_xyz(0.0, 2.35, 0.0);
-        kit.spawn(commands, cube(6.0, 0.1, 6.0), Color::srgb(0.75, 0.75, 0.72), ceiling, Part::Fixed, layer);
+        // Floor and ceiling reach the landing wall (z = −5), so the open
+        // doors show the landing's floor, not a dark gap.
+        let floor = Transform::from_xyz(0.0, -0.05, -1.0);
+        kit.spawn(commands, cube(6.0, 0.1, 8.0), Color::srgb(0.3, 0.3, 0.32), floor, Part::Fixed, layer);
+        let ceiling = Transform::from_xyz(0.0, 2.35, -1.0);
+        kit.spawn(commands, cube(6.0, 0.1, 8.0), Color::srgb(0.75, 0.75, 0.72), ceiling, Part::Fixed, layer);
         // Brushed steel walls and doors.
         let steel = kit.steel(Color::srgb(0.72, 0.7, 0.66));
         for w in 0..4u8 {
