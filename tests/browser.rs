@@ -45,22 +45,29 @@ struct Headset {
 
 impl Headset {
     fn start(console: &Console, patient_code: &str, seed: u64) -> Headset {
+        let id = format!("browser-{patient_code}");
+        Headset::start_at(&format!("ws://{}", console.addr), &console.headset, None, &id, patient_code, seed)
+    }
+
+    /// A headset reaching the console at `url` with `token` (the shared
+    /// token or its own credential), pinning `fingerprint` over wss://.
+    fn start_at(
+        url: &str,
+        token: &str,
+        fingerprint: Option<&str>,
+        headset_id: &str,
+        patient_code: &str,
+        seed: u64,
+    ) -> Headset {
         let file = trinvis_tests::root().join("scenarios/spiders.ron");
         let text = std::fs::read_to_string(&file).unwrap();
         let scenario = scenario::parse(&text, "spiders.ron").unwrap();
         let clock = Clock::new();
         let scenario_ref =
             ScenarioRef { id: scenario.id.clone(), version: scenario.version.clone(), sha256: "00".into() };
-        let url = format!("ws://{}", console.addr);
-        let mut config = LinkConfig::new(
-            &url,
-            &console.headset,
-            &format!("browser-{patient_code}"),
-            patient_code,
-            scenario_ref,
-            clock,
-        );
+        let mut config = LinkConfig::new(url, token, headset_id, patient_code, scenario_ref, clock);
         config.steps = scenario.steps.iter().map(|s| StepInfo { id: s.id.clone(), title: s.title.clone() }).collect();
+        config.fingerprint = fingerprint.map(str::to_owned);
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -81,30 +88,9 @@ impl Headset {
                 let out = sim.step();
                 let now = sim.now();
                 let session = sim.session();
-                let [x, y, z, w] = out.head_rotation.to_array();
-                let gaze = [-2.0 * (x * z + w * y), -2.0 * (y * z - w * x), -(1.0 - 2.0 * (x * x + y * y))];
                 let frame_ms = last.elapsed().as_secs_f32() * 1000.0;
                 last = Instant::now();
-                link.push_sample(Sample {
-                    t_us: epoch_us + now.as_micros() as u64,
-                    session_us: now.as_micros() as u64,
-                    head: Pose { p: out.head_position.to_array(), q: [x, y, z, w] },
-                    left_hand: None,
-                    right_hand: None,
-                    gaze,
-                    gaze_on_stimulus: out.gaze_on_stimulus,
-                    stimulus_angle_deg: out.angle_to_stimulus_deg as f32,
-                    stimulus_distance_m: Some(1.5),
-                    stimulus_p: None,
-                    state: link::state_to_wire(session.state()),
-                    target_level: session.target_level() as f32,
-                    applied_level: session.applied_level() as f32,
-                    step: session.step() as u16,
-                    safe_blend: session.safe_blend() as f32,
-                    frame_ms,
-                    dropped_frames: 0,
-                    heart_rate: Some(out.heart_rate as f32),
-                });
+                link.push_sample(sample_of(&out, session, epoch_us + now.as_micros() as u64, frame_ms));
                 bridge.exchange(&mut link, sim.session_mut(), now);
                 next += frame;
                 std::thread::sleep(next.saturating_duration_since(Instant::now()));
@@ -125,6 +111,32 @@ impl Headset {
 impl Drop for Headset {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The telemetry sample of a synthetic patient's frame, sent at headset time `t_us`.
+fn sample_of(out: &patient::Output, session: &session::Session, t_us: u64, frame_ms: f32) -> Sample {
+    let [x, y, z, w] = out.head_rotation.to_array();
+    let gaze = [-2.0 * (x * z + w * y), -2.0 * (y * z - w * x), -(1.0 - 2.0 * (x * x + y * y))];
+    Sample {
+        t_us,
+        session_us: session.now().as_micros() as u64,
+        head: Pose { p: out.head_position.to_array(), q: [x, y, z, w] },
+        left_hand: None,
+        right_hand: None,
+        gaze,
+        gaze_on_stimulus: out.gaze_on_stimulus,
+        stimulus_angle_deg: out.angle_to_stimulus_deg as f32,
+        stimulus_distance_m: Some(1.5),
+        stimulus_p: None,
+        state: link::state_to_wire(session.state()),
+        target_level: session.target_level() as f32,
+        applied_level: session.applied_level() as f32,
+        step: session.step() as u16,
+        safe_blend: session.safe_blend() as f32,
+        frame_ms,
+        dropped_frames: 0,
+        heart_rate: Some(out.heart_rate as f32),
     }
 }
 
@@ -550,4 +562,272 @@ async fn alerts_last_until_acknowledged_and_events_read_as_words() {
         .collect();
     assert_eq!(markers.len(), 1, "one episode, one marker: {markers:?}");
     assert!(markers[0].starts_with("avoidance episode 1"), "{markers:?}");
+}
+
+/// The clinic's setup, end to end: a console on every interface (so TLS is
+/// on), reached only through 127.0.0.1. A simulated headset pairs with a
+/// code typed into the real page and runs its session over WSS, pinning
+/// the certificate it paired over; revoking the credential on the page
+/// disconnects the headset; five wrong codes lock pairing, for the right
+/// code too. (Plain WS and a wrong fingerprint: `hardening.rs`, no browser.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn a_console_on_the_network_pairs_a_headset_through_the_page_and_serves_only_tls() {
+    let Some(browser) = Browser::find() else { return };
+    let dir = std::env::temp_dir().join(format!("trinvis-clinic-{}-{}", std::process::id(), console::new_token()));
+    let data = dir.join("console-data");
+
+    let identity = console::tls::load_or_create(&data, &[]).unwrap();
+    let fingerprint = identity.fingerprint.clone();
+    let (tls, kept) = (identity.clone(), data.clone());
+    let console = Console::start_at("0.0.0.0:0", dir.clone(), move |c| {
+        c.tls = Some(tls);
+        c.data = Some(kept);
+    })
+    .await;
+    assert!(console.addr.ip().is_unspecified());
+    let here = format!("127.0.0.1:{}", console.addr.port());
+
+    // The therapist's page over HTTPS (the self-signed certificate accepted,
+    // as a therapist does after comparing the fingerprint the console printed).
+    let page = browser.start_with(1400, 1250, true);
+    page.goto(&format!("https://{here}/?token={}", console.therapist));
+    page.wait_until("the page connected", wait(), |p| p.text("#console-link").contains("console connected"));
+    page.wait_until("the console's fingerprint", wait(), |p| p.text("#pair-fingerprint").contains(&fingerprint));
+
+    // The headset asks to pair and shows its code (here: hands it over).
+    let (codes, code) = std::sync::mpsc::channel();
+    let console_url = format!("wss://{here}");
+    let pairing = std::thread::spawn(move || {
+        link::pair::pair_blocking(&console_url, "clinic-vr-pc", |c| codes.send(c.clone()).unwrap(), || false)
+    });
+    let shown = code.recv_timeout(wait()).unwrap();
+    assert_eq!(shown.code.len(), 6);
+    assert_eq!(shown.fingerprint.as_deref(), Some(fingerprint.as_str()), "the headset shows the console's fingerprint");
+    page.wait_until("the waiting headset", wait(), |p| p.text("#pair-waiting").contains("clinic-vr-pc"));
+
+    // A mistyped code first: refused, with the tries left.
+    let typo = if shown.code == "000000" { "000001" } else { "000000" };
+    page.type_into("#pair-code", typo);
+    page.click("#pair");
+    page.wait_until("the refusal", wait(), |p| p.text("#pair-result").contains("no headset shows this code"));
+    page.script("document.getElementById('pair-code').value = ''");
+    page.type_into("#pair-code", &shown.code);
+    page.screenshot(&screenshots().join("console-pairing.png"));
+    page.click("#pair");
+    page.wait_until("paired", wait(), |p| p.text("#pair-result").contains("Paired"));
+    let credentials = pairing.join().unwrap().unwrap();
+    assert_eq!(credentials.fingerprint.as_deref(), Some(fingerprint.as_str()), "trust on first use: pinned");
+    page.wait_until("the headset in the list", wait(), |p| p.text("#headsets").contains("clinic-vr-pc"));
+
+    // Its session over WSS, with its own credential and the pinned fingerprint.
+    let headset = Headset::start_at(
+        &credentials.console,
+        &credentials.credential,
+        credentials.fingerprint.as_deref(),
+        &credentials.headset_id,
+        "P-CLINIC",
+        3,
+    );
+    page.wait_until("the session in the list", wait(), |p| p.text("#sessions").contains("P-CLINIC"));
+    page.wait_until("a step title", wait(), |p| p.text("#step").contains("1 of 10"));
+    page.click("#start");
+    page.wait_until("running", wait(), |p| state_text(p) == "running");
+    page.screenshot(&screenshots().join("console-paired-session.png"));
+
+    // Revoked on the page (asked first): the headset is cut off at once.
+    page.click("#headsets button");
+    page.wait_until("the question", wait(), |p| p.script("return document.getElementById('question').open") == true);
+    assert!(page.text("#question-text").contains("clinic-vr-pc"));
+    page.click("#question-yes");
+    page.wait_until("the disconnect", wait(), |p| p.text("#sessions").contains("disconnected"));
+    page.wait_until("the list emptied", wait(), |p| p.text("#headsets").contains("none yet"));
+    headset.kill();
+
+    // Five wrong codes lock pairing, even for a right one.
+    let (codes, code) = std::sync::mpsc::channel();
+    let console_url = format!("wss://{here}");
+    let stop_pairing = Arc::new(AtomicBool::new(false));
+    let cancel = stop_pairing.clone();
+    let waiting = std::thread::spawn(move || {
+        link::pair::pair_blocking(
+            &console_url,
+            "second-pc",
+            |c| codes.send(c.clone()).unwrap(),
+            || cancel.load(Ordering::Relaxed),
+        )
+    });
+    let right = code.recv_timeout(wait()).unwrap().code;
+    let typo = if right == "000000" { "000001" } else { "000000" };
+    for _ in 0..5 {
+        page.script("document.getElementById('pair-code').value = ''");
+        page.type_into("#pair-code", typo);
+        page.click("#pair");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    page.wait_until("the lock", wait(), |p| p.text("#pair-result").contains("locked"));
+    page.script("document.getElementById('pair-code').value = ''");
+    page.type_into("#pair-code", &right);
+    assert_eq!(page.text("#pair-result"), "", "typing clears the last answer");
+    page.click("#pair");
+    page.wait_until("the right code refused while locked", wait(), |p| p.text("#pair-result").contains("locked"));
+    assert!(page.text("#pair-waiting").contains("second-pc"), "the headset was paired while locked");
+    stop_pairing.store(true, Ordering::Relaxed);
+
+    // The session went over WSS into a recording: telemetry, the start command.
+    let recordings = console.stop().await;
+    drop(waiting);
+    assert_eq!(recordings.len(), 1);
+    let recorded = &recordings[0];
+    assert_eq!(recorded.metadata.patient_code, "P-CLINIC");
+    assert!(!channel(recorded, Channel::Telemetry).is_empty());
+    let commands: Vec<Value> = channel(recorded, Channel::Commands);
+    assert_eq!(commands[0]["command"]["type"], "start");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A whole session of a synthetic patient, `speed` times faster than real
+/// time, its simulated therapist accepting each suggested step; ends with
+/// the session's end (so the console closes and indexes its file).
+fn fast_session(url: &str, token: &str, patient_code: &str, seed: u64, minutes: u64, speed: f64) {
+    let file = trinvis_tests::root().join("scenarios/spiders.ron");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let scenario = scenario::parse(&text, "spiders.ron").unwrap();
+    let clock = Clock::new();
+    let mut config = LinkConfig::new(
+        url,
+        token,
+        &format!("course-{seed}"),
+        patient_code,
+        link::scenario_ref(&scenario, &text),
+        clock,
+    );
+    config.steps = scenario.steps.iter().map(|s| StepInfo { id: s.id.clone(), title: s.title.clone() }).collect();
+    let mut link = Link::start(config);
+    let sim_config = SimConfig { seed, duration: Duration::from_secs(minutes * 60), ..SimConfig::default() };
+    let mut sim = Simulation::new(scenario, sim_config);
+    let mut bridge = Bridge::new();
+    let frame = Duration::from_secs_f64(1.0 / 90.0 / speed);
+    let started = Instant::now();
+    let mut frames = 0u32;
+    while !sim.finished() {
+        let out = sim.step();
+        let now = sim.now();
+        let session = sim.session();
+        link.push_sample(sample_of(&out, session, clock.now_us(), 11.1));
+        bridge.exchange(&mut link, sim.session_mut(), now);
+        frames += 1;
+        std::thread::sleep((started + frame * frames).saturating_duration_since(Instant::now()));
+    }
+    sim.finish();
+    let now = sim.now();
+    bridge.exchange(&mut link, sim.session_mut(), now);
+    let deadline = Instant::now() + wait();
+    while link.info().unacked > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(link.info().unacked, 0, "the session's end did not reach the console");
+}
+
+/// The course across sessions: a patient's first session is indexed as it
+/// ends; when their second starts, the page proposes where to start (the
+/// last step where SUDS fell by half, worked out here from the first
+/// recording on its own), and taking it moves the target there; the
+/// Patients view shows both sessions with their reports; deleting the index
+/// and indexing the recordings again gives the same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn the_second_session_proposes_where_the_first_left_off_and_the_patients_view_shows_both() {
+    let Some(browser) = Browser::find() else { return };
+    let dir = std::env::temp_dir().join(format!("trinvis-course-{}-{}", std::process::id(), console::new_token()));
+    let data = dir.with_extension("data");
+    let kept = data.clone();
+    let console = Console::start_at("127.0.0.1:0", dir.clone(), move |c| c.data = Some(kept)).await;
+    let url = format!("ws://{}", console.addr);
+    let page = browser.start(1400, 1250);
+    page.goto(&format!("http://{}/?token={}", console.addr, console.therapist));
+
+    // The first session, 12 simulated minutes in 24 s.
+    let (u, t) = (url.clone(), console.headset.clone());
+    tokio::task::spawn_blocking(move || fast_session(&u, &t, "P-COURSE", 7, 12, 30.0)).await.unwrap();
+    page.click("#patients-button");
+    page.wait_until("the first session indexed", wait(), |p| {
+        p.click("#patients-refresh");
+        p.text("#patients").contains("P-COURSE") && p.text("#patients").contains("1 session")
+    });
+
+    // What the rule says, from the first recording alone.
+    let first_file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "mcap"))
+        .unwrap();
+    let first = research::load(&first_file).unwrap();
+    let visits: Vec<_> = research::steps::visits(&first, None).into_iter().filter(|v| !v.during_safe_scene).collect();
+    let halved = visits
+        .iter()
+        .filter(
+            |v| matches!((v.suds_peak, v.suds_final), (Some(p), Some(f)) if p > 0 && 2 * u32::from(f) <= u32::from(p)),
+        )
+        .max_by_key(|v| v.left_us);
+    let expected = match halved {
+        Some(v) => v.step,
+        None => visits.iter().max_by_key(|v| v.left_us).unwrap().step.saturating_sub(1).max(1),
+    };
+    assert!(visits.len() >= 2, "the first session should climb a few steps: {visits:?}");
+
+    // The second session: the page proposes that step, with the reason.
+    page.click("#patients-button");
+    let headset = Headset::start(&console, "P-COURSE", 8);
+    page.wait_until("the second session listed", wait(), |p| {
+        p.script("return document.querySelectorAll('#sessions li').length") == 2
+    });
+    page.press("2");
+    page.wait_until("the proposal", wait(), |p| !p.text("#proposal-text").is_empty());
+    let said = page.text("#proposal-text");
+    assert!(said.contains(&format!("start from step {expected} ")), "expected step {expected}: {said}");
+    assert_eq!(page.text("#proposal-accept"), format!("Start from step {expected}"));
+    assert!(said.contains(if halved.is_some() { "fell by half" } else { "one below" }), "{said}");
+    page.screenshot(&screenshots().join("console-proposal.png"));
+    page.click("#proposal-accept");
+    page.wait_until("the target at the proposed step", wait(), |p| {
+        p.text("#target").parse::<f64>().is_ok_and(|t| (t - f64::from(expected)).abs() < 1e-6)
+    });
+    assert!(page.find("#proposal:not([hidden])").is_none(), "the proposal stays after it was taken");
+    page.click("#start");
+    page.wait_until("running", wait(), |p| state_text(p) == "running");
+    page.click("#stop");
+    page.click("#confirm-yes");
+    page.wait_until("ended", wait(), |p| state_text(p).contains("ended"));
+    headset.kill();
+
+    // Both sessions in the Patients view, each with its report.
+    page.click("#patients-button");
+    page.wait_until("both sessions indexed", wait(), |p| {
+        p.click("#patients-refresh");
+        p.text("#patients").contains("2 sessions")
+    });
+    assert_eq!(page.script("return document.querySelectorAll('#patients a[href*=\"/report\"]').length"), 2);
+    assert_eq!(page.script("return document.querySelectorAll('#patients svg circle').length > 0"), true);
+    page.screenshot(&screenshots().join("console-patients.png"));
+    let report = page
+        .script("return document.querySelector('#patients a[href*=\"/report\"]').href")
+        .as_str()
+        .unwrap()
+        .to_owned();
+    page.goto(&report);
+    page.wait_until("the report", wait(), |p| p.text("body").contains("P-COURSE"));
+
+    // The index again from the recordings alone: the same rows.
+    let _ = console.stop().await;
+    let index = data.join("course.sqlite");
+    let before = course::Db::open(&index).unwrap().dump().unwrap();
+    assert!(before.contains("P-COURSE"));
+    for f in ["course.sqlite", "course.sqlite-wal", "course.sqlite-shm"] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    let mut rebuilt = course::Db::open(&index).unwrap();
+    let indexed = rebuilt.index_dir(&dir).unwrap();
+    assert_eq!((indexed.sessions, indexed.skipped.len()), (2, 0));
+    assert_eq!(rebuilt.dump().unwrap(), before);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&data);
 }

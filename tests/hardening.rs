@@ -544,3 +544,69 @@ async fn a_file_closing_at_the_stop_is_finished() {
     assert!(recordings[0].complete, "the file was not finished");
     assert_eq!(recordings[0].channel(recording::Channel::Telemetry).count(), 60 * 150);
 }
+
+/// A console on the network speaks only TLS: it does not start off loopback
+/// without it; plain WS and plain HTTP get a 400 that says to use TLS; a
+/// headset pinning another certificate's fingerprint refuses the console
+/// for good and says why, while one pinning the right one runs its session
+/// over WSS. Only 127.0.0.1 is ever connected to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_on_the_network_speaks_only_tls_and_headsets_pin_its_certificate() {
+    let dir = std::env::temp_dir().join(format!("trinvis-tls-{}-{}", std::process::id(), console::new_token()));
+    let bare = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let refused = console::serve(bare, console::Config::new(dir.clone()), async {}).await.unwrap_err();
+    assert!(refused.to_string().contains("only with TLS"), "{refused}");
+
+    let identity = console::tls::load_or_create(&dir.join("data"), &[]).unwrap();
+    let fingerprint = identity.fingerprint.clone();
+    let console = Console::start_at("0.0.0.0:0", dir.clone(), move |c| c.tls = Some(identity)).await;
+    let here = format!("127.0.0.1:{}", console.addr.port());
+
+    let plain = support::connect(&format!("ws://{here}/ws/headset?token={}", console.headset), None).await;
+    match plain {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 400);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned();
+            assert!(body.contains("HTTPS and WSS"), "{body}");
+        }
+        other => panic!("plain WS to a TLS console: expected a 400, got {:?}", other.map(|_| ())),
+    }
+    let mut http = TcpStream::connect(&here).await.unwrap();
+    http.write_all(format!("GET /health HTTP/1.1\r\nHost: {here}\r\n\r\n").as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), http.read_to_string(&mut answer)).await;
+    assert!(answer.starts_with("HTTP/1.1 400") && answer.contains("https://"), "{answer}");
+
+    let pinned = |pin: &str| {
+        let scenario = protocol::ScenarioRef { id: "spiders".into(), version: "1".into(), sha256: "00".into() };
+        let clock = link::Clock::new();
+        let mut config =
+            link::LinkConfig::new(&format!("wss://{here}"), &console.headset, "pin-test", "P-PIN", scenario, clock);
+        config.fingerprint = Some(pin.to_owned());
+        config.reconnect_min = Duration::from_millis(20);
+        link::Link::start(config)
+    };
+    let last = if fingerprint.ends_with('0') { '1' } else { '0' };
+    let wrong = format!("{}{last}", &fingerprint[..fingerprint.len() - 1]);
+    let impostor = pinned(&wrong);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while impostor.info().refused.is_none() {
+        assert!(std::time::Instant::now() < deadline, "the wrong fingerprint was not refused");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let why = impostor.info().refused.unwrap();
+    assert!(why.contains(&fingerprint) && why.contains(&wrong) && why.contains("pair"), "{why}");
+    assert!(!impostor.connected());
+
+    let honest = pinned(&fingerprint);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !honest.connected() {
+        assert!(std::time::Instant::now() < deadline, "the right fingerprint did not connect: {:?}", honest.info());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(honest.info().session_id.is_some());
+    drop((impostor, honest));
+    let recordings = console.stop().await;
+    assert_eq!(recordings.len(), 1, "only the honest headset has a session");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -12,6 +12,7 @@ const CORE: &[&str] = &[
     "trinvis-protocol",
     "trinvis-recording",
     "trinvis-research",
+    "trinvis-course",
 ];
 
 /// Name prefixes that mean a renderer, windowing or async runtime.

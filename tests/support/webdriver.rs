@@ -60,6 +60,13 @@ impl Browser {
 
     /// Starts chromedriver and a headless Chromium session with a fresh profile.
     pub fn start(&self, width: u32, height: u32) -> Driver {
+        self.start_with(width, height, false)
+    }
+
+    /// As [`Browser::start`]; with `accept_insecure_certs` the browser takes
+    /// a self-signed certificate, as a therapist does after comparing its
+    /// fingerprint.
+    pub fn start_with(&self, width: u32, height: u32, accept_insecure_certs: bool) -> Driver {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let process = Command::new(&self.chromedriver)
             .arg(format!("--port={port}"))
@@ -90,6 +97,7 @@ impl Browser {
             format!("--user-data-dir={}", profile.display()),
         ];
         let capabilities = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
+            "acceptInsecureCerts": accept_insecure_certs,
             "goog:chromeOptions": {"binary": self.chromium, "args": args}}}});
         let answer = driver.call("POST", "/session", Some(&capabilities)).unwrap();
         driver.session = answer["value"]["sessionId"]

@@ -4,6 +4,10 @@
 //! never speak are closed), a cap on connections per address still in
 //! their HTTP phase, and no Nagle delay on small WebSocket messages.
 //! After an upgrade, a connection belongs to its socket handler.
+//!
+//! With TLS (a console off loopback) every connection must open with a TLS
+//! handshake within the same deadline; one that speaks plain HTTP instead
+//! gets a plain-text 400 that says to use https:// and wss://, and is closed.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -82,6 +86,7 @@ impl RefusalLog {
 /// Serves `app` on `listener` until `stop` turns true; connections still in
 /// their HTTP phase then finish their request and close.
 pub(crate) async fn serve(listener: TcpListener, app: Router, config: &Config, mut stop: watch::Receiver<bool>) {
+    let tls = config.tls.as_ref().map(|identity| tokio_rustls::TlsAcceptor::from(identity.server.clone()));
     let counts = Arc::new(Counts::default());
     let mut refusals = RefusalLog::default();
     loop {
@@ -111,8 +116,52 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, config: &Config, m
         };
         // Commands and pings are small messages that must go at once.
         let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(stream, peer, app.clone(), config.header_timeout, place, stop.clone()));
+        let (app, header_timeout, stop) = (app.clone(), config.header_timeout, stop.clone());
+        match tls.clone() {
+            None => {
+                tokio::spawn(connection(stream, peer, app, header_timeout, place, stop));
+            }
+            Some(acceptor) => {
+                tokio::spawn(async move {
+                    let handshake = tokio::time::timeout(header_timeout, secure(stream, acceptor)).await;
+                    match handshake {
+                        Ok(Ok(stream)) => connection(stream, peer, app, header_timeout, place, stop).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, "no TLS connection: {e}"),
+                        Err(_) => tracing::debug!(%peer, "no TLS handshake in time"),
+                    }
+                });
+            }
+        }
     }
+}
+
+/// The first byte of a TLS connection: a handshake record.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// What a plain-HTTP client of a TLS console reads before the connection closes.
+const PLAIN_REFUSAL: &str = "This console is on the network and speaks only HTTPS and WSS: \
+open https://, connect headsets with wss://.\n";
+
+/// Completes the TLS handshake; a client that speaks plain HTTP is told to
+/// use TLS (in HTTP it understands) and refused.
+async fn secure(
+    stream: tokio::net::TcpStream,
+    acceptor: tokio_rustls::TlsAcceptor,
+) -> std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    use tokio::io::AsyncWriteExt;
+    let mut first = [0u8; 1];
+    let n = stream.peek(&mut first).await?;
+    if n == 1 && first[0] != TLS_HANDSHAKE {
+        let mut stream = stream;
+        let response = format!(
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{PLAIN_REFUSAL}",
+            PLAIN_REFUSAL.len()
+        );
+        stream.write_all(response.as_bytes()).await?;
+        let _ = stream.shutdown().await;
+        return Err(std::io::Error::other("plain HTTP to a TLS console: refused"));
+    }
+    acceptor.accept(stream).await
 }
 
 /// Resolves once the console stops (or its stop signal is gone).
@@ -120,14 +169,16 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-async fn connection(
-    stream: tokio::net::TcpStream,
+async fn connection<S>(
+    stream: S,
     peer: SocketAddr,
     app: Router,
     header_timeout: Duration,
     place: Place,
     mut stop: watch::Receiver<bool>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     // Handlers may ask who is at the other end (`ConnectInfo`), to log
     // refusals with the address.
     let inner = TowerToHyperService::new(app);

@@ -38,7 +38,13 @@ impl Drop for Attached {
     }
 }
 
-pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
+/// Serves one headset connection; `credential` is the paired credential it
+/// came with, as (id, the headset it was issued to) (`None`: the shared
+/// headset token): its hello must name that headset, and its revocation
+/// closes the connection.
+pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket, credential: Option<(String, String)>) {
+    // Listening before anything else: a revocation from now on is seen.
+    let mut revoked = hub.pairing.revoked.subscribe();
     let hello = match tokio::time::timeout(hub.config.hello_timeout, first_hello(&mut socket)).await {
         Ok(Some(hello)) => hello,
         Ok(None) => return,
@@ -47,6 +53,18 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
             return;
         }
     };
+    if let Some((id, issued_to)) = &credential {
+        if !hub.pairing.valid(id) {
+            close(&mut socket, 1008, "this headset's credential was revoked: pair it again").await;
+            return;
+        }
+        if *issued_to != hello.headset_id {
+            tracing::warn!(credential = %id, claimed = %hello.headset_id, "a credential used by another headset: refused");
+            close(&mut socket, 1008, "this credential was issued to another headset").await;
+            return;
+        }
+    }
+    let credential = credential.map(|(id, _)| id);
     if !is_pseudonym(&hello.patient_code) {
         let message =
             "patient_code must be a pseudonymous code (letters, digits, '-' or '_'; 2 to 32 characters), never a name";
@@ -87,6 +105,7 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
         return;
     }
     hub.broadcast_sessions();
+    crate::course::propose_start(&hub, &session_id);
 
     let mut ping = tokio::time::interval(hub.config.ping_interval);
     let mut stop = hub.stop.clone();
@@ -95,6 +114,13 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket) {
     let mut pings = SentPings::default();
     loop {
         tokio::select! {
+            _ = revoked.changed(), if credential.is_some() => {
+                if credential.as_deref().is_some_and(|id| !hub.pairing.valid(id)) {
+                    tracing::warn!(session = %session_id, "headset's credential revoked: disconnected");
+                    close(&mut socket, 1008, "this headset's credential was revoked: pair it again").await;
+                    break;
+                }
+            }
             incoming = receive(&mut socket) => match incoming {
                 Incoming::Text(text) => {
                     last_seen = Instant::now();
@@ -289,6 +315,7 @@ fn attach(
             recording: file,
             offset_us: Some(offset_us),
             steps: hello.steps.clone(),
+            proposed_start: None,
         },
         headset: Some((connection, tx)),
         gone_since: None,

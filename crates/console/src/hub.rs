@@ -184,6 +184,12 @@ pub(crate) struct Hub {
     saver: Option<Mutex<crate::table::Saver>>,
     /// Which refused connections were logged lately.
     pub refusals: Mutex<crate::door::RefusalLog>,
+    /// Pairing codes and the headsets' credentials.
+    pub pairing: crate::pairing::Pairing,
+    /// The patients' courses, when the console has a data folder.
+    pub course: Option<crate::course::Index>,
+    /// Sessions whose start the course was asked about already.
+    pub proposals_asked: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Hub {
@@ -205,8 +211,17 @@ impl Hub {
             }
             saver = Some(Mutex::new(crate::table::Saver::new(data)?));
         }
-        let recorders = Pool::new(config.recorder_threads)?;
+        let course = match (&replay, &config.data) {
+            (None, Some(data)) => Some(crate::course::Index::open(data)?),
+            _ => None,
+        };
+        let recorders =
+            Pool::new(config.recorder_threads, course.as_ref().and_then(crate::course::Index::closed_files))?;
+        let pairing = crate::pairing::Pairing::new(config.data.as_deref())?;
         Ok(Hub {
+            pairing,
+            course,
+            proposals_asked: Mutex::default(),
             saver,
             refusals: Mutex::default(),
             config,

@@ -23,15 +23,18 @@
 
 mod auth;
 mod browser;
+mod course;
 mod door;
 mod headset;
 mod hub;
+mod pairing;
 mod queue;
 mod recorder;
 pub mod replay;
 mod socket;
 pub mod table;
 mod time;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -45,7 +48,7 @@ use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -68,6 +71,10 @@ pub struct Config {
     /// created if missing, readable by the user only. `None`: nothing is
     /// kept, and headsets of earlier sessions start new ones.
     pub data: Option<PathBuf>,
+    /// TLS: HTTPS and WSS only. Required on any address beyond loopback
+    /// ([`serve`] refuses to start there without it); `None` on loopback
+    /// serves plain HTTP and WS.
+    pub tls: Option<tls::Identity>,
     /// How often each peer is pinged.
     pub ping_interval: Duration,
     /// A peer silent this long is dropped.
@@ -114,6 +121,7 @@ impl Config {
             headset_token: new_token(),
             recordings,
             data: None,
+            tls: None,
             ping_interval: Duration::from_secs(2),
             peer_timeout: Duration::from_secs(10),
             hello_timeout: Duration::from_secs(5),
@@ -161,6 +169,12 @@ async fn serve_with(
     timeline: Option<replay::Timeline>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let address = listener.local_addr()?;
+    if !address.ip().is_loopback() && config.tls.is_none() {
+        return Err(std::io::Error::other(format!(
+            "{address} is beyond this machine: the console serves it only with TLS (health data must not travel in clear)"
+        )));
+    }
     if timeline.is_none() {
         std::fs::create_dir_all(&config.recordings)?;
     }
@@ -175,6 +189,12 @@ async fn serve_with(
         .route("/style.css", get(|| asset("text/css; charset=utf-8", include_str!("page/style.css"))))
         .route("/health", get(|| async { "ok" }))
         .route("/ws/headset", get(headset_socket))
+        .route("/ws/pair", get(pair_socket))
+        .route("/api/pair", post(pair_code))
+        .route("/api/headsets", get(headsets))
+        .route("/api/headsets/revoke", post(revoke))
+        .route("/api/patients", get(patients))
+        .route("/report", get(report))
         .route("/ws/browser", get(browser_socket))
         .with_state(hub.clone());
     tokio::spawn(async move {
@@ -200,6 +220,10 @@ async fn serve_with(
         recorders.into_iter().for_each(recorder::Recorder::finish);
         hub.recorders.stop();
         hub.stop_saving();
+        // Every file is closed: index the last of them.
+        if let Some(course) = &hub.course {
+            course.finish();
+        }
     })
     .await;
     Ok(())
@@ -226,6 +250,16 @@ fn authorised(query: &TokenQuery, expected: &str) -> bool {
     match (tokens.next(), tokens.next()) {
         (Some((_, token)), None) => token_matches(token, expected),
         _ => false,
+    }
+}
+
+/// The one `token` of the query, if there is exactly one.
+fn single_token(query: &TokenQuery) -> Option<&str> {
+    let Ok(Query(pairs)) = query else { return None };
+    let mut tokens = pairs.iter().filter(|(name, _)| name == "token");
+    match (tokens.next(), tokens.next()) {
+        (Some((_, token)), None) => Some(token),
+        _ => None,
     }
 }
 
@@ -295,12 +329,17 @@ async fn headset_socket(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if !authorised(&query, &hub.config.headset_token) {
+    // The shared headset token (scripts, tests) or a headset's own credential.
+    let credential = if authorised(&query, &hub.config.headset_token) {
+        None
+    } else if let Some(issued) = single_token(&query).and_then(|t| hub.pairing.verify(t)) {
+        Some(issued)
+    } else {
         log_refusal(&hub, peer, "a headset");
-        return refuse(StatusCode::UNAUTHORIZED, "wrong or missing headset token");
-    }
+        return refuse(StatusCode::UNAUTHORIZED, "wrong, revoked or missing headset credential");
+    };
     match upgrade(ws, &headers) {
-        Ok(ws) => ws.on_upgrade(move |socket| headset::run(hub, socket)),
+        Ok(ws) => ws.on_upgrade(move |socket| headset::run(hub, socket, credential)),
         Err(response) => response,
     }
 }
@@ -328,5 +367,190 @@ async fn browser_socket(
     match upgrade(ws, &headers) {
         Ok(ws) => ws.on_upgrade(move |socket| browser::run(hub, socket)),
         Err(response) => response,
+    }
+}
+
+/// A headset without credentials asks for a pairing code. No token: the
+/// code itself, typed by the therapist, is what lets it in.
+async fn pair_socket(
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    use std::sync::atomic::Ordering;
+    if hub.replay.is_some() {
+        return refuse(StatusCode::CONFLICT, "this console replays a recording: no headsets");
+    }
+    let ws = match upgrade(ws, &headers) {
+        Ok(ws) => ws.max_message_size(4096),
+        Err(response) => return response,
+    };
+    // Anyone may ask for a code: the sockets that may be open at once are few.
+    if hub.pairing.sockets.fetch_add(1, Ordering::Relaxed) >= pairing::MAX_SOCKETS {
+        hub.pairing.sockets.fetch_sub(1, Ordering::Relaxed);
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "too many headsets are pairing; try again in two minutes");
+    }
+    ws.on_upgrade(move |socket| async move {
+        pairing::run(hub.clone(), socket, peer.ip()).await;
+        hub.pairing.sockets.fetch_sub(1, Ordering::Relaxed);
+    })
+}
+
+/// Lets the therapist's token through; anything else is refused (401) and
+/// logged as a refusal of `what`.
+#[allow(clippy::result_large_err, reason = "a refusal is a response, made once per request")]
+fn therapist_only(hub: &Hub, peer: SocketAddr, query: &TokenQuery, what: &str) -> Result<(), Response> {
+    if authorised(query, &hub.config.therapist_token) {
+        return Ok(());
+    }
+    log_refusal(hub, peer, what);
+    Err(refuse(StatusCode::UNAUTHORIZED, "wrong or missing token"))
+}
+
+/// `{"error": …}` with `status`.
+fn json_error(status: StatusCode, error: impl std::fmt::Display) -> Response {
+    json(status, &serde_json::json!({ "error": error.to_string() }))
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], value.to_string())
+        .into_response()
+}
+
+/// The page's "Pair a headset" box: `{"code":"123456"}`.
+async fn pair_code(
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    query: TokenQuery,
+    body: String,
+) -> Response {
+    if let Err(refused) = therapist_only(&hub, peer, &query, "a pairing code") {
+        return refused;
+    }
+    let code = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(|c| c.trim().replace(' ', "")));
+    // Writes the credentials file: off the network task.
+    let entering = hub.clone();
+    let result = tokio::task::spawn_blocking(move || entering.pairing.enter(code.as_deref().unwrap_or(""))).await;
+    match result {
+        Ok(Ok(listed)) => json(StatusCode::OK, &serde_json::json!({ "paired": listed })),
+        Ok(Err(refused)) => {
+            let status = match refused {
+                pairing::Refused::Malformed => StatusCode::BAD_REQUEST,
+                pairing::Refused::Wrong { .. } => StatusCode::FORBIDDEN,
+                pairing::Refused::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
+                pairing::Refused::Gone(_) => StatusCode::CONFLICT,
+                pairing::Refused::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            json_error(status, refused)
+        }
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// The paired headsets' credentials.
+async fn headsets(
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    query: TokenQuery,
+) -> Response {
+    if let Err(refused) = therapist_only(&hub, peer, &query, "the list of headsets") {
+        return refused;
+    }
+    let fingerprint = hub.config.tls.as_ref().map(|t| t.fingerprint.clone());
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "headsets": hub.pairing.list(), "waiting": hub.pairing.waiting(), "fingerprint": fingerprint }),
+    )
+}
+
+/// Revokes a credential: `{"id":"h-…"}`; its headset is disconnected.
+async fn revoke(
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    query: TokenQuery,
+    body: String,
+) -> Response {
+    if let Err(refused) = therapist_only(&hub, peer, &query, "a revocation") {
+        return refused;
+    }
+    let id = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("id").and_then(|c| c.as_str()).map(str::to_owned))
+        .unwrap_or_default();
+    let (revoking, wanted) = (hub.clone(), id.clone());
+    match tokio::task::spawn_blocking(move || revoking.pairing.revoke(&wanted)).await {
+        Ok(Ok(true)) => json(StatusCode::OK, &serde_json::json!({ "revoked": id })),
+        Ok(Ok(false)) => json_error(StatusCode::NOT_FOUND, format!("no credential {id}")),
+        Ok(Err(e)) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// Every patient's course (the Patients view).
+async fn patients(
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    query: TokenQuery,
+) -> Response {
+    if let Err(refused) = therapist_only(&hub, peer, &query, "the patients") {
+        return refused;
+    }
+    let Some(index) = &hub.course else {
+        return json(StatusCode::OK, &serde_json::json!({ "patients": [], "kept": false }));
+    };
+    let db = index.db();
+    let listed =
+        tokio::task::spawn_blocking(move || db.lock().unwrap_or_else(std::sync::PoisonError::into_inner).patients())
+            .await;
+    match listed {
+        Ok(Ok(patients)) => json(StatusCode::OK, &serde_json::json!({ "patients": patients, "kept": true })),
+        Ok(Err(e)) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// A session's report (`?session=ID`), made from its recording files now.
+async fn report(
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    query: TokenQuery,
+) -> Response {
+    if let Err(refused) = therapist_only(&hub, peer, &query, "a report") {
+        return refused;
+    }
+    let session = match &query {
+        Ok(Query(pairs)) => pairs.iter().find(|(name, _)| name == "session").map(|(_, v)| v.clone()),
+        Err(_) => None,
+    };
+    let (Some(session), Some(index)) = (session, &hub.course) else {
+        return refuse(StatusCode::NOT_FOUND, "no such session in the course index");
+    };
+    let (db, recordings) = (index.db(), hub.config.recordings.clone());
+    let made = tokio::task::spawn_blocking(move || -> Result<Option<String>, String> {
+        let files = db
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .files_of(&session)
+            .map_err(|e| e.to_string())?;
+        let Some(files) = files else { return Ok(None) };
+        // Names from the index, never paths: nothing outside the recordings folder.
+        let paths: Vec<PathBuf> = files
+            .iter()
+            .filter(|f| !f.contains('/') && !f.contains('\\') && !f.starts_with('.'))
+            .map(|f| recordings.join(f))
+            .collect();
+        let data = research::load_session(&paths).map_err(|e| e.to_string())?;
+        let visits = research::steps::visits(&data, None);
+        Ok(Some(research::report::html(&data, &visits, None)))
+    })
+    .await;
+    match made {
+        Ok(Ok(Some(page))) => ([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response(),
+        Ok(Ok(None)) => refuse(StatusCode::NOT_FOUND, "no such session in the course index"),
+        Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &format!("the report could not be made: {e}")),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }

@@ -7,7 +7,7 @@
 //! headset.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -42,6 +42,7 @@ struct Open {
     alive: Arc<AtomicBool>,
     interval: Duration,
     name: String,
+    path: PathBuf,
 }
 
 /// The recorder threads.
@@ -53,11 +54,13 @@ pub(crate) struct Pool {
 
 impl Pool {
     /// Starts `threads` recorder threads (at least one).
-    pub(crate) fn new(threads: usize) -> std::io::Result<Pool> {
+    /// Each file closed whole is reported on `closed` (the course index).
+    pub(crate) fn new(threads: usize, closed: Option<mpsc::Sender<PathBuf>>) -> std::io::Result<Pool> {
         let mut workers = Vec::new();
         for i in 0..threads.max(1) {
             let (tx, rx) = mpsc::channel();
-            std::thread::Builder::new().name(format!("recorder-{i}")).spawn(move || run(&rx))?;
+            let closed = closed.clone();
+            std::thread::Builder::new().name(format!("recorder-{i}")).spawn(move || run(&rx, closed.as_ref()))?;
             workers.push(tx);
         }
         Ok(Pool { workers, next: AtomicU64::new(1) })
@@ -100,6 +103,7 @@ impl Pool {
             alive: alive.clone(),
             interval: flush_interval,
             name: path.display().to_string(),
+            path: path.to_owned(),
         };
         tx.send(Job::Open(Box::new(open)))
             .map_err(|_| recording::Error::Io(std::io::Error::other("the recorder threads have stopped")))?;
@@ -171,6 +175,7 @@ struct File {
     alive: Arc<AtomicBool>,
     interval: Duration,
     name: String,
+    path: PathBuf,
     highest_seq: u64,
     dirty: bool,
     deadline: Instant,
@@ -182,12 +187,15 @@ impl File {
         self.alive.store(false, Ordering::Relaxed);
     }
 
-    fn finish(self) {
+    fn finish(self, closed: Option<&mpsc::Sender<PathBuf>>) {
         let (name, flushed, alive, highest) = (self.name, self.flushed, self.alive, self.highest_seq);
         match self.writer.finish() {
             Ok(_) => {
                 let _ = flushed.send(highest);
                 tracing::info!(recording = name, "recording closed");
+                if let Some(closed) = closed {
+                    let _ = closed.send(self.path);
+                }
             }
             Err(e) => {
                 tracing::error!(recording = name, "closing failed, this file stops here: {e}");
@@ -197,15 +205,16 @@ impl File {
     }
 }
 
-fn run(rx: &mpsc::Receiver<Job>) {
+fn run(rx: &mpsc::Receiver<Job>, closed: Option<&mpsc::Sender<PathBuf>>) {
     let mut files: HashMap<u64, File> = HashMap::new();
     loop {
         loop {
             match rx.try_recv() {
                 Ok(Job::Open(open)) => {
-                    let Open { file, writer, flushed, alive, interval, name } = *open;
+                    let Open { file, writer, flushed, alive, interval, name, path } = *open;
                     let deadline = Instant::now() + interval;
-                    let f = File { writer, flushed, alive, interval, name, highest_seq: 0, dirty: false, deadline };
+                    let f =
+                        File { writer, flushed, alive, interval, name, path, highest_seq: 0, dirty: false, deadline };
                     files.insert(file, f);
                 }
                 Ok(Job::Message { file, channel, log_us, publish_us, data, seq }) => {
@@ -220,20 +229,20 @@ fn run(rx: &mpsc::Receiver<Job>) {
                 }
                 Ok(Job::Finish { file, done }) => {
                     if let Some(f) = files.remove(&file) {
-                        f.finish();
+                        f.finish(closed);
                     }
                     if let Some(done) = done {
                         let _ = done.send(());
                     }
                 }
                 Ok(Job::Stop(done)) => {
-                    files.into_values().for_each(File::finish);
+                    files.into_values().for_each(|f| f.finish(closed));
                     let _ = done.send(());
                     return;
                 }
                 Err(mpsc::TryRecvError::Disconnected) => {
                     // The pool is gone: close whatever is still open.
-                    files.into_values().for_each(File::finish);
+                    files.into_values().for_each(|f| f.finish(closed));
                     return;
                 }
                 Err(mpsc::TryRecvError::Empty) => break,

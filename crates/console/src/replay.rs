@@ -98,6 +98,7 @@ impl Timeline {
             recording: file.to_owned(),
             offset_us: Some(meta.clock_offset_us),
             steps,
+            proposed_start: None,
         };
         Timeline {
             info,

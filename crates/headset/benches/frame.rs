@@ -24,7 +24,9 @@ fn app(console: Option<(String, String)>) -> App {
     let config = HeadsetConfig {
         synthetic_patient: true,
         patient_code: "P-BENCH".into(),
-        console: console.clone(),
+        console: console
+            .clone()
+            .map(|(url, token)| (url, headset::console::Access::Token { token, fingerprint: None })),
         initial_level: Some(8.0),
         ..HeadsetConfig::headless(scenario::parse(text, "spiders.ron").unwrap(), text)
     };

@@ -11,13 +11,32 @@ use crate::HeadsetSystems;
 use crate::engine::{CommandOutcome, Engine, LinkChanged, TherapistCommand};
 use crate::telemetry::{HeadsetClock, TelemetryFrame};
 
+/// How the headset proves itself to the console.
+#[derive(Clone, Debug)]
+pub enum Access {
+    /// The console's shared headset token (scripts, tests), and over
+    /// `wss://` the console certificate's fingerprint.
+    Token {
+        /// The token.
+        token: String,
+        /// `AB:CD:…`, pinned.
+        fingerprint: Option<String>,
+    },
+    /// This headset's own credential, kept in this file; when there is
+    /// none for this console the headset pairs first (a code in its view).
+    Paired {
+        /// The credentials file.
+        credentials: std::path::PathBuf,
+    },
+}
+
 /// Connects to a console.
 #[derive(Debug)]
 pub struct ConsolePlugin {
-    /// `ws://host:port`.
+    /// `ws://host:port` (loopback) or `wss://host:port`.
     pub url: String,
-    /// The headset token.
-    pub token: String,
+    /// Token or pairing.
+    pub access: Access,
     /// Pseudonymous patient code.
     pub patient_code: String,
     /// The scenario file.
@@ -25,6 +44,11 @@ pub struct ConsolePlugin {
     /// The scenario's steps, for the console's labels.
     pub steps: Vec<StepInfo>,
 }
+
+/// The link's settings while the headset pairs: the link starts with them
+/// once the credential arrives.
+#[derive(Resource, Debug)]
+struct Unpaired(LinkConfig);
 
 /// The link and what it has already passed on.
 #[derive(Resource, Debug)]
@@ -39,23 +63,68 @@ impl Plugin for ConsolePlugin {
     fn build(&self, app: &mut App) {
         let clock = Clock::new();
         let headset_id = std::env::var("TRINVIS_HEADSET_ID").unwrap_or_else(|_| "trinvis-headset".to_owned());
-        let mut config =
-            LinkConfig::new(&self.url, &self.token, &headset_id, &self.patient_code, self.scenario.clone(), clock);
+        let mut config = LinkConfig::new(&self.url, "", &headset_id, &self.patient_code, self.scenario.clone(), clock);
         config.app = concat!("trinvis-headset ", env!("CARGO_PKG_VERSION")).to_owned();
         config.steps = self.steps.clone();
         // The telemetry clock and the link's agree on session time 0.
-        app.insert_resource(HeadsetClock { epoch_us: config.session_epoch_us });
-        app.insert_resource(ConsoleLink { link: Link::start(config), events_sent: 0, connected: None })
+        app.insert_resource(HeadsetClock { epoch_us: config.session_epoch_us })
             .add_systems(Update, receive.in_set(HeadsetSystems::Input))
             .add_systems(Update, send.in_set(HeadsetSystems::Observe));
+        let saved = match &self.access {
+            Access::Token { token, fingerprint } => Some((token.clone(), fingerprint.clone())),
+            Access::Paired { credentials } => match link::pair::Credentials::load(credentials) {
+                Ok(Some(c)) if c.console == link::pair::normalise_console(&self.url) => {
+                    info!("credential {} from {}", c.credential_id, credentials.display());
+                    Some((c.credential, c.fingerprint))
+                }
+                Ok(Some(c)) => {
+                    warn!("{} is for {}, not {}: pairing again", credentials.display(), c.console, self.url);
+                    None
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    warn!("{e}: pairing again");
+                    None
+                }
+            },
+        };
+        match (saved, &self.access) {
+            (Some((token, fingerprint)), _) => {
+                config.token = token;
+                config.fingerprint = fingerprint;
+                app.insert_resource(ConsoleLink { link: Link::start(config), events_sent: 0, connected: None });
+            }
+            (None, Access::Paired { credentials }) => {
+                app.add_plugins(crate::pairing::PairingPlugin)
+                    .insert_resource(crate::pairing::Pairing::start(&self.url, &headset_id, credentials.clone()))
+                    .insert_resource(Unpaired(config))
+                    .add_systems(Update, start_when_paired.in_set(HeadsetSystems::Input).before(receive));
+            }
+            (None, Access::Token { .. }) => unreachable!("a token is always there"),
+        }
     }
 }
 
+/// Starts the link with the credential pairing brought.
+fn start_when_paired(
+    mut paired: MessageReader<crate::pairing::PairedWith>,
+    unpaired: Option<Res<Unpaired>>,
+    mut commands: Commands,
+) {
+    let (Some(credentials), Some(unpaired)) = (paired.read().last(), unpaired) else { return };
+    let mut config = unpaired.0.clone();
+    config.token.clone_from(&credentials.0.credential);
+    config.fingerprint.clone_from(&credentials.0.fingerprint);
+    commands.insert_resource(ConsoleLink { link: Link::start(config), events_sent: 0, connected: None });
+    commands.remove_resource::<Unpaired>();
+}
+
 fn receive(
-    mut console: ResMut<ConsoleLink>,
+    console: Option<ResMut<ConsoleLink>>,
     mut commands: MessageWriter<TherapistCommand>,
     mut links: MessageWriter<LinkChanged>,
 ) {
+    let Some(mut console) = console else { return };
     let connected = console.link.connected();
     if console.connected != Some(connected) {
         if console.connected.is_some() || !connected {
@@ -73,10 +142,11 @@ fn receive(
 
 fn send(
     engine: Res<Engine>,
-    mut console: ResMut<ConsoleLink>,
+    console: Option<ResMut<ConsoleLink>>,
     mut outcomes: MessageReader<CommandOutcome>,
     mut frames: MessageReader<TelemetryFrame>,
 ) {
+    let Some(mut console) = console else { return };
     for outcome in outcomes.read() {
         console.link.ack_command(outcome.console_id, outcome.result.clone());
     }

@@ -545,7 +545,22 @@ fn replay_status(
     }
 }
 
-fn status(engine: Res<Engine>, local: Option<Res<LocalTherapist>>, mut text: Query<&mut Text, With<Status>>) {
+fn status(
+    engine: Res<Engine>,
+    local: Option<Res<LocalTherapist>>,
+    pairing: Option<Res<crate::pairing::PairingCode>>,
+    mut text: Query<&mut Text, With<Status>>,
+) {
+    if let Some(code) = pairing.as_ref().and_then(|p| p.0.as_deref()) {
+        let (a, b) = code.split_at(code.len().min(3));
+        let line = format!("Pair this headset: type {a} {b} into the console page's \"Pair a headset\" box");
+        for mut text in &mut text {
+            if text.0 != line {
+                text.0.clone_from(&line);
+            }
+        }
+        return;
+    }
     let s = &engine.session;
     let keys = if local.is_some() {
         "   Space start/pause, Up/Down level, N/P step, A accept, S safe, Q ask SUDS, Esc panic"

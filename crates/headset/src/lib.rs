@@ -30,6 +30,7 @@ pub mod audio;
 pub mod console;
 pub mod desktop;
 pub mod engine;
+pub mod pairing;
 pub mod prompt;
 pub mod replay;
 pub mod scene;
@@ -95,8 +96,8 @@ pub struct HeadsetConfig {
     pub seed: u64,
     /// Pseudonymous patient code.
     pub patient_code: String,
-    /// The console and headset token, when steered from a console.
-    pub console: Option<(String, String)>,
+    /// The console's address and how to get in, when steered from a console.
+    pub console: Option<(String, console::Access)>,
     /// Automatic mode.
     pub automatic: bool,
     /// Headless: simulated frames per second.
@@ -275,11 +276,11 @@ pub fn add_session_plugins(app: &mut App, config: &HeadsetConfig) {
     if config.synthetic_patient {
         app.add_plugins(synthetic::SyntheticPatientPlugin { seed: config.seed });
     }
-    if let Some((url, token)) = &config.console {
+    if let Some((url, access)) = &config.console {
         let reference = link::scenario_ref(&config.scenario, &config.scenario_text);
         app.add_plugins(console::ConsolePlugin {
             url: url.clone(),
-            token: token.clone(),
+            access: access.clone(),
             patient_code: config.patient_code.clone(),
             scenario: reference,
             steps: config

@@ -32,13 +32,26 @@ struct Args {
     /// With --replay: 1 to 16 times real time.
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
-    /// The console's address (`ws://127.0.0.1:7450`); without it the session
-    /// runs locally and the window's keys are the therapist's controls.
-    #[arg(long, requires = "token")]
+    /// The console's address: `ws://127.0.0.1:7450` on this machine,
+    /// `wss://HOST:7450` on the clinic's network. Without --token the
+    /// headset pairs the first time: it shows a six-digit code to type into
+    /// the console page's "Pair a headset" box, then keeps its credential
+    /// in --credentials. Without --console the session runs locally and the
+    /// window's keys are the therapist's controls.
+    #[arg(long)]
     console: Option<String>,
-    /// The headset token the console printed.
+    /// The headset token the console printed (scripts and tests; a paired
+    /// headset needs none).
     #[arg(long, env = "TRINVIS_HEADSET_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// With --token over wss://: the console certificate's SHA-256
+    /// fingerprint, as `trinvis console` printed it.
+    #[arg(long, requires = "token")]
+    fingerprint: Option<String>,
+    /// Where this headset keeps its credential and the console's pinned
+    /// fingerprint (default: `headset.json` in ~/.local/share/trinvis).
+    #[arg(long, conflicts_with = "token")]
+    credentials: Option<PathBuf>,
     /// Where the scene is shown. Default: the headset when an OpenXR runtime
     /// answers (builds with the `xr` feature, the default), else a window when
     /// there is a display, else headless.
@@ -265,7 +278,10 @@ fn run() -> anyhow::Result<AppExit> {
         synthetic_patient: display == Display::Headless || args.patient == PatientArg::Synthetic,
         seed: args.seed,
         patient_code: args.patient_code.clone(),
-        console: args.console.clone().map(|c| (c, args.token.clone().unwrap_or_default())),
+        console: match &args.console {
+            None => None,
+            Some(url) => Some((url.clone(), access(&args, url)?)),
+        },
         automatic: args.auto,
         rate_hz: args.rate,
         log: true,
@@ -313,4 +329,24 @@ fn run() -> anyhow::Result<AppExit> {
         });
     }
     Ok(app.run())
+}
+
+/// How this headset gets into the console: the token (with a fingerprint
+/// over wss://) or its own credential, paired if need be.
+fn access(args: &Args, url: &str) -> anyhow::Result<headset::console::Access> {
+    let Some(token) = &args.token else {
+        let credentials = args.credentials.clone().unwrap_or_else(|| link::pair::data_folder().join("headset.json"));
+        return Ok(headset::console::Access::Paired { credentials });
+    };
+    let fingerprint = match &args.fingerprint {
+        Some(f) => Some(link::tls::normalise_fingerprint(f).ok_or_else(|| {
+            anyhow::anyhow!("--fingerprint {f}: expected 32 hex bytes, as `trinvis console` printed it")
+        })?),
+        None => None,
+    };
+    anyhow::ensure!(
+        !link::pair::normalise_console(url).starts_with("wss://") || fingerprint.is_some(),
+        "over wss:// give --fingerprint (as `trinvis console` printed it), or pair without --token"
+    );
+    Ok(headset::console::Access::Token { token: token.clone(), fingerprint })
 }

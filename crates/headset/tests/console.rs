@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use recording::Channel;
 use serde_json::{Value, json};
-use support::{Console, applied_level_reaches, command, first_session, root, subscribe};
+use support::{Console, applied_level_reaches, command, first_session, next_of, root, subscribe};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_headless_headset_is_steered_from_the_console_and_recorded_at_frame_rate() {
@@ -52,4 +52,77 @@ async fn a_headless_headset_is_steered_from_the_console_and_recorded_at_frame_ra
     let events: Vec<Value> = r.channel(Channel::Events).map(|m| serde_json::from_slice(&m.data).unwrap()).collect();
     assert!(events.iter().any(|e| e["type"] == "target_changed" && e["to"] == 2.0 && e["by"] == "therapist"));
     assert_eq!(r.metadata.patient_code, "P-0300");
+}
+
+/// A headset started with only the console's address pairs: its code on
+/// stdout (and in its view), typed into the console, and it runs its
+/// session with its own credential; started again, it uses the kept
+/// credential without a new code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_headset_without_credentials_pairs_with_a_code_then_keeps_its_credential() {
+    use std::io::BufRead;
+    let console = Console::start("headset-pairing").await;
+    let credentials = console.dir.with_extension("headset.json");
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_trinvis-headset"))
+            .args(["--display", "headless", "--patient-code", "P-0310", "--minutes", "2"])
+            .args(["--console", &console.url(), "--credentials"])
+            .arg(&credentials)
+            .arg("--scenario")
+            .arg(root().join("scenarios/heights.ron"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // Each line the headset prints, as it comes.
+    let lines = |child: &mut std::process::Child| {
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        rx
+    };
+    let mut browser = console.therapist().await;
+    let mut headset = start();
+    let printed = lines(&mut headset);
+    let code = loop {
+        let line = printed.recv_timeout(Duration::from_secs(60)).expect("no pairing code on stdout");
+        if let Some(rest) = line.strip_prefix("Pairing code: ") {
+            break rest[..6].to_owned();
+        }
+    };
+    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+    assert_eq!(console.enter_pairing_code("12345").0, 400, "five digits are refused");
+    let (status, body) = console.enter_pairing_code(&code);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("trinvis-headset"), "{body}");
+    let first = first_session(&mut browser, Duration::from_secs(30)).await;
+    let saved = std::fs::read_to_string(&credentials).unwrap();
+    assert!(saved.contains("credential_id") && saved.contains(&console.url()), "{saved}");
+    headset.kill().unwrap();
+    let _ = headset.wait();
+
+    // Again: no code, straight into a new session.
+    let mut again = start();
+    let printed = lines(&mut again);
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let list = next_of(&mut browser, "sessions", Duration::from_secs(30)).await;
+            let sessions = list["sessions"].as_array().unwrap().clone();
+            if sessions.iter().any(|s| s["session_id"] != first.as_str() && s["link"] == "connected") {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the headset did not come back with its kept credential");
+    again.kill().unwrap();
+    let _ = again.wait();
+    let said: Vec<String> = printed.try_iter().collect();
+    assert!(!said.iter().any(|l| l.contains("Pairing code")), "paired again: {said:?}");
+    let _ = std::fs::remove_file(&credentials);
 }

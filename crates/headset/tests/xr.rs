@@ -286,7 +286,10 @@ async fn losing_focus_pauses_the_session_and_the_console_sees_it() {
     let console = Console::start("xr-focus").await;
     let text = std::fs::read_to_string(root().join("scenarios/spiders.ron")).unwrap();
     let config = headset::HeadsetConfig {
-        console: Some((console.url(), console.headset_token.clone())),
+        console: Some((
+            console.url(),
+            headset::console::Access::Token { token: console.headset_token.clone(), fingerprint: None },
+        )),
         initial_level: Some(1.0),
         ..headset::HeadsetConfig::headless(scenario::parse(&text, "spiders.ron").unwrap(), &text)
     };

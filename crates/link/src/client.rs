@@ -12,18 +12,12 @@ use protocol::{
     CommandAck, CommandMessage, ConsoleToHeadset, EventBatch, HeadsetToConsole, Hello, Pong, Sample, TelemetryBatch,
     decode, encode,
 };
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::tls::{Seen, Socket};
 use crate::{LinkConfig, Outgoing, Shared};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How long a connection attempt (TCP, WebSocket handshake, welcome) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -81,6 +75,8 @@ struct Task {
     /// The console's secret for resuming `session_id` (from `welcome`).
     resume_token: Option<String>,
     closing: bool,
+    /// What the last TLS handshake showed of the console's certificate.
+    seen: Arc<std::sync::Mutex<Seen>>,
 }
 
 pub(crate) async fn run(
@@ -101,7 +97,11 @@ pub(crate) async fn run(
         session_id: None,
         resume_token: None,
         closing: false,
+        seen: Arc::default(),
     };
+    if crate::pair::normalise_console(&task.config.console).starts_with("wss://") && task.config.fingerprint.is_none() {
+        tracing::warn!("link: no pinned certificate fingerprint: any console certificate is taken");
+    }
     let mut backoff = task.config.reconnect_min;
     let mut first = true;
     let mut drain_deadline: Option<Instant> = None;
@@ -131,6 +131,15 @@ pub(crate) async fn run(
                 if let Err(e) = outcome {
                     tracing::debug!("link: connection ended: {e}");
                 }
+            }
+            // A console that is not the one this headset paired with: never
+            // talk to it, and say why.
+            Err(e) if task.seen.lock().is_ok_and(|s| s.mismatch.is_some()) => {
+                tracing::error!("link: refusing the console: {e}");
+                if let Ok(mut refused) = task.shared.refused.lock() {
+                    *refused = Some(e);
+                }
+                return;
             }
             // Said once per kind of failure, not at every retry.
             Err(e) => {
@@ -163,22 +172,20 @@ impl Task {
     /// Connects, says hello, waits for the welcome and resends what the
     /// console lacks.
     async fn connect(&mut self) -> Result<Socket, String> {
-        let base = self.config.console.replacen("http://", "ws://", 1).replacen("https://", "wss://", 1);
+        let base = crate::pair::normalise_console(&self.config.console);
         let url = format!("{base}/ws/headset?token={}", self.config.token);
-        let mut request = url.into_client_request().map_err(|e| e.to_string())?;
-        request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol::SUBPROTOCOL));
-        let ws_config = WebSocketConfig::default().max_message_size(Some(1 << 20));
-        let (mut socket, _) =
-            timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true))
+        let mut socket =
+            timeout(CONNECT_TIMEOUT, crate::tls::connect(&url, self.config.fingerprint.as_deref(), &self.seen))
                 .await
                 .map_err(|_| "timed out".to_owned())?
-                .map_err(|e| match e {
-                    tokio_tungstenite::tungstenite::Error::Http(response) if response.status() == 401 => {
-                        "the console refused the headset token (was it restarted with --new-tokens? \
-                         give this headset the token it prints now)"
+                .map_err(|e| {
+                    if e.contains(" 401 ") {
+                        "the console refused this headset's credential or token (revoked, or the console was \
+                     restarted with --new-tokens? pair the headset again, or give it the token it prints now)"
                             .to_owned()
+                    } else {
+                        e
                     }
-                    e => e.to_string(),
                 })?;
         let hello = HeadsetToConsole::Hello(Hello {
             headset_id: self.config.headset_id.clone(),

@@ -27,6 +27,8 @@
 mod bridge;
 mod client;
 mod convert;
+pub mod pair;
+pub mod tls;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -80,8 +82,13 @@ pub fn scenario_ref(scenario: &scenario::Scenario, text: &str) -> ScenarioRef {
 pub struct LinkConfig {
     /// The console's base address, `ws://host:port` (or `http://`).
     pub console: String,
-    /// The headset token the console printed.
+    /// The headset token the console printed, or this headset's own
+    /// credential from pairing.
     pub token: String,
+    /// For `wss://`: the SHA-256 fingerprint of the console's certificate
+    /// (`AB:CD:…`, see [`tls::normalise_fingerprint`]); a console showing
+    /// another is refused for good ([`LinkInfo::refused`]). `None` takes any.
+    pub fingerprint: Option<String>,
     /// This headset.
     pub headset_id: String,
     /// App name and version.
@@ -127,6 +134,7 @@ impl LinkConfig {
         LinkConfig {
             console: console.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
+            fingerprint: None,
             headset_id: headset_id.to_owned(),
             app: concat!("trinvis-link ", env!("CARGO_PKG_VERSION")).to_owned(),
             patient_code: patient_code.to_owned(),
@@ -166,6 +174,7 @@ pub(crate) struct Shared {
     pub rtt_us: AtomicU64,
     pub offset_us: AtomicI64,
     pub has_clock: AtomicBool,
+    pub refused: Mutex<Option<String>>,
 }
 
 /// A snapshot of the link, for the headset's status display and telemetry.
@@ -191,6 +200,9 @@ pub struct LinkInfo {
     pub rtt_us: Option<u64>,
     /// `headset clock - console clock` as the console estimated it, µs.
     pub offset_us: Option<i64>,
+    /// Why the link gave up for good: the console's certificate was not the
+    /// pinned one. The link no longer tries; the session goes on offline.
+    pub refused: Option<String>,
 }
 
 /// The headset's link to the console.
@@ -285,6 +297,7 @@ impl Link {
             lost_messages: s.lost_messages.load(Ordering::Relaxed),
             rtt_us: has_clock.then(|| s.rtt_us.load(Ordering::Relaxed)),
             offset_us: has_clock.then(|| s.offset_us.load(Ordering::Relaxed)),
+            refused: s.refused.lock().ok().and_then(|r| r.clone()),
         }
     }
 }

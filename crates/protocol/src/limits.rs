@@ -85,7 +85,7 @@ pub trait Validate {
 
 /// Builds field paths only when something is wrong: the check of a
 /// telemetry batch must cost next to nothing when all is well.
-fn fail(field: impl FnOnce() -> String, message: String) -> Result<(), OutOfRange> {
+pub(crate) fn fail(field: impl FnOnce() -> String, message: String) -> Result<(), OutOfRange> {
     Err(OutOfRange { field: field(), message })
 }
 

@@ -39,6 +39,22 @@ pub struct SessionInfo {
     /// The scenario's steps, from the headset's `hello` (empty when it sent none).
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "crate::null_as_default")]
     pub steps: Vec<StepInfo>,
+    /// Where the patient's course proposes to start this session, from
+    /// their latest earlier session of the scenario; absent without one
+    /// (or on a console without a data folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposed_start: Option<StartProposal>,
+}
+
+/// A start step the course proposes, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartProposal {
+    /// The step, from 1.
+    pub step: u16,
+    /// The rule's reason, in words.
+    pub reason: String,
+    /// The earlier session it is drawn from.
+    pub from_session: String,
 }
 
 /// The session engine's state, on the wire.
@@ -101,6 +117,11 @@ mod tests {
                     recording: "20261126T101500Z-5f3a.mcap".into(),
                     offset_us: Some(-1_795_683_100_000_000),
                     steps: vec![StepInfo { id: "bowl-far".into(), title: "A spider in a bowl, far away".into() }],
+                    proposed_start: Some(StartProposal {
+                        step: 3,
+                        reason: "step 3 was the last where SUDS fell by half".into(),
+                        from_session: "20261119T101500Z-1c2d".into(),
+                    }),
                 }],
             }),
             expect![[r#"
@@ -127,7 +148,12 @@ mod tests {
                           "id": "bowl-far",
                           "title": "A spider in a bowl, far away"
                         }
-                      ]
+                      ],
+                      "proposed_start": {
+                        "step": 3,
+                        "reason": "step 3 was the last where SUDS fell by half",
+                        "from_session": "20261119T101500Z-1c2d"
+                      }
                     }
                   ]
                 }"#]],

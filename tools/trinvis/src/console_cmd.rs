@@ -1,4 +1,4 @@
-//! `trinvis console [--bind ADDR] [--recordings DIR] [--data DIR] [--new-tokens]`
+//! `trinvis console [--bind ADDR] [--recordings DIR] [--data DIR] [--new-tokens] [--cert PEM --key PEM]`
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -9,10 +9,21 @@ use anyhow::Context;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Address to listen on. Loopback unless you mean otherwise: there is no
-    /// TLS yet, so anything else exposes health data to the network.
+    /// Address to listen on. Loopback (the default) serves plain HTTP and WS
+    /// to this machine only; any other address (`0.0.0.0:7450` for the
+    /// clinic's network) serves HTTPS and WSS only.
     #[arg(long, default_value = "127.0.0.1:7450")]
     bind: SocketAddr,
+    /// The clinic's own certificate (PEM, leaf first) instead of the one the
+    /// console makes itself in its data folder; needs --key.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// Serve HTTPS and WSS on loopback too (off loopback they are always on).
+    #[arg(long)]
+    tls: bool,
     /// Folder for session recordings (created if missing).
     #[arg(long, default_value = "recordings")]
     recordings: PathBuf,
@@ -93,22 +104,40 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     config.flush_interval = std::time::Duration::from_millis(args.flush_interval_ms.max(1));
     anyhow::ensure!(args.max_sessions >= 1, "--max-sessions must be at least 1");
     config.max_sessions = args.max_sessions;
+    if args.tls || args.cert.is_some() || !args.bind.ip().is_loopback() {
+        let identity = match (&args.cert, &args.key) {
+            (Some(cert), Some(key)) => console::tls::from_files(cert, key)?,
+            _ => console::tls::load_or_create(&data, &certificate_names(args.bind))?,
+        };
+        config.tls = Some(identity);
+    }
     return_freed_memory();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let listener =
             tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("listening on {}", args.bind))?;
         let addr = listener.local_addr()?;
-        if !addr.ip().is_loopback() {
-            tracing::warn!("listening on {addr}, beyond this machine, without TLS: use only on a network you trust");
-        }
         // Listen for the signals before anyone can know the address: a
         // SIGTERM that came first would otherwise kill the process outright.
         let stop = stop_signal().context("listening for SIGTERM")?;
-        println!("Trinvis console on http://{addr}");
-        println!("  therapist:     http://{addr}/?token={}", config.therapist_token);
+        let (http, ws) = if config.tls.is_some() { ("https", "wss") } else { ("http", "ws") };
+        // An unspecified address is not one to browse to: name this machine.
+        let shown = if addr.ip().is_unspecified() {
+            format!("{}:{}", host_name().unwrap_or_else(|| "THIS-MACHINE".into()), addr.port())
+        } else {
+            addr.to_string()
+        };
+        println!("Trinvis console on {http}://{shown}");
+        println!("  therapist:     {http}://{shown}/?token={}", config.therapist_token);
         println!("  headset token: {}", config.headset_token);
-        println!("  headsets:      ws://{addr}  (trinvis sim --console ws://{addr} --token {})", config.headset_token);
+        println!(
+            "  headsets:      {ws}://{shown}  (a headset started without a token shows a code: pair it on the page)"
+        );
+        if let Some(identity) = &config.tls {
+            println!("  certificate:   {}", identity.cert.display());
+            println!("  fingerprint:   SHA-256 {}", identity.fingerprint);
+            println!("                 (the browser's certificate warning shows it: compare before you accept)");
+        }
         println!("  recordings:    {}", args.recordings.display());
         println!("  kept between runs (tokens, sessions to resume): {}", data.display());
         println!("Press Ctrl-C (or send SIGTERM) to stop; open recordings are closed cleanly.");
@@ -118,6 +147,26 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let _ = writeln!(std::io::stdout(), "console stopped; recordings closed");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// This machine's name, from the kernel.
+fn host_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    Some(name.trim().to_owned()).filter(|n| !n.is_empty())
+}
+
+/// The names a self-made certificate is for: this machine's name (and
+/// `NAME.local` for mDNS) and the bound address when it is a real one.
+fn certificate_names(bind: SocketAddr) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Some(host) = host_name() {
+        names.push(format!("{host}.local"));
+        names.push(host);
+    }
+    if !bind.ip().is_unspecified() {
+        names.push(bind.ip().to_string());
+    }
+    names
 }
 
 /// Resolves at Ctrl-C or at SIGTERM (what `kill`, systemd and container

@@ -6,6 +6,7 @@ mod console_cmd;
 mod console_proc;
 mod export;
 mod fuzz;
+mod index;
 mod inspect;
 mod lint;
 mod record;
@@ -47,6 +48,9 @@ enum Cmd {
     Export(export::Args),
     /// Write a session's report: one HTML page with plots and a table per step.
     Report(report::Args),
+    /// Build the course index (each patient's sessions, for the console's
+    /// Patients view and start proposals) from a recordings folder.
+    Index(index::Args),
     /// Developer check: mutated frames of every message kind at a console's
     /// sockets, beside honest headsets; fails on a panic or lost data.
     #[command(hide = true)]
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         Cmd::Inspect(args) => inspect::run(&args),
         Cmd::Replay(args) => replay_cmd::run(&args),
         Cmd::Export(args) => export::run(&args),
+        Cmd::Index(args) => index::run(&args),
         Cmd::Report(args) => report::run(&args),
         Cmd::Fuzz(args) => fuzz::run(&args),
         Cmd::Soak(args) => soak::run(&args),

@@ -37,17 +37,30 @@ pub struct Args {
     /// a console records), e.g. for `trinvis export` and `trinvis report`.
     #[arg(long, conflicts_with = "console")]
     record: Option<PathBuf>,
-    /// The pseudonymous patient code written in the recording (default
-    /// `SIM-<seed>`).
-    #[arg(long, requires = "record")]
+    /// The pseudonymous patient code written in the recording, or sent by
+    /// the simulated headset with --console (default `SIM-<seed>`, or
+    /// `SIM-001`… for each of --patients).
+    #[arg(long)]
     patient_code: Option<String>,
     /// Run in real time as headsets connected to this console
-    /// (`ws://127.0.0.1:7450`), steered from its page.
-    #[arg(long, requires = "token")]
+    /// (`ws://127.0.0.1:7450` on this machine, `wss://HOST:7450` on the
+    /// clinic's network), steered from its page. Without --token the
+    /// headset pairs: it prints a six-digit code to type into the page's
+    /// "Pair a headset" box, then keeps its credential in --credentials.
+    #[arg(long)]
     console: Option<String>,
-    /// The headset token the console printed.
+    /// The headset token the console printed (scripts and tests; a paired
+    /// headset needs none).
     #[arg(long, env = "TRINVIS_HEADSET_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// With --token over wss://: the console certificate's SHA-256
+    /// fingerprint, as `trinvis console` printed it.
+    #[arg(long, requires = "token")]
+    fingerprint: Option<String>,
+    /// Where a paired headset keeps its credential and the console's
+    /// fingerprint (default: `sim-headset.json` in the user's data folder).
+    #[arg(long, conflicts_with = "token")]
+    credentials: Option<PathBuf>,
     /// Simulated headsets (with --console), each its own patient (seeds S, S+1, …).
     #[arg(long, default_value_t = 1)]
     patients: u32,
@@ -88,9 +101,38 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             anyhow::bail!("--speed must be above 0 and at most 1000, got {}", args.speed);
         }
         let scenario_ref = link::scenario_ref(&scenario, &text);
+        let (token, fingerprint) = match &args.token {
+            Some(token) => {
+                let fingerprint = match &args.fingerprint {
+                    Some(f) => Some(link::tls::normalise_fingerprint(f).with_context(|| {
+                        format!("--fingerprint {f}: expected 32 hex bytes, as `trinvis console` printed it")
+                    })?),
+                    None => None,
+                };
+                if link::pair::normalise_console(console).starts_with("wss://") && fingerprint.is_none() {
+                    anyhow::bail!(
+                        "over wss:// give --fingerprint (as `trinvis console` printed it), or pair without --token"
+                    );
+                }
+                (token.clone(), fingerprint)
+            }
+            None => {
+                anyhow::ensure!(args.patients == 1, "pairing is one headset at a time: use --token for --patients > 1");
+                let path =
+                    args.credentials.clone().unwrap_or_else(|| link::pair::data_folder().join("sim-headset.json"));
+                let credentials = link::pair::credentials_for(&path, console, "sim-001", |code| {
+                    crate::sim_live::show_code(code);
+                })
+                .map_err(|e| anyhow::anyhow!("pairing with {console}: {e}"))?;
+                println!("paired as {} (credential kept in {})", credentials.credential_id, path.display());
+                (credentials.credential, credentials.fingerprint)
+            }
+        };
         return crate::sim_live::run(crate::sim_live::Live {
             console: console.clone(),
-            token: args.token.clone().unwrap_or_default(),
+            token,
+            fingerprint,
+            patient_code: args.patient_code.clone(),
             patients: args.patients,
             speed: args.speed,
             config,

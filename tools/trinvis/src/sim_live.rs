@@ -17,6 +17,10 @@ use sim::{SimConfig, Simulation};
 pub struct Live {
     pub console: String,
     pub token: String,
+    /// Over wss://: the pinned fingerprint of the console's certificate.
+    pub fingerprint: Option<String>,
+    /// The patient code (with several patients, `CODE-001`…).
+    pub patient_code: Option<String>,
     pub patients: u32,
     pub speed: f64,
     pub config: SimConfig,
@@ -27,7 +31,7 @@ pub struct Live {
 pub fn run(live: Live) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let live = Arc::new(live);
-    runtime.block_on(async {
+    let refused = runtime.block_on(async {
         println!(
             "{} simulated headset(s) on {} for {:.0} min, {} Hz; Ctrl-C to stop",
             live.patients,
@@ -67,8 +71,10 @@ pub fn run(live: Live) -> anyhow::Result<ExitCode> {
             "samples: {} sent, {} dropped at the queue, {} lost from the resend buffer; messages unacknowledged at the end: {}",
             totals.samples, totals.dropped, totals.lost, totals.unacked
         );
+        totals.refused
     });
-    Ok(ExitCode::SUCCESS)
+    // A console that is not the paired one is a failure, not a session.
+    Ok(if refused { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 /// What the simulated headsets did, added up.
@@ -78,10 +84,13 @@ struct Totals {
     dropped: u64,
     lost: u64,
     unacked: u64,
+    /// The console's certificate was not the pinned one.
+    refused: bool,
 }
 
 impl Totals {
     fn add(&mut self, t: &Totals) {
+        self.refused |= t.refused;
         self.samples += t.samples;
         self.dropped += t.dropped;
         self.lost += t.lost;
@@ -92,14 +101,14 @@ impl Totals {
 async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle, stop: Arc<AtomicBool>) -> Totals {
     let clock = Clock::new();
     let name = format!("{:03}", i + 1);
-    let mut link_config = LinkConfig::new(
-        &live.console,
-        &live.token,
-        &format!("sim-{name}"),
-        &format!("SIM-{name}"),
-        live.scenario_ref.clone(),
-        clock,
-    );
+    let patient = match &live.patient_code {
+        Some(code) if live.patients == 1 => code.clone(),
+        Some(code) => format!("{code}-{name}"),
+        None => format!("SIM-{name}"),
+    };
+    let mut link_config =
+        LinkConfig::new(&live.console, &live.token, &format!("sim-{name}"), &patient, live.scenario_ref.clone(), clock);
+    link_config.fingerprint.clone_from(&live.fingerprint);
     link_config.app = concat!("trinvis-sim ", env!("CARGO_PKG_VERSION")).to_owned();
     link_config.steps =
         live.scenario.steps.iter().map(|s| StepInfo { id: s.id.clone(), title: s.title.clone() }).collect();
@@ -130,6 +139,12 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle, stop:
         samples += 1;
         last_out = Some(out);
         bridge.exchange(&mut link, sim.session_mut(), now);
+        if samples.is_multiple_of(45)
+            && let Some(why) = link.info().refused
+        {
+            eprintln!("sim-{name}: refusing the console: {why}");
+            return Totals { refused: true, ..Totals::default() };
+        }
         if link.connected() != was_connected {
             was_connected = link.connected();
             let info = link.info();
@@ -154,7 +169,23 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle, stop:
     }
     println!("sim-{name}: done, reached step {} of {}", summary.highest_step, summary.step_count);
     let info = link.info();
-    Totals { samples, dropped: info.dropped_samples, lost: info.lost_messages, unacked: info.unacked }
+    Totals { samples, dropped: info.dropped_samples, lost: info.lost_messages, unacked: info.unacked, refused: false }
+}
+
+/// Shows a pairing code on stdout (a headless headset's view).
+pub fn show_code(code: &link::pair::Code) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "Pairing code: {}  (type it into the console page's \"Pair a headset\" box; valid {} s)",
+        code.code,
+        code.valid_for.as_secs()
+    );
+    if let Some(fingerprint) = &code.fingerprint {
+        let _ = writeln!(out, "  console certificate: SHA-256 {fingerprint}");
+    }
+    let _ = out.flush();
 }
 
 /// One telemetry sample from the synthetic patient's frame.

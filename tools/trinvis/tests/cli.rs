@@ -77,3 +77,44 @@ fn sim_json_is_deterministic_for_a_seed() {
     let json = text(&a.stdout);
     assert!(json.contains("\"scenario\": \"spiders\"") && json.contains("\"seed\": 7"), "{json}");
 }
+
+/// A clinic's own certificate (`--cert`, `--key`): the console serves TLS
+/// with it, on loopback too, and prints its fingerprint; a key that does
+/// not go with the certificate stops it with a message naming the file.
+#[test]
+fn the_console_serves_a_clinics_own_certificate_and_refuses_a_key_of_another() {
+    let dir = std::env::temp_dir().join(format!("trinvis-cli-{}-cert", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let ours = console::tls::load_or_create(&dir.join("ours"), &["clinic.example".into()]).unwrap();
+    console::tls::load_or_create(&dir.join("other"), &[]).unwrap();
+    let (cert, key) = (dir.join("ours/tls/console.crt"), dir.join("ours/tls/console.key"));
+    let (mut running, printed) = common::spawn_console(
+        std::process::Command::new(env!("CARGO_BIN_EXE_trinvis"))
+            .args(["console", "--bind", "127.0.0.1:0", "--recordings"])
+            .arg(dir.join("recordings"))
+            .arg("--cert")
+            .arg(&cert)
+            .arg("--key")
+            .arg(&key),
+    );
+    running.kill().unwrap();
+    let _ = running.wait();
+    assert!(printed[0].contains("https://127.0.0.1:"), "{printed:?}");
+    assert!(printed.iter().any(|l| l.contains(&format!("SHA-256 {}", ours.fingerprint))), "{printed:?}");
+    assert!(printed.iter().any(|l| l.contains("wss://127.0.0.1:")), "{printed:?}");
+
+    let other_key = dir.join("other/tls/console.key");
+    let out = trinvis(&[
+        "console",
+        "--bind",
+        "127.0.0.1:0",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        other_key.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(said.contains("other/tls/console.key") && said.contains("does not go with the certificate"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -358,3 +358,48 @@ fn since_leaves_out_older_sessions_and_clinics_query_as_one() {
     assert_eq!(theirs["sessions"]["clinic-b"], 2, "{theirs}");
     assert!(theirs["rows"].as_u64().unwrap() >= 2, "{theirs}");
 }
+
+/// `trinvis index` builds the course index from a recordings folder: two
+/// sessions of one patient, a broken file named and skipped; deleting the
+/// index and indexing again gives the same rows.
+#[test]
+fn index_builds_the_course_from_recordings_and_the_same_again_after_deleting_it() {
+    let dir = fresh_dir("index");
+    let recordings = dir.join("recordings");
+    std::fs::create_dir_all(&recordings).unwrap();
+    for (seed, name) in [(3u64, "first"), (4, "second")] {
+        let out = trinvis(&[
+            "sim",
+            "--scenario",
+            "scenarios/heights.ron",
+            "--minutes",
+            "15",
+            "--seed",
+            &seed.to_string(),
+            "--record",
+            recordings.join(format!("{name}.mcap")).to_str().unwrap(),
+            "--patient-code",
+            "P-IDX",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    std::fs::write(recordings.join("broken.mcap"), b"not a recording").unwrap();
+    let index = || {
+        let out = trinvis(&["index", recordings.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "a skipped file is a failure to report: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("broken.mcap"), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("indexed 2 session(s) of 1 patient(s)"), "{}", text(&out.stdout));
+        course::Db::open(&dir.join("console-data/course.sqlite")).unwrap().dump().unwrap()
+    };
+    let first = index();
+    let patients: Value = serde_json::from_str(&first).unwrap();
+    let sessions = patients[0]["courses"][0]["sessions"].as_array().unwrap();
+    assert_eq!((patients[0]["code"].as_str(), sessions.len()), (Some("P-IDX"), 2));
+    assert!(sessions.iter().all(|s| s["highest_step"].as_u64().unwrap() >= 2), "{first}");
+    assert!(sessions[0]["steps"][0]["suds_peak"].is_u64(), "{first}");
+    for f in ["course.sqlite", "course.sqlite-wal", "course.sqlite-shm"] {
+        let _ = std::fs::remove_file(dir.join("console-data").join(f));
+    }
+    assert_eq!(index(), first, "rebuilt from the recordings, the rows differ");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -53,6 +53,7 @@ function connect() {
     state.connected = true; state.tokenRefused = false;
     for (const s of state.sessions.values()) s.subscribed = false;
     send({ type: "list_recordings" });
+    loadHeadsets();
     renderConsoleLink();
   };
   ws.onclose = () => {
@@ -234,7 +235,7 @@ function onReplayStatus(m) {
   const s = state.sessions.get(m.session_id);
   if (s && state.replay && state.replay.generation !== m.generation) s.clear();
   state.replay = m;
-  if (first) { $("mode").hidden = false; $("timeline").hidden = false; document.body.classList.add("replay"); }
+  if (first) { $("mode").hidden = false; $("timeline").hidden = false; $("pairing").hidden = true; document.body.classList.add("replay"); }
   renderTimeline();
 }
 
@@ -384,6 +385,15 @@ function draw() {
   const sees = ended ? "the end of the session (the safe place)" : safe ? "the safe place" : last && last.state === "waiting" ? "the waiting room"
     : last ? `step ${step}${title ? " · " + title.title : ""} at level ${last.applied_level.toFixed(1)}${last.state === "paused" ? " (paused)" : ""}` : "–";
   text("sees", `Patient sees ${sees}${s.lastChange ? ` · last change ${ago(t - s.lastChange.t)}: ${s.lastChange.text}` : ""}`);
+  // The course's proposal for where to start, until the therapist takes it or picks another.
+  const proposal = info.proposed_start;
+  $("proposal").hidden = !proposal || s.proposalDone || ended;
+  if (proposal && !s.proposalDone) {
+    const pt = info.steps && info.steps[proposal.step - 1];
+    const why = proposal.reason.charAt(0).toUpperCase() + proposal.reason.slice(1);
+    text("proposal-text", `The course proposes to start from step ${proposal.step}${pt ? " (“" + pt.title + "”)" : ""}. ${why}.`);
+    text("proposal-accept", `Start from step ${proposal.step}`);
+  }
   $("suggestion").hidden = !s.suggestion;
   if (s.suggestion) {
     const st2 = info.steps && info.steps[s.suggestion.step - 1];
@@ -513,6 +523,134 @@ onSubmit("note-form", () => { const text = $("note-text").value.trim(); if (text
 onSubmit("prediction-form", () => { const text = $("prediction-text").value.trim(); if (text) { command({ type: "prediction", text }); $("prediction-text").value = ""; } });
 onSubmit("outcome-form", () => { const text = $("outcome-text").value.trim(); if (text) { command({ type: "outcome", text }); $("outcome-text").value = ""; } });
 $("alert-ack").onclick = () => { const s = state.sessions.get(state.current); if (s) s.avoidance = null; state.dirty = true; };
+// ---- pairing ----------------------------------------------------------------
+
+/** GET (no body) or POST (a JSON body) to the console's API; rejects with its error text. */
+async function api(path, body) {
+  const init = body === undefined ? { cache: "no-store" }
+    : { method: "POST", cache: "no-store", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+  const r = await fetch(`${path}?token=${encodeURIComponent(token)}`, init);
+  let data = {};
+  try { data = await r.json(); } catch { /* a refusal in plain text */ }
+  if (!r.ok) throw new Error(data.error || `the console answered ${r.status}`);
+  return data;
+}
+function loadHeadsets() {
+  if (state.replay) return;
+  api("/api/headsets").then((d) => {
+    renderHeadsets(d.headsets);
+    text("pair-waiting", d.waiting.length ? `Waiting with a code: ${d.waiting.join(", ")}` : "");
+    text("pair-fingerprint", d.fingerprint ? `This console's certificate, SHA-256: ${d.fingerprint} (a paired headset prints the one it saw)` : "");
+  }).catch(() => {});
+}
+function renderHeadsets(list) {
+  const ul = $("headsets");
+  ul.replaceChildren();
+  if (!list.length) { const li = document.createElement("li"); li.className = "muted"; li.textContent = "none yet"; ul.append(li); return; }
+  for (const h of list) {
+    const li = document.createElement("li");
+    const name = document.createElement("span");
+    name.textContent = h.headset_id; name.title = `credential ${h.id}, paired ${h.paired}`;
+    const revoke = document.createElement("button");
+    revoke.className = "small"; revoke.textContent = "Revoke"; revoke.dataset.credential = h.id;
+    revoke.onclick = () => ask(`Revoke the credential of “${h.headset_id}” (${h.id})? It is disconnected at once and must be paired again.`,
+      "Revoke", () => api("/api/headsets/revoke", { id: h.id }).then(() => { toast(`${h.headset_id}: credential revoked`); loadHeadsets(); })
+        .catch((e) => toast(e.message, true)));
+    li.append(name, revoke); ul.append(li);
+  }
+}
+$("pair-code").oninput = () => { $("pair-result").textContent = ""; };
+onSubmit("pair-form", () => {
+  const code = $("pair-code").value.replace(/\s/g, "");
+  const result = $("pair-result");
+  if (!/^[0-9]{6}$/.test(code)) { result.className = "small-print bad"; result.textContent = "A pairing code is six digits, as the headset shows it."; return; }
+  api("/api/pair", { code }).then((d) => {
+    result.className = "small-print good"; result.textContent = `Paired “${d.paired.headset_id}”: it connects now.`;
+    $("pair-code").value = ""; loadHeadsets();
+  }).catch((e) => { result.className = "small-print bad"; result.textContent = e.message; });
+});
+$("proposal-accept").onclick = () => {
+  const s = state.sessions.get(state.current);
+  if (!s || !s.info.proposed_start) return;
+  command({ type: "go_to_step", step: s.info.proposed_start.step }); s.proposalDone = true; state.dirty = true;
+};
+$("proposal-other").onclick = () => { const s = state.sessions.get(state.current); if (s) s.proposalDone = true; state.dirty = true; };
+
+// ---- patients -----------------------------------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, parent) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  if (parent) parent.append(el);
+  return el;
+}
+/** Peak and last SUDS per step, one line pair per session (older lighter). */
+function courseChart(course) {
+  const W = 520, H = 190, L = 34, R = 10, T = 10, B = 28;
+  const steps = Math.max(2, ...course.sessions.flatMap((s) => s.steps.map((r) => r.step)));
+  const x = (step) => L + ((step - 1) / (steps - 1)) * (W - L - R), y = (suds) => T + (1 - suds / 100) * (H - T - B);
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "course-chart", role: "img", "aria-label": "peak and last SUDS per step across sessions" });
+  for (const v of [0, 50, 100]) {
+    svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }, chart);
+    svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, chart).textContent = v;
+  }
+  for (let step = 1; step <= steps; step++) svg("text", { x: x(step), y: H - 10, "text-anchor": "middle" }, chart).textContent = step;
+  svg("text", { x: L - 6, y: H - 10, "text-anchor": "end", class: "axis" }, chart).textContent = "step";
+  const n = course.sessions.length;
+  course.sessions.forEach((session, i) => {
+    const shade = n === 1 ? 1 : 0.35 + 0.65 * (i / (n - 1));
+    const colour = `rgba(45, 95, 168, ${shade.toFixed(2)})`;
+    const rated = session.steps.filter((r) => r.suds_peak != null);
+    for (const [key, dash] of [["suds_peak", ""], ["suds_final", "4 3"]]) {
+      const pts = rated.filter((r) => r[key] != null).map((r) => `${x(r.step)},${y(r[key])}`).join(" ");
+      if (pts) svg("polyline", { points: pts, fill: "none", stroke: colour, "stroke-width": 2, "stroke-dasharray": dash }, chart);
+    }
+    for (const r of rated) {
+      svg("circle", { cx: x(r.step), cy: y(r.suds_peak), r: 3.5, fill: colour }, chart);
+      if (r.suds_final != null) svg("circle", { cx: x(r.step), cy: y(r.suds_final), r: 3.5, fill: "#fff", stroke: colour, "stroke-width": 1.5 }, chart);
+    }
+  });
+  return chart;
+}
+function renderPatients(data) {
+  const root = $("patients");
+  root.replaceChildren();
+  if (!data.kept) { const p = document.createElement("p"); p.className = "muted"; p.textContent = "This console keeps no course index (it has no data folder)."; root.append(p); return; }
+  if (!data.patients.length) { const p = document.createElement("p"); p.className = "muted"; p.textContent = "No sessions indexed yet: they appear as sessions end (or after `trinvis index RECORDINGS`)."; root.append(p); return; }
+  for (const patient of data.patients) {
+    for (const course of patient.courses) {
+      const card = document.createElement("article"); card.className = "patient"; card.dataset.patient = patient.code;
+      const h = document.createElement("h3"); h.textContent = `${patient.code} · ${course.scenario_id} ${course.scenario_version} · ${course.sessions.length} session${course.sessions.length === 1 ? "" : "s"}`;
+      card.append(h, courseChart(course));
+      const table = document.createElement("table"); table.className = "sessions-table";
+      const head = table.insertRow(); for (const c of ["#", "started", "steps seen", "highest", "mastered (SUDS halved)", "notes", ""]) { const th = document.createElement("th"); th.textContent = c; head.append(th); }
+      course.sessions.forEach((session, i) => {
+        const row = table.insertRow();
+        const mastered = session.steps.filter((r) => r.halved).map((r) => r.step).join(", ") || "–";
+        const cells = [String(i + 1), session.started.replace("T", " ").replace(/:\d\dZ$/, " UTC"), session.steps.map((r) => r.step).join(", ") || "–", String(session.highest_step || "–"), mastered, String(session.notes)];
+        for (const c of cells) row.insertCell().textContent = c;
+        const links = row.insertCell();
+        const report = document.createElement("a");
+        report.href = `/report?token=${encodeURIComponent(token)}&session=${encodeURIComponent(session.session_id)}`;
+        report.target = "_blank"; report.rel = "noopener"; report.textContent = "report";
+        const replay = document.createElement("button");
+        replay.className = "small"; replay.textContent = "replay"; replay.title = `trinvis replay recordings/${session.files[0] || ""}`;
+        replay.onclick = () => { const cmd = `trinvis replay recordings/${session.files[0] || ""}`; (navigator.clipboard ? navigator.clipboard.writeText(cmd) : Promise.reject()).then(() => toast(`Copied: ${cmd}`), () => toast(`Replay with: ${cmd}`)); };
+        links.append(report, " ", replay);
+      });
+      card.append(table); root.append(card);
+    }
+  }
+}
+function loadPatients() { api("/api/patients").then(renderPatients).catch((e) => toast(e.message, true)); }
+function showPatients(on) {
+  $("patients-view").hidden = !on; $("view").hidden = on;
+  $("patients-button").setAttribute("aria-pressed", String(on)); $("patients-button").classList.toggle("on", on);
+  if (on) loadPatients();
+}
+$("patients-button").onclick = () => showPatients($("patients-view").hidden);
+$("patients-refresh").onclick = loadPatients;
 $("refresh-recordings").onclick = () => send({ type: "list_recordings" });
 $("play").onclick = () => replay({ action: state.replay && state.replay.playing ? "pause" : "play" });
 $("speed").onchange = () => replay({ action: "speed", speed: Number($("speed").value) });
@@ -542,6 +680,8 @@ document.addEventListener("keydown", (e) => {
 });
 window.addEventListener("resize", () => { state.dirty = true; });
 setInterval(() => { if (state.connected) send({ type: "list_recordings" }); }, 15000);
+// Headsets that wait with a code show up within seconds.
+setInterval(() => { if (state.connected) loadHeadsets(); }, 3000);
 
 connect();
 requestAnimationFrame(frame);

@@ -61,6 +61,27 @@ impl Console {
         format!("ws://{}", self.addr)
     }
 
+    /// Types a pairing code into the console as the page's "Pair a headset"
+    /// box does (`POST /api/pair`); the HTTP status and body.
+    pub fn enter_pairing_code(&self, code: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let body = json!({ "code": code }).to_string();
+        let mut stream = std::net::TcpStream::connect(self.addr).unwrap();
+        write!(
+            stream,
+            "POST /api/pair?token={} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.therapist_token,
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let status = answer.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        (status, body)
+    }
+
     /// A therapist's page, connected.
     pub async fn therapist(&self) -> Ws {
         let mut request =

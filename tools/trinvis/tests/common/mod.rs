@@ -45,11 +45,11 @@ pub fn spawn_console(command: &mut Command) -> (Child, Vec<String>) {
         }
     }
     std::thread::spawn(move || lines.for_each(drop));
-    assert!(printed.first().is_some_and(|l| l.contains("http://")), "the console did not start: {printed:?}");
+    assert!(printed.first().is_some_and(|l| l.contains("://")), "the console did not start: {printed:?}");
     (console, printed)
 }
 
 /// The address a console printed in its first line, `127.0.0.1:PORT`.
 pub fn address(printed: &[String]) -> String {
-    printed[0].rsplit("http://").next().unwrap_or_default().trim().to_owned()
+    printed[0].rsplit("://").next().unwrap_or_default().trim().to_owned()
 }
