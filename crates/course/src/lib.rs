@@ -86,6 +86,9 @@ pub struct SessionRow {
     pub started: String,
     /// When it began, µs since the Unix epoch.
     pub started_unix_us: u64,
+    /// Console time of the last thing recorded, µs since the Unix epoch:
+    /// when it ended (or was cut).
+    pub ended_unix_us: u64,
     /// Session time of the last thing recorded, µs.
     pub duration_us: u64,
     /// Whether every file was closed properly.
@@ -157,6 +160,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     files TEXT NOT NULL,
     started TEXT NOT NULL,
     started_unix_us INTEGER NOT NULL,
+    ended_unix_us INTEGER NOT NULL,
     duration_us INTEGER NOT NULL,
     complete INTEGER NOT NULL,
     highest_step INTEGER NOT NULL,
@@ -282,6 +286,13 @@ impl Read {
             files: names,
             started: meta.started.clone(),
             started_unix_us: meta.started_unix_us,
+            ended_unix_us: data
+                .samples
+                .iter()
+                .map(|s| s.log_time_us)
+                .chain(data.events.iter().map(|e| e.log_time_us))
+                .max()
+                .unwrap_or(meta.started_unix_us),
             duration_us: data.end_us(),
             complete: data.complete,
             highest_step: steps.iter().map(|s| s.step).max().unwrap_or(0),
@@ -298,9 +309,16 @@ impl Read {
 }
 
 impl Db {
-    /// Opens (creating if need be) the index at `path`.
+    /// Opens (creating if need be) the index at `path`. A new file is
+    /// readable by the user only (SQLite gives its journal files the same
+    /// mode): it holds patients' codes and ratings.
     pub fn open(path: &Path) -> Result<Db, Error> {
         let name = path.display().to_string();
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
         let conn = Connection::open(path).map_err(|source| Error::Db { path: name.clone(), source })?;
         Db::with(conn, name)
     }
@@ -358,14 +376,16 @@ impl Db {
         tx.execute("DELETE FROM sessions WHERE session_id = ?1", params![row.session_id]).map_err(err)?;
         let files = serde_json::to_string(&row.files).unwrap_or_default();
         tx.execute(
-            "INSERT INTO sessions (session_id, course, files, started, started_unix_us, duration_us, complete, highest_step, notes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO sessions (session_id, course, files, started, started_unix_us, ended_unix_us, duration_us,
+                                   complete, highest_step, notes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 row.session_id,
                 course,
                 files,
                 row.started,
                 row.started_unix_us as i64,
+                row.ended_unix_us as i64,
                 row.duration_us as i64,
                 row.complete,
                 row.highest_step,
@@ -429,7 +449,7 @@ impl Db {
         let mut query = self
             .conn
             .prepare(
-                "SELECT session_id, files, started, started_unix_us, duration_us, complete, highest_step, notes
+                "SELECT session_id, files, started, started_unix_us, ended_unix_us, duration_us, complete, highest_step, notes
                  FROM sessions WHERE course = ?1 ORDER BY started_unix_us, session_id",
             )
             .map_err(|e| self.err(e))?;
@@ -441,10 +461,11 @@ impl Db {
                     files: serde_json::from_str(&files).unwrap_or_default(),
                     started: r.get(2)?,
                     started_unix_us: r.get::<_, i64>(3)? as u64,
-                    duration_us: r.get::<_, i64>(4)? as u64,
-                    complete: r.get(5)?,
-                    highest_step: r.get(6)?,
-                    notes: r.get(7)?,
+                    ended_unix_us: r.get::<_, i64>(4)? as u64,
+                    duration_us: r.get::<_, i64>(5)? as u64,
+                    complete: r.get(6)?,
+                    highest_step: r.get(7)?,
+                    notes: r.get(8)?,
                     steps: Vec::new(),
                 })
             })
@@ -570,6 +591,7 @@ mod tests {
             files: vec![],
             started: "2026-11-30T10:00:00Z".into(),
             started_unix_us: 1,
+            ended_unix_us: 2,
             duration_us: 1,
             complete: true,
             highest_step: steps.iter().map(|s| s.step).max().unwrap_or(0),
@@ -595,6 +617,21 @@ mod tests {
         let first = session(vec![step(1, Some(40), Some(30), false, 10)]);
         assert_eq!(propose(&first).unwrap().step, 1);
         assert_eq!(propose(&session(vec![])), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_index_is_readable_by_the_user_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("trinvis-course-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("course.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let db = Db::open(&path).unwrap();
+        assert!(db.patients().unwrap().is_empty());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -174,7 +174,16 @@ fn follow(
     mut commands: Commands,
 ) {
     let Some(pairing) = pairing.as_deref_mut() else { return };
-    let progress = std::mem::take(&mut *pairing.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    // Read and, for an outcome, taken under one lock: the thread may write
+    // its outcome at any moment, and a code put back must never cover it.
+    let progress = {
+        let mut progress = pairing.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*progress {
+            Progress::Asking => return,
+            Progress::Code(shown) => Progress::Code(shown.clone()),
+            Progress::Paired(_) | Progress::Failed(_) => std::mem::take(&mut *progress),
+        }
+    };
     match progress {
         Progress::Asking => {}
         Progress::Code(shown) => {
@@ -188,10 +197,8 @@ fn follow(
                     println!("  console certificate: SHA-256 {fingerprint}");
                 }
                 pairing.shown = Some(shown.code.clone());
-                code.set_if_neq(PairingCode(Some(shown.code.clone())));
+                code.set_if_neq(PairingCode(Some(shown.code)));
             }
-            // Keep it for the next frame's look.
-            *pairing.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Progress::Code(shown);
         }
         Progress::Paired(credentials) => {
             match credentials.save(&pairing.credentials) {

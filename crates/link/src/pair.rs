@@ -77,8 +77,10 @@ pub struct Code {
 
 /// Pairs with the console at `console` (`ws://` or `wss://`, no path):
 /// calls `show` with each code (a new one when the last expired) and
-/// returns once the therapist typed it. Gives up on errors other than an
-/// expired code, or when `cancel` says so between codes.
+/// returns once the therapist typed it. A console that cannot be reached,
+/// is busy pairing others or restarts is asked again (with backoff); gives
+/// up when the console shows another certificate than the first one, when
+/// it refuses pairing otherwise, or when `cancel` says so between tries.
 pub async fn pair(
     console: &str,
     headset_id: &str,
@@ -140,11 +142,12 @@ pub async fn pair(
                     }
                     Err(e) => return Err(format!("the console sent something unreadable: {e}")),
                 },
-                // 4000: the code expired; 1013: too many waiting. Ask again.
+                // 4000: the code expired; 1013: too many waiting; 1001: the
+                // console is shutting down (a restart). Ask again.
                 Some(Ok(Message::Close(Some(frame))))
-                    if [protocol::CODE_EXPIRED, 1013].contains(&u16::from(frame.code)) =>
+                    if [protocol::CODE_EXPIRED, 1013, 1001].contains(&u16::from(frame.code)) =>
                 {
-                    if u16::from(frame.code) == 1013 {
+                    if u16::from(frame.code) != protocol::CODE_EXPIRED {
                         tokio::time::sleep(Duration::from_secs(5)).await;
                     }
                     break;

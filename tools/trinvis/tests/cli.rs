@@ -108,6 +108,8 @@ fn the_console_serves_a_clinics_own_certificate_and_refuses_a_key_of_another() {
         "console",
         "--bind",
         "127.0.0.1:0",
+        "--recordings",
+        dir.join("recordings").to_str().unwrap(),
         "--cert",
         cert.to_str().unwrap(),
         "--key",

@@ -387,7 +387,9 @@ function draw() {
   text("sees", `Patient sees ${sees}${s.lastChange ? ` · last change ${ago(t - s.lastChange.t)}: ${s.lastChange.text}` : ""}`);
   // The course's proposal for where to start, until the therapist takes it or picks another.
   const proposal = info.proposed_start;
-  $("proposal").hidden = !proposal || s.proposalDone || ended;
+  // Gone once taken, declined, or the target already stands at or above it (after a page reload too).
+  const reached = proposal && proposal.step > 1 && last && last.target_level >= proposal.step;
+  $("proposal").hidden = !proposal || s.proposalDone || ended || reached;
   if (proposal && !s.proposalDone) {
     const pt = info.steps && info.steps[proposal.step - 1];
     const why = proposal.reason.charAt(0).toUpperCase() + proposal.reason.slice(1);
@@ -624,11 +626,11 @@ function renderPatients(data) {
       const h = document.createElement("h3"); h.textContent = `${patient.code} · ${course.scenario_id} ${course.scenario_version} · ${course.sessions.length} session${course.sessions.length === 1 ? "" : "s"}`;
       card.append(h, courseChart(course));
       const table = document.createElement("table"); table.className = "sessions-table";
-      const head = table.insertRow(); for (const c of ["#", "started", "steps seen", "highest", "mastered (SUDS halved)", "notes", ""]) { const th = document.createElement("th"); th.textContent = c; head.append(th); }
+      const head = table.insertRow(); for (const c of ["#", "started", "length", "steps seen", "highest", "mastered (SUDS halved)", "notes", ""]) { const th = document.createElement("th"); th.textContent = c; head.append(th); }
       course.sessions.forEach((session, i) => {
         const row = table.insertRow();
         const mastered = session.steps.filter((r) => r.halved).map((r) => r.step).join(", ") || "–";
-        const cells = [String(i + 1), session.started.replace("T", " ").replace(/:\d\dZ$/, " UTC"), session.steps.map((r) => r.step).join(", ") || "–", String(session.highest_step || "–"), mastered, String(session.notes)];
+        const cells = [String(i + 1), session.started.replace("T", " ").replace(/:\d\dZ$/, " UTC"), (session.duration_us < 60e6 ? "< 1 min" : `${Math.round(session.duration_us / 60e6)} min`), session.steps.map((r) => r.step).join(", ") || "–", String(session.highest_step || "–"), mastered, String(session.notes)];
         for (const c of cells) row.insertCell().textContent = c;
         const links = row.insertCell();
         const report = document.createElement("a");
