@@ -45,10 +45,16 @@ pub struct ConsolePlugin {
     pub steps: Vec<StepInfo>,
 }
 
-/// The link's settings while the headset pairs: the link starts with them
-/// once the credential arrives.
+/// A paired headset's link settings (without its credential) and where it
+/// keeps the credential: the link starts from them once pairing brings one,
+/// and pairing starts again when the console no longer takes it (revoked).
 #[derive(Resource, Debug)]
-struct Unpaired(LinkConfig);
+struct PairedAccess {
+    template: LinkConfig,
+    url: String,
+    headset_id: String,
+    credentials: std::path::PathBuf,
+}
 
 /// The link and what it has already passed on.
 #[derive(Resource, Debug)]
@@ -88,19 +94,26 @@ impl Plugin for ConsolePlugin {
                 }
             },
         };
-        match (saved, &self.access) {
-            (Some((token, fingerprint)), _) => {
-                config.token = token;
-                config.fingerprint = fingerprint;
-                app.insert_resource(ConsoleLink { link: Link::start(config), events_sent: 0, connected: None });
+        if let Access::Paired { credentials } = &self.access {
+            app.add_plugins(crate::pairing::PairingPlugin)
+                .insert_resource(PairedAccess {
+                    template: config.clone(),
+                    url: self.url.clone(),
+                    headset_id: headset_id.clone(),
+                    credentials: credentials.clone(),
+                })
+                .add_systems(
+                    Update,
+                    (pair_again_when_refused, start_when_paired).chain().in_set(HeadsetSystems::Input).before(receive),
+                );
+            if saved.is_none() {
+                app.insert_resource(crate::pairing::Pairing::start(&self.url, &headset_id, credentials.clone()));
             }
-            (None, Access::Paired { credentials }) => {
-                app.add_plugins(crate::pairing::PairingPlugin)
-                    .insert_resource(crate::pairing::Pairing::start(&self.url, &headset_id, credentials.clone()))
-                    .insert_resource(Unpaired(config))
-                    .add_systems(Update, start_when_paired.in_set(HeadsetSystems::Input).before(receive));
-            }
-            (None, Access::Token { .. }) => unreachable!("a token is always there"),
+        }
+        if let Some((token, fingerprint)) = saved {
+            config.token = token;
+            config.fingerprint = fingerprint;
+            app.insert_resource(ConsoleLink { link: Link::start(config), events_sent: 0, connected: None });
         }
     }
 }
@@ -108,15 +121,46 @@ impl Plugin for ConsolePlugin {
 /// Starts the link with the credential pairing brought.
 fn start_when_paired(
     mut paired: MessageReader<crate::pairing::PairedWith>,
-    unpaired: Option<Res<Unpaired>>,
+    access: Res<PairedAccess>,
     mut commands: Commands,
 ) {
-    let (Some(credentials), Some(unpaired)) = (paired.read().last(), unpaired) else { return };
-    let mut config = unpaired.0.clone();
+    let Some(credentials) = paired.read().last() else { return };
+    let mut config = access.template.clone();
     config.token.clone_from(&credentials.0.credential);
     config.fingerprint.clone_from(&credentials.0.fingerprint);
     commands.insert_resource(ConsoleLink { link: Link::start(config), events_sent: 0, connected: None });
-    commands.remove_resource::<Unpaired>();
+}
+
+/// A console that refuses this headset's credential (it was revoked there)
+/// gets a new pairing: the credential file goes, the old link is let go (off
+/// the frame: it may take a moment to stop) and the code shows again.
+fn pair_again_when_refused(
+    console: Option<Res<ConsoleLink>>,
+    pairing: Option<Res<crate::pairing::Pairing>>,
+    access: Res<PairedAccess>,
+    mut frames: Local<u32>,
+    mut commands: Commands,
+) {
+    *frames = frames.wrapping_add(1);
+    // Twice a second at 90 Hz is soon enough, and keeps `info` off most frames.
+    let (Some(console), None) = (console, pairing) else { return };
+    if !frames.is_multiple_of(45) || !console.link.info().unauthorised {
+        return;
+    }
+    warn!("the console refuses this headset's credential (revoked?): pairing again");
+    if let Err(e) = std::fs::remove_file(&access.credentials) {
+        warn!("{}: {e}", access.credentials.display());
+    }
+    commands.queue(|world: &mut World| {
+        if let Some(old) = world.remove_resource::<ConsoleLink>() {
+            let _ = std::thread::Builder::new().name("trinvis-link-stop".into()).spawn(move || drop(old));
+        }
+    });
+    commands.insert_resource(crate::pairing::Pairing::start(
+        &access.url,
+        &access.headset_id,
+        access.credentials.clone(),
+    ));
 }
 
 fn receive(

@@ -120,9 +120,27 @@ async fn a_headset_without_credentials_pairs_with_a_code_then_keeps_its_credenti
     })
     .await
     .expect("the headset did not come back with its kept credential");
-    again.kill().unwrap();
-    let _ = again.wait();
     let said: Vec<String> = printed.try_iter().collect();
     assert!(!said.iter().any(|l| l.contains("Pairing code")), "paired again: {said:?}");
+
+    // Revoked on the console: the headset drops its credential and shows a new code.
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&credentials).unwrap()).unwrap();
+    let (status, body) = console.revoke(saved["credential_id"].as_str().unwrap());
+    assert_eq!(status, 200, "{body}");
+    let again_code = loop {
+        let line = printed.recv_timeout(Duration::from_secs(30)).expect("no new pairing code after the revocation");
+        if let Some(rest) = line.strip_prefix("Pairing code: ") {
+            break rest[..6].to_owned();
+        }
+    };
+    assert!(!credentials.exists(), "the revoked credential is still kept");
+    assert_eq!(console.enter_pairing_code(&again_code).0, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !credentials.exists() {
+        assert!(std::time::Instant::now() < deadline, "the new credential was not kept");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    again.kill().unwrap();
+    let _ = again.wait();
     let _ = std::fs::remove_file(&credentials);
 }

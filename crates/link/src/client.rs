@@ -124,6 +124,7 @@ pub(crate) async fn run(
                 if last_failure.take().is_some() {
                     tracing::info!("link: connected to the console again");
                 }
+                task.shared.unauthorised.store(false, Ordering::Relaxed);
                 task.shared.connected.store(true, Ordering::Relaxed);
                 let outcome = task.relay(&mut socket, drain_deadline).await;
                 task.shared.connected.store(false, Ordering::Relaxed);
@@ -180,6 +181,7 @@ impl Task {
                 .map_err(|_| "timed out".to_owned())?
                 .map_err(|e| {
                     if e.contains(" 401 ") {
+                        self.shared.unauthorised.store(true, Ordering::Relaxed);
                         "the console refused this headset's credential or token (revoked, or the console was \
                      restarted with --new-tokens? pair the headset again, or give it the token it prints now)"
                             .to_owned()

@@ -175,6 +175,7 @@ pub(crate) struct Shared {
     pub offset_us: AtomicI64,
     pub has_clock: AtomicBool,
     pub refused: Mutex<Option<String>>,
+    pub unauthorised: AtomicBool,
 }
 
 /// A snapshot of the link, for the headset's status display and telemetry.
@@ -203,6 +204,9 @@ pub struct LinkInfo {
     /// Why the link gave up for good: the console's certificate was not the
     /// pinned one. The link no longer tries; the session goes on offline.
     pub refused: Option<String>,
+    /// The console refused the token or credential (401) at the last
+    /// attempt: revoked, or never known there. The link keeps trying.
+    pub unauthorised: bool,
 }
 
 /// The headset's link to the console.
@@ -298,6 +302,7 @@ impl Link {
             rtt_us: has_clock.then(|| s.rtt_us.load(Ordering::Relaxed)),
             offset_us: has_clock.then(|| s.offset_us.load(Ordering::Relaxed)),
             refused: s.refused.lock().ok().and_then(|r| r.clone()),
+            unauthorised: s.unauthorised.load(Ordering::Relaxed),
         }
     }
 }

@@ -64,12 +64,22 @@ impl Console {
     /// Types a pairing code into the console as the page's "Pair a headset"
     /// box does (`POST /api/pair`); the HTTP status and body.
     pub fn enter_pairing_code(&self, code: &str) -> (u16, String) {
+        self.post("/api/pair", &json!({ "code": code }))
+    }
+
+    /// Revokes a credential as the page's Revoke button does.
+    pub fn revoke(&self, credential_id: &str) -> (u16, String) {
+        self.post("/api/headsets/revoke", &json!({ "id": credential_id }))
+    }
+
+    /// POSTs `body` to `path` with the therapist's token; status and body.
+    fn post(&self, path: &str, body: &Value) -> (u16, String) {
         use std::io::{Read, Write};
-        let body = json!({ "code": code }).to_string();
+        let body = body.to_string();
         let mut stream = std::net::TcpStream::connect(self.addr).unwrap();
         write!(
             stream,
-            "POST /api/pair?token={} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST {path}?token={} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.therapist_token,
             self.addr,
             body.len()
