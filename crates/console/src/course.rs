@@ -15,30 +15,16 @@ pub(crate) struct Index {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-/// The files of the session that `file` belongs to: `<id>.mcap` and its
-/// `<id>-partN.mcap`, those that exist, in order.
-pub(crate) fn session_files(file: &Path) -> Vec<PathBuf> {
-    let Some(dir) = file.parent() else { return vec![file.to_owned()] };
+/// The files of the session that `file` (a console recording) belongs to:
+/// `<id>.mcap` and its `<id>-partN.mcap`, as the console names them.
+fn session_files(file: &Path) -> Vec<PathBuf> {
     let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let id = match stem.rsplit_once("-part") {
         Some((id, n)) if n.parse::<u32>().is_ok() => id.to_owned(),
         _ => stem,
     };
-    let mut files: Vec<(u32, PathBuf)> = vec![(1, dir.join(format!("{id}.mcap")))];
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let part = name
-                .strip_prefix(&format!("{id}-part"))
-                .and_then(|rest| rest.strip_suffix(".mcap"))
-                .and_then(|n| n.parse::<u32>().ok());
-            if let Some(n) = part {
-                files.push((n, entry.path()));
-            }
-        }
-    }
-    files.sort();
-    files.into_iter().map(|(_, p)| p).filter(|p| p.is_file()).collect()
+    let first = file.with_file_name(format!("{id}.mcap"));
+    research::session_files(if first.is_file() { &first } else { file }, &id)
 }
 
 impl Index {

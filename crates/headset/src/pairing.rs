@@ -188,14 +188,7 @@ fn follow(
         Progress::Asking => {}
         Progress::Code(shown) => {
             if pairing.shown.as_deref() != Some(shown.code.as_str()) {
-                println!(
-                    "Pairing code: {}  (type it into the console page's \"Pair a headset\" box; valid {} s)",
-                    shown.code,
-                    shown.valid_for.as_secs()
-                );
-                if let Some(fingerprint) = &shown.fingerprint {
-                    println!("  console certificate: SHA-256 {fingerprint}");
-                }
+                println!("{}", shown.announcement());
                 pairing.shown = Some(shown.code.clone());
                 code.set_if_neq(PairingCode(Some(shown.code)));
             }

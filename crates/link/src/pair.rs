@@ -75,6 +75,23 @@ pub struct Code {
     pub fingerprint: Option<String>,
 }
 
+impl Code {
+    /// What a headset prints when it shows the code (tests read the first
+    /// line's `Pairing code: NNNNNN`): the code, where to type it, and the
+    /// console's fingerprint when there is one.
+    pub fn announcement(&self) -> String {
+        let mut text = format!(
+            "Pairing code: {}  (type it into the console page's \"Pair a headset\" box; valid {} s)",
+            self.code,
+            self.valid_for.as_secs()
+        );
+        if let Some(fingerprint) = &self.fingerprint {
+            text.push_str(&format!("\n  console certificate: SHA-256 {fingerprint}"));
+        }
+        text
+    }
+}
+
 /// Pairs with the console at `console` (`ws://` or `wss://`, no path):
 /// calls `show` with each code (a new one when the last expired) and
 /// returns once the therapist typed it. A console that cannot be reached,

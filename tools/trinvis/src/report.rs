@@ -25,7 +25,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let session_id = recording::Recording::read_metadata(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?
         .session_id;
-    let files = session_files(&args.file, &session_id);
+    let files = research::session_files(&args.file, &session_id);
     if files.len() > 1 {
         let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
         eprintln!("session {session_id}: reading its {} files as one: {}", files.len(), names.join(", "));
@@ -47,30 +47,6 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     std::fs::write(&path, html).with_context(|| format!("writing {}", path.display()))?;
     println!("wrote {}", path.display());
     Ok(ExitCode::SUCCESS)
-}
-
-/// `file` and the other parts of its session in the same folder: the
-/// console names them `<id>.mcap` and `<id>-part<N>.mcap`.
-fn session_files(file: &Path, session_id: &str) -> Vec<PathBuf> {
-    let mut files = vec![file.to_path_buf()];
-    if session_id.is_empty() {
-        return files;
-    }
-    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let part = format!("{session_id}-part");
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            name.ends_with(".mcap") && (name == format!("{session_id}.mcap") || name.starts_with(&part))
-        })
-        .filter(|p| p.file_name() != file.file_name())
-        .collect();
-    found.sort();
-    files.extend(found);
-    files
 }
 
 /// The valid scenarios among these files and folders, by id. Files that do

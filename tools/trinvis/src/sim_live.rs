@@ -176,15 +176,7 @@ async fn headset(live: Arc<Live>, i: u32, runtime: tokio::runtime::Handle, stop:
 pub fn show_code(code: &link::pair::Code) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "Pairing code: {}  (type it into the console page's \"Pair a headset\" box; valid {} s)",
-        code.code,
-        code.valid_for.as_secs()
-    );
-    if let Some(fingerprint) = &code.fingerprint {
-        let _ = writeln!(out, "  console certificate: SHA-256 {fingerprint}");
-    }
+    let _ = writeln!(out, "{}", code.announcement());
     let _ = out.flush();
 }
 
