@@ -68,6 +68,9 @@ impl Headset {
         let mut config = LinkConfig::new(url, token, headset_id, patient_code, scenario_ref, clock);
         config.steps = scenario.steps.iter().map(|s| StepInfo { id: s.id.clone(), title: s.title.clone() }).collect();
         config.fingerprint = fingerprint.map(str::to_owned);
+        // It sends mirror pictures at the rate the console asks for: a grey
+        // that darkens with the step, 480 x 270 like the headset app's.
+        config.mirror = true;
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -84,6 +87,7 @@ impl Headset {
             let epoch_us = clock.now_us();
             let mut next = Instant::now();
             let mut last = Instant::now();
+            let (mirror, mut pictures, mut last_picture) = (link.mirror(), 0u32, Instant::now());
             while !stopping.load(Ordering::Relaxed) && !sim.finished() {
                 let out = sim.step();
                 let now = sim.now();
@@ -91,6 +95,14 @@ impl Headset {
                 let frame_ms = last.elapsed().as_secs_f32() * 1000.0;
                 last = Instant::now();
                 link.push_sample(sample_of(&out, session, epoch_us + now.as_micros() as u64, frame_ms));
+                let fps = mirror.fps();
+                if fps > 0 && last_picture.elapsed().as_secs_f64() >= 1.0 / f64::from(fps) {
+                    last_picture = Instant::now();
+                    pictures += 1;
+                    let shade = 200u8.saturating_sub(15 * session.step() as u8);
+                    let t_us = epoch_us + now.as_micros() as u64;
+                    mirror.send(support::mirror_frame(t_us, now.as_micros() as u64, pictures, 480, 270, shade));
+                }
                 bridge.exchange(&mut link, sim.session_mut(), now);
                 next += frame;
                 std::thread::sleep(next.saturating_duration_since(Instant::now()));
@@ -289,7 +301,7 @@ async fn the_keyboard_shortcuts_steer_the_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
-async fn four_sessions_at_90_hz_frame_times() {
+async fn four_sessions_at_90_hz_with_mirrors_at_5_a_second_frame_times() {
     let Some(browser) = Browser::find() else { return };
     let console = Console::start(|_| {}).await;
     let headsets: Vec<Headset> = (0..4).map(|i| Headset::start(&console, &format!("SIM-{}", i + 1), 10 + i)).collect();
@@ -302,7 +314,10 @@ async fn four_sessions_at_90_hz_frame_times() {
     page.script("window.trinvisStats.reset(); return null;");
     std::thread::sleep(Duration::from_secs(10));
     let stats = page.script("return window.trinvisStats.summary();");
-    println!("page with 4 sessions at 90 Hz, 10 s: {stats}");
+    let pictures = page.script("return window.trinvisStats.mirrorFrames;");
+    println!(
+        "page with 4 sessions at 90 Hz and their mirrors at 5/s, 10 s: {stats}; pictures since the start: {pictures}"
+    );
     let out = screenshots();
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("frame-times.json"), stats.to_string()).unwrap();
@@ -312,6 +327,11 @@ async fn four_sessions_at_90_hz_frame_times() {
         (stats["frames"].as_u64().unwrap(), stats["draws"].as_u64().unwrap(), stats["samples"].as_u64().unwrap());
     assert!(frames > 0 && draws <= frames, "{stats}");
     assert!(samples > 4 * 90 * 5, "{stats}");
+    // Every session's pictures reach the page (the shown one is decoded).
+    let per_session: Vec<u64> = pictures.as_object().unwrap().values().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(per_session.len(), 4, "{pictures}");
+    assert!(per_session.iter().all(|n| *n >= 5 * 5), "fewer than 5 pictures a second for 5 s: {pictures}");
+    assert!(page.script("return window.trinvisStats.mirrorShown;").as_u64().unwrap() > 0);
     drop(headsets);
     drop(page);
     console.stop().await;

@@ -45,14 +45,15 @@ fn root() -> PathBuf {
 
 #[tokio::test]
 async fn python_mcap_reads_every_channel_of_a_console_recording() {
-    if !have_python(&["mcap"]) {
+    if !have_python(&["mcap", "PIL"]) {
         return;
     }
     let console = Console::start(|_| {}).await;
     // A raw headset writing to every channel, and a browser sending a command.
     let mut h = console.raw_headset().await;
     let hello = json!({"type": "hello", "headset_id": "py", "app": "test", "patient_code": "P-0100",
-        "scenario": {"id": "spiders", "version": "1", "sha256": "00"}, "resume_from": 1, "headset_us": 1_000_000, "session_epoch_us": 1_000_000});
+        "scenario": {"id": "spiders", "version": "1", "sha256": "00"}, "resume_from": 1, "headset_us": 1_000_000, "session_epoch_us": 1_000_000,
+        "mirror": true});
     h.send(Message::text(hello.to_string())).await.unwrap();
     let id = next_of(&mut h, "welcome").await["session_id"].as_str().unwrap().to_owned();
     let sample = json!({"t_us": 1_000_100, "session_us": 100, "head": {"p": [0, 1.6, 0], "q": [0, 0, 0, 1]}, "gaze": [0, 0, -1],
@@ -63,6 +64,11 @@ async fn python_mcap_reads_every_channel_of_a_console_recording() {
         .unwrap();
     let event = json!({"seq": 0, "at_us": 50, "type": "marker", "label": "x"});
     h.send(Message::text(json!({"type": "events", "seq": 2, "events": [event]}).to_string())).await.unwrap();
+    // Mirror pictures, 0.5 s apart on the headset's clock: recorded once a second.
+    for i in 0..5u64 {
+        let frame = support::mirror_frame(1_000_200 + i * 500_000, 200 + i * 500_000, i as u32 + 1, 160, 90, 40);
+        h.send(Message::binary(frame)).await.unwrap();
+    }
     let mut b = console.browser().await;
     let command = json!({"type": "command", "session_id": id, "request_id": 1, "command": {"type": "request_suds"}});
     b.send(Message::text(command.to_string())).await.unwrap();
@@ -81,12 +87,22 @@ async fn python_mcap_reads_every_channel_of_a_console_recording() {
     let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(theirs["profile"], "trinvis.v1");
     assert_eq!(theirs["metadata"]["trinvis"]["patient_code"], "P-0100");
+    assert_eq!(theirs["metadata"]["trinvis"]["mirror"], "jpeg every 1 s on /mirror");
     for channel in Channel::ALL {
         let seen = &theirs["channels"][channel.topic()];
         assert_eq!(seen["count"].as_u64(), Some(ours.channel(channel).count() as u64), "{}: {theirs}", channel.topic());
         assert!(seen["count"].as_u64().unwrap() > 0, "{} is empty", channel.topic());
         assert_eq!(seen["summary_count"], seen["count"], "the index agrees: {theirs}");
         assert_eq!(seen["schema_json"], true, "{}: the JSON Schema parses", channel.topic());
+        if channel == Channel::Mirror {
+            assert_eq!(seen["schema"], "foxglove.CompressedImage");
+            let images = &seen["images"];
+            assert_eq!(images["jpeg"], seen["count"], "every picture is a JPEG file: {seen}");
+            assert_eq!(images["stamp_matches_log_time"], true, "{seen}");
+            assert_eq!(images["pillow"], "JPEG", "Pillow opens them: {seen}");
+            assert_eq!(images["sizes"][0], json!([160, 90]));
+            assert_eq!(seen["count"], 3, "frames at 0, 0.5, …, 2 s recorded at 0, 1 and 2 s: {seen}");
+        }
         assert_eq!(
             (seen["json"].as_bool(), seen["message_encoding"].as_str(), seen["schema_encoding"].as_str()),
             (Some(true), Some("json"), Some("jsonschema"))

@@ -213,6 +213,36 @@ pub fn sample(t_us: u64, state: SessionState, target: f32) -> Sample {
     }
 }
 
+/// A real JPEG file, `w`x`h` pixels of one grey `shade` with a white
+/// square in its middle (so pictures of different shades differ).
+pub fn jpeg(w: u16, h: u16, shade: u8) -> Vec<u8> {
+    let mut pixels = Vec::with_capacity(usize::from(w) * usize::from(h) * 3);
+    for y in 0..h {
+        for x in 0..w {
+            let middle = (w / 3..2 * w / 3).contains(&x) && (h / 3..2 * h / 3).contains(&y);
+            let v = if middle { 255 } else { shade };
+            pixels.extend_from_slice(&[v, v, v]);
+        }
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 80).encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb).unwrap();
+    out
+}
+
+/// A mirror frame message (docs/protocol.md §10.2) of a `w`x`h` picture.
+pub fn mirror_frame(t_us: u64, session_us: u64, number: u32, w: u16, h: u16, shade: u8) -> Vec<u8> {
+    let header = protocol::mirror::FrameHeader {
+        t_us,
+        session_us,
+        width: w,
+        height: h,
+        number,
+        stimulus: vec![protocol::mirror::Rect { x0: w / 3, y0: h / 3, x1: 2 * w / 3, y1: 2 * h / 3 }],
+        xr: false,
+    };
+    header.encode(&jpeg(w, h, shade))
+}
+
 /// Says a test is skipped because a tool it needs is missing: on stderr,
 /// and in the file `TRINVIS_SKIP_LOG` names (set by `./x test`), so the
 /// run counts it as skipped, not passed.

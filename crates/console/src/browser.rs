@@ -93,6 +93,7 @@ pub(crate) async fn run(hub: Arc<Hub>, socket: WebSocket) {
                     last_seen = Instant::now();
                     handle(&hub, &mut browser, &text);
                 }
+                Incoming::Binary(_) => break Some((1003, "text messages only".to_owned())),
                 Incoming::Alive => last_seen = Instant::now(),
                 Incoming::Refused(code, reason) => break Some((code, reason)),
                 Incoming::Gone => break None,
@@ -148,6 +149,7 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, outbox: Arc<Outbox>, mut
             },
             next = outbox.pop() => match next {
                 Next::Send(text) => if sink.send(Message::Text(text.into())).await.is_err() { return },
+                Next::Frame(frame) => if sink.send(Message::Binary(frame)).await.is_err() { return },
                 Next::Closed => return,
                 Next::Overflowed => {
                     tracing::warn!("a browser fell too far behind its messages: disconnected");
@@ -208,6 +210,11 @@ fn handle(hub: &Arc<Hub>, state: &mut Browser, text: &str) {
             });
         }
         BrowserToConsole::Replay(control) => timeline(hub, browser, &control),
+        BrowserToConsole::Mirror(rate) => {
+            if let Err((code, message)) = hub.set_mirror_rate(browser, &rate.session_id, rate.fps) {
+                hub.to_browser(browser, &error(code, message));
+            }
+        }
     }
 }
 
@@ -263,16 +270,23 @@ fn timeline(hub: &Hub, browser: u64, control: &ReplayControl) {
 /// In a replay, a browser that subscribes gets the timeline and what lies before its position.
 fn replay_history(hub: &Hub, browser: u64, session_id: &str) {
     let Some(replay) = &hub.replay else { return };
-    let (status, history) = {
+    let (status, history, picture) = {
         let timeline = replay.lock();
         if timeline.info.session_id != session_id {
             return;
         }
-        (timeline.status(replay.now()), crate::replay::history_messages(&timeline, &mut hub.next_id()))
+        (
+            timeline.status(replay.now()),
+            crate::replay::history_messages(&timeline, &mut hub.next_id()),
+            timeline.picture(),
+        )
     };
     hub.to_browser(browser, &ConsoleToBrowser::ReplayStatus(status));
     for message in &history {
         hub.to_browser(browser, message);
+    }
+    if let Some((_, frame)) = picture {
+        hub.frame_to_browser(browser, session_id, frame);
     }
 }
 

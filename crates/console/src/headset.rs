@@ -78,7 +78,7 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket, credential: Option
     }
     let connection = hub.next_id();
     let (tx, mut outgoing) = mpsc::channel(HEADSET_QUEUE);
-    let (session_id, resume_token, mut flushed) = match attach(&hub, &hello, connection, tx) {
+    let (session_id, resume_token, mut flushed, mirror_fps) = match attach(&hub, &hello, connection, tx) {
         Ok(attached) => attached,
         Err(AttachError::Recording(e)) => {
             tracing::error!("cannot record a new session: {e}");
@@ -100,7 +100,7 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket, credential: Option
     let attached = Attached { hub: hub.clone(), session_id: session_id.clone(), connection };
     let acked = *flushed.borrow_and_update();
     tracing::info!(session = %session_id, headset = %hello.headset_id, "headset connected");
-    let welcome = Welcome { session_id: session_id.clone(), acked, console: CONSOLE.into(), resume_token };
+    let welcome = Welcome { session_id: session_id.clone(), acked, console: CONSOLE.into(), resume_token, mirror_fps };
     if !send(&mut socket, &ConsoleToHeadset::Welcome(welcome)).await {
         return;
     }
@@ -136,6 +136,16 @@ pub(crate) async fn run(hub: Arc<Hub>, mut socket: WebSocket, credential: Option
                             // back to a fresh file.
                             close(&mut socket, 1011, "the console cannot write this session's recording").await;
                             break;
+                        }
+                    }
+                }
+                Incoming::Binary(bytes) => {
+                    last_seen = Instant::now();
+                    match mirror_frame(&hub, &session_id, &bytes) {
+                        Ok(()) => {}
+                        Err(message) => {
+                            let error = ConsoleToHeadset::Error(ErrorMessage { code: ErrorCode::Malformed, message });
+                            if !send(&mut socket, &error).await { break; }
                         }
                     }
                 }
@@ -196,6 +206,10 @@ async fn first_hello(socket: &mut WebSocket) -> Option<Hello> {
                 }
             },
             Incoming::Alive => {}
+            Incoming::Binary(_) => {
+                let message = "the first message must be hello".to_owned();
+                send(socket, &ConsoleToHeadset::Error(ErrorMessage { code: ErrorCode::OutOfOrder, message })).await;
+            }
             Incoming::Refused(code, reason) => {
                 close(socket, code, &reason).await;
                 return None;
@@ -235,7 +249,7 @@ fn attach(
     hello: &Hello,
     connection: u64,
     tx: mpsc::Sender<ConsoleToHeadset>,
-) -> Result<(String, String, watch::Receiver<u64>), AttachError> {
+) -> Result<(String, String, watch::Receiver<u64>, Option<u8>), AttachError> {
     let now = unix_us();
     let offset_us = clock_offset(hello.headset_us, now);
     let mut state = hub.lock();
@@ -264,7 +278,7 @@ fn attach(
                 }
                 session.parts += 1;
                 let file = format!("{id}-part{}.mcap", session.parts);
-                let metadata = metadata(hello, id, now, offset_us);
+                let metadata = metadata(hello, id, now, offset_us, hub.config.mirror_record_every);
                 let recorder = hub
                     .recorders
                     .start(&hub.config.recordings.join(&file), &metadata, hub.config.flush_interval)
@@ -279,7 +293,11 @@ fn attach(
             // A new connection may take another network path: measure afresh.
             session.best_rtt_us = u64::MAX;
             session.annotate("headset_reconnected", &format!("resuming from seq {}", hello.resume_from));
-            let attached = (id.clone(), session.resume_token.clone(), flushed);
+            // The therapist's rate survives reconnects and restarts; a
+            // headset that can no longer send pictures shows none.
+            session.info.mirror_fps =
+                hello.mirror.then(|| session.info.mirror_fps.unwrap_or(protocol::mirror::DEFAULT_RATE));
+            let attached = (id.clone(), session.resume_token.clone(), flushed, session.info.mirror_fps);
             hub.save_table(&state);
             return Ok(attached);
         }
@@ -295,7 +313,7 @@ fn attach(
     }
     let id = format!("{}-{}", compact(now), crate::auth::short_id());
     let file = format!("{id}.mcap");
-    let metadata = metadata(hello, &id, now, offset_us);
+    let metadata = metadata(hello, &id, now, offset_us, hub.config.mirror_record_every);
     let recorder = hub
         .recorders
         .start(&hub.config.recordings.join(&file), &metadata, hub.config.flush_interval)
@@ -316,6 +334,7 @@ fn attach(
             offset_us: Some(offset_us),
             steps: hello.steps.clone(),
             proposed_start: None,
+            mirror_fps: hello.mirror.then_some(protocol::mirror::DEFAULT_RATE),
         },
         headset: Some((connection, tx)),
         gone_since: None,
@@ -333,6 +352,7 @@ fn attach(
         last_event_seq: None,
         last_step: 0,
         anchor: None,
+        mirror_recorded_us: None,
     };
     match (&hello.session_id, refused_resume) {
         (_, Some((old, why))) => {
@@ -347,11 +367,25 @@ fn attach(
     session.annotate("headset_connected", &format!("{} ({})", hello.headset_id, hello.app));
     state.sessions.insert(id.clone(), session);
     hub.save_table(&state);
-    Ok((id, resume_token, flushed))
+    Ok((id, resume_token, flushed, hello.mirror.then_some(protocol::mirror::DEFAULT_RATE)))
+}
+
+/// What a recording's metadata says of its mirror pictures.
+pub(crate) fn mirror_note(every: Option<std::time::Duration>, headset_sends: bool) -> String {
+    match every {
+        Some(every) if headset_sends => format!("jpeg every {} s on /mirror", every.as_secs_f64()),
+        Some(_) => "off: the headset sends no pictures".into(),
+        None => "off: the console records none".into(),
+    }
 }
 
 /// A new part's metadata, from what the console knows of the session.
-pub(crate) fn metadata_of(info: &SessionInfo, now: u64, offset_us: i64) -> Metadata {
+pub(crate) fn metadata_of(
+    info: &SessionInfo,
+    now: u64,
+    offset_us: i64,
+    mirror_every: Option<std::time::Duration>,
+) -> Metadata {
     Metadata {
         session_id: info.session_id.clone(),
         patient_code: info.patient_code.clone(),
@@ -365,10 +399,17 @@ pub(crate) fn metadata_of(info: &SessionInfo, now: u64, offset_us: i64) -> Metad
         started_unix_us: now,
         clock_offset_us: offset_us,
         scenario_steps: if info.steps.is_empty() { String::new() } else { encode(&info.steps) },
+        mirror: mirror_note(mirror_every, info.mirror_fps.is_some()),
     }
 }
 
-fn metadata(hello: &Hello, session_id: &str, now: u64, offset_us: i64) -> Metadata {
+fn metadata(
+    hello: &Hello,
+    session_id: &str,
+    now: u64,
+    offset_us: i64,
+    mirror_every: Option<std::time::Duration>,
+) -> Metadata {
     Metadata {
         session_id: session_id.to_owned(),
         patient_code: hello.patient_code.clone(),
@@ -382,6 +423,7 @@ fn metadata(hello: &Hello, session_id: &str, now: u64, offset_us: i64) -> Metada
         started_unix_us: now,
         clock_offset_us: offset_us,
         scenario_steps: if hello.steps.is_empty() { String::new() } else { encode(&hello.steps) },
+        mirror: mirror_note(mirror_every, hello.mirror),
     }
 }
 
@@ -429,6 +471,45 @@ fn accept_seq(session: &mut Session, seq: u64) -> bool {
     }
     session.received = seq;
     true
+}
+
+/// A mirror frame from the headset: checked, offered to the session's
+/// subscribers (latest wins), and recorded at most every
+/// `mirror_record_every`. Frames are not numbered: none is acknowledged or
+/// resent. `Err` names what was wrong with it; the connection stays open.
+fn mirror_frame(hub: &Hub, session_id: &str, bytes: &axum::body::Bytes) -> Result<(), String> {
+    let frame = protocol::mirror::Frame::parse(bytes).map_err(|e| e.to_string())?;
+    let header = frame.header;
+    let record = {
+        let mut state = hub.lock();
+        let Some(session) = state.sessions.get_mut(session_id) else { return Ok(()) };
+        if session.info.mirror_fps.is_none_or(|fps| fps == 0) {
+            // Asked for none (a frame already on its way when the rate changed).
+            return Ok(());
+        }
+        let at_us = session.console_time(header.t_us);
+        let due = hub.config.mirror_record_every.is_some_and(|every| {
+            session.mirror_recorded_us.is_none_or(|last| {
+                at_us.saturating_sub(last)
+                    >= u64::try_from(every.as_micros()).unwrap_or(u64::MAX).saturating_sub(50_000)
+            })
+        });
+        if due {
+            session.mirror_recorded_us = Some(at_us);
+        }
+        due.then_some(at_us)
+    };
+    hub.fan_out_frame(session_id, &axum::body::Bytes::from(protocol::mirror::for_browser(session_id, bytes)));
+    if let Some(at_us) = record {
+        // Encoded outside the lock; a frame recorded a moment late is still in order on its channel.
+        let boxes: Vec<[u16; 4]> = header.stimulus.iter().map(|r| [r.x0, r.y0, r.x1, r.y1]).collect();
+        let json = recording::image::compressed_image(at_us, header.session_us, frame.jpeg, &boxes);
+        let state = hub.lock();
+        if let Some(session) = state.sessions.get(session_id) {
+            session.record(Channel::Mirror, at_us, json, None);
+        }
+    }
+    Ok(())
 }
 
 /// Handles one message from the headset; an error is sent back, and the

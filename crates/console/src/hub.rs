@@ -53,6 +53,8 @@ pub(crate) struct Session {
     /// it, so they line up with telemetry even when the headset's session
     /// clock does not run with its monotonic clock (a sped-up simulation).
     pub anchor: Option<(u64, u64)>,
+    /// Console time the last mirror frame was recorded, µs.
+    pub mirror_recorded_us: Option<u64>,
 }
 
 impl Session {
@@ -74,6 +76,7 @@ impl Session {
             last_event_seq: None,
             last_step: 0,
             anchor: None,
+            mirror_recorded_us: None,
         }
     }
 
@@ -99,6 +102,7 @@ impl Session {
             last_event_seq: saved.last_event_seq,
             last_step: saved.last_step,
             anchor: None,
+            mirror_recorded_us: None,
         }
     }
 
@@ -349,6 +353,54 @@ impl Hub {
         }
     }
 
+    /// Offers a mirror frame (as browsers take it) to the session's
+    /// subscribers: each keeps only the newest.
+    pub(crate) fn fan_out_frame(&self, session_id: &str, frame: &axum::body::Bytes) {
+        let state = self.lock();
+        for b in state.browsers.values().filter(|b| b.subscriptions.contains(session_id)) {
+            b.outbox.push_frame(session_id, frame.clone());
+        }
+    }
+
+    /// Offers one browser a mirror frame of `session_id`.
+    pub(crate) fn frame_to_browser(&self, browser: u64, session_id: &str, frame: axum::body::Bytes) {
+        if let Some(b) = self.lock().browsers.get(&browser) {
+            b.outbox.push_frame(session_id, frame);
+        }
+    }
+
+    /// The therapist's mirror rate for a session: kept (the session table
+    /// too), recorded, passed to its headset, shown in every page.
+    pub(crate) fn set_mirror_rate(&self, browser: u64, session_id: &str, fps: u8) -> Result<(), (ErrorCode, String)> {
+        {
+            let mut state = self.lock();
+            let Some(session) = state.sessions.get_mut(session_id) else {
+                return Err((ErrorCode::NoSuchSession, format!("no session {session_id}")));
+            };
+            if session.info.mirror_fps.is_none() {
+                let message = format!(
+                    "the headset of session {session_id} sends no pictures (it runs headless, or is older than the mirror)"
+                );
+                return Err((ErrorCode::NoMirror, message));
+            }
+            if session.info.mirror_fps == Some(fps) {
+                return Ok(());
+            }
+            session.info.mirror_fps = Some(fps);
+            let json = serde_json::json!({ "type": "mirror_rate", "text": format!("mirror at {fps} frames a second"),
+                "fps": fps, "by": format!("browser {browser}") });
+            session.record(Channel::Annotations, unix_us(), json.to_string().into_bytes(), None);
+            if let Some((_, tx)) = &session.headset {
+                // A full queue means a headset that stopped reading: it gets
+                // the rate in its next welcome.
+                let _ = tx.try_send(ConsoleToHeadset::Mirror(protocol::MirrorRate { session_id: String::new(), fps }));
+            }
+            self.save_table(&state);
+        }
+        self.broadcast_sessions();
+        Ok(())
+    }
+
     /// Reports dropped telemetry to a browser, if any.
     pub(crate) fn dropped_report(outbox: &Outbox) {
         for (session_id, telemetry_batches) in outbox.take_dropped() {
@@ -434,7 +486,8 @@ impl Hub {
         if !session.recorder.as_ref().is_some_and(Recorder::alive) {
             session.parts += 1;
             let file = format!("{session_id}-part{}.mcap", session.parts);
-            let metadata = crate::headset::metadata_of(&session.info, now, session.offset_us);
+            let metadata =
+                crate::headset::metadata_of(&session.info, now, session.offset_us, self.config.mirror_record_every);
             let recorder =
                 self.recorders.start(&self.config.recordings.join(&file), &metadata, self.config.flush_interval)?;
             session.info.recording = file;

@@ -111,6 +111,9 @@ pub struct Config {
     pub flush_interval: Duration,
     /// A command without an answer this long fails for its sender.
     pub command_timeout: Duration,
+    /// Record a mirror frame at most this often (`foxglove.CompressedImage`
+    /// on `/mirror`); `None` records none. Browsers get every frame.
+    pub mirror_record_every: Option<Duration>,
 }
 
 impl Config {
@@ -137,6 +140,7 @@ impl Config {
             recorder_threads: 2,
             flush_interval: Duration::from_secs(1),
             command_timeout: Duration::from_secs(10),
+            mirror_record_every: Some(Duration::from_secs(1)),
         }
     }
 }

@@ -370,6 +370,7 @@ pub(crate) async fn run(
             Err(e) => return close(&mut socket, 1008, &format!("expected pair_request: {e}")).await,
         },
         Ok(Incoming::Refused(code, reason)) => return close(&mut socket, code, &reason).await,
+        Ok(Incoming::Binary(_)) => return close(&mut socket, 1003, "text messages only").await,
         Ok(_) => return,
         Err(_) => return close(&mut socket, 1008, "no pair_request in time").await,
     };
@@ -400,6 +401,7 @@ pub(crate) async fn run(
                 Incoming::Gone => return,
                 Incoming::Refused(code, reason) => return close(&mut socket, code, &reason).await,
                 Incoming::Text(_) => return close(&mut socket, 1008, "one pair_request per connection").await,
+                Incoming::Binary(_) => return close(&mut socket, 1003, "text messages only").await,
                 Incoming::Alive => {}
             },
             _ = stop.changed() => return close(&mut socket, 1001, "the console is shutting down").await,

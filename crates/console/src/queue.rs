@@ -1,5 +1,9 @@
 //! A browser's outgoing queue, bounded in messages and in bytes.
 //!
+//! Mirror frames wait beside it, one per session at most: a newer frame
+//! replaces the one waiting (latest wins), and every text message goes out
+//! before any frame, so pictures never delay telemetry, events or results.
+//!
 //! When it is full, the oldest telemetry item goes first and is counted per
 //! session, so the browser can be told what it missed. Snapshots (the
 //! session list, the recordings list, a replay's status) are coalesced: a
@@ -10,6 +14,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
+
+use axum::body::Bytes;
 
 use tokio::sync::Notify;
 
@@ -34,6 +40,10 @@ struct Inner {
     items: VecDeque<Item>,
     bytes: usize,
     dropped: BTreeMap<String, u64>,
+    /// The newest mirror frame of each session not yet sent.
+    mirror: BTreeMap<String, Bytes>,
+    /// Mirror frames replaced before they could be sent.
+    mirror_replaced: u64,
     closed: bool,
     overflowed: bool,
 }
@@ -43,6 +53,8 @@ struct Inner {
 pub(crate) enum Next {
     /// A message to send.
     Send(String),
+    /// A mirror frame to send (binary).
+    Frame(Bytes),
     /// Closed by the console: the browser went or the console stops.
     Closed,
     /// Messages that must arrive passed the byte bound: disconnect.
@@ -92,6 +104,25 @@ impl Outbox {
         }
         drop(inner);
         self.push_item(Item { text, kind: Kind::Latest(kind) });
+    }
+
+    /// Offers a mirror frame of `session_id`, replacing one still waiting.
+    pub(crate) fn push_frame(&self, session_id: &str, frame: Bytes) {
+        let mut inner = self.lock();
+        if inner.closed {
+            return;
+        }
+        if inner.mirror.insert(session_id.to_owned(), frame).is_some() {
+            inner.mirror_replaced += 1;
+        }
+        drop(inner);
+        self.notify.notify_one();
+    }
+
+    /// Frames replaced before they were sent, since the start.
+    #[cfg(test)]
+    pub(crate) fn frames_replaced(&self) -> u64 {
+        self.lock().mirror_replaced
     }
 
     fn push_item(&self, item: Item) {
@@ -148,6 +179,9 @@ impl Outbox {
                     inner.bytes -= item.text.len();
                     return Next::Send(item.text);
                 }
+                if let Some((_, frame)) = inner.mirror.pop_first() {
+                    return Next::Frame(frame);
+                }
                 if inner.closed {
                     return Next::Closed;
                 }
@@ -168,7 +202,10 @@ impl Outbox {
     }
 
     pub(crate) fn close(&self) {
-        self.lock().closed = true;
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.mirror.clear();
+        drop(inner);
         self.notify.notify_one();
     }
 }
@@ -205,6 +242,25 @@ mod tests {
         assert_eq!(q.bytes(), 0);
         q.close();
         assert_eq!(q.pop().await, Next::Closed);
+    }
+
+    #[tokio::test]
+    async fn mirror_frames_are_latest_wins_and_go_after_every_text() {
+        let q = Outbox::new(100, 1 << 20);
+        q.push_frame("a", Bytes::from_static(b"a1"));
+        q.push_telemetry("a", "t1".into());
+        for i in 2..=50 {
+            q.push_frame("a", Bytes::from(format!("a{i}")));
+        }
+        q.push_frame("b", Bytes::from_static(b"b1"));
+        q.push("e1".into());
+        assert_eq!(q.frames_replaced(), 49);
+        assert_eq!(texts(&q, 2).await, ["t1", "e1"], "text first, in order");
+        assert_eq!(q.pop().await, Next::Frame(Bytes::from_static(b"a50")), "only the newest of a");
+        assert_eq!(q.pop().await, Next::Frame(Bytes::from_static(b"b1")));
+        q.push_frame("a", Bytes::from_static(b"a51"));
+        q.close();
+        assert_eq!(q.pop().await, Next::Closed, "a closed queue drops its frames");
     }
 
     #[tokio::test]

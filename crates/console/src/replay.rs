@@ -48,6 +48,8 @@ pub struct Timeline {
     generation: u64,
     /// Everything before this position has been sent.
     sent_to_us: u64,
+    /// The recording's mirror pictures by position, as browsers take them.
+    pictures: Vec<(u64, axum::body::Bytes)>,
 }
 
 /// Why a timeline request was refused.
@@ -66,8 +68,12 @@ impl Timeline {
     pub fn new(recording: &Recording, file: &str) -> Timeline {
         // Positions are session time (samples' `session_us`, events' `at_us`):
         // the clock the page shows and `trinvis-headset --replay` seeks by.
-        let (mut telemetry, mut events) = (Vec::new(), Vec::new());
+        let (mut telemetry, mut events, mut pictures) = (Vec::new(), Vec::new(), Vec::new());
         for m in &recording.messages {
+            if m.channel == Channel::Mirror {
+                pictures.extend(recording::image::read(&m.data).and_then(mirror_frame));
+                continue;
+            }
             let Ok(text) = std::str::from_utf8(&m.data) else { continue };
             match m.channel {
                 Channel::Telemetry => telemetry.extend(decode::<Sample>(text).ok().map(|s| (s.session_us, s))),
@@ -75,6 +81,7 @@ impl Timeline {
                 _ => {}
             }
         }
+        pictures.sort_by_key(|(at, _)| *at);
         // Resent data after a reconnect arrives late; session time orders it.
         telemetry.sort_by_key(|(at, _)| *at);
         events.sort_by_key(|(at, _)| *at);
@@ -82,6 +89,7 @@ impl Timeline {
         let meta = &recording.metadata;
         let steps: Vec<StepInfo> = decode(&meta.scenario_steps).unwrap_or_default();
         let session_id = if meta.session_id.is_empty() { file.to_owned() } else { meta.session_id.clone() };
+        let session_id_of_file = session_id.clone();
         let info = SessionInfo {
             session_id,
             headset_id: meta.headset_id.clone(),
@@ -99,6 +107,7 @@ impl Timeline {
             offset_us: Some(meta.clock_offset_us),
             steps,
             proposed_start: None,
+            mirror_fps: None,
         };
         Timeline {
             info,
@@ -111,7 +120,20 @@ impl Timeline {
             speed: 1.0,
             generation: 0,
             sent_to_us: 0,
+            pictures: pictures
+                .into_iter()
+                .map(|(at, frame)| {
+                    (at, axum::body::Bytes::from(protocol::mirror::for_browser(&session_id_of_file, &frame)))
+                })
+                .collect(),
         }
+    }
+
+    /// The mirror picture at the position last advanced to (the latest
+    /// recorded at or before it), with its index.
+    pub(crate) fn picture(&self) -> Option<(usize, axum::body::Bytes)> {
+        let n = self.pictures.partition_point(|(at, _)| *at <= self.sent_to_us);
+        n.checked_sub(1).map(|i| (i, self.pictures[i].1.clone()))
     }
 
     /// Length of the recording, µs.
@@ -224,6 +246,20 @@ impl Timeline {
     }
 }
 
+/// A recorded picture as a headset frame again (docs/protocol.md §10.2), at its session time.
+fn mirror_frame(picture: recording::image::Picture) -> Option<(u64, Vec<u8>)> {
+    let at = picture.session_us?;
+    let (width, height) = recording::image::jpeg_size(&picture.jpeg)?;
+    let stimulus =
+        picture.stimulus.iter().map(|b| protocol::mirror::Rect { x0: b[0], y0: b[1], x1: b[2], y1: b[3] }).collect();
+    let header =
+        protocol::mirror::FrameHeader { t_us: at, session_us: at, width, height, number: 0, stimulus, xr: false };
+    // A picture the console once took passes its own check again, or is left out.
+    let frame = header.encode(&picture.jpeg);
+    protocol::mirror::Frame::parse(&frame).ok()?;
+    Some((at, frame))
+}
+
 /// Indices of the items with `from < at <= to` (items sorted by `at`).
 fn span<T>(items: &[(u64, T)], from: u64, to: u64) -> Range<usize> {
     let start = items.partition_point(|(at, _)| *at <= from);
@@ -276,13 +312,14 @@ pub(crate) async fn run(hub: Arc<Hub>, replay: Arc<Replay>) {
     let mut stop = hub.stop.clone();
     let mut last_status = Instant::now();
     let mut was_playing = false;
+    let mut picture_shown = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
         let now = replay.now();
-        let (messages, status, state) = {
+        let (messages, status, state, picture) = {
             let mut timeline = replay.lock();
             let mut seq = hub.next_id();
             let session_id = timeline.info.session_id.clone();
@@ -300,7 +337,7 @@ pub(crate) async fn run(hub: Arc<Hub>, replay: Arc<Replay>) {
             let playing = timeline.status(now).playing;
             let due = playing && last_status.elapsed() >= STATUS_EVERY || playing != was_playing;
             was_playing = playing;
-            (messages, due.then(|| timeline.status(now)), timeline.state_at_position())
+            (messages, due.then(|| timeline.status(now)), timeline.state_at_position(), timeline.picture())
         };
         let session_id = replay.lock().info.session_id.clone();
         for (message, droppable) in &messages {
@@ -308,6 +345,13 @@ pub(crate) async fn run(hub: Arc<Hub>, replay: Arc<Replay>) {
         }
         if let Some(state) = state {
             hub.set_replay_state(&session_id, state);
+        }
+        // The picture at the playhead, each time another one is due (a seek too).
+        if let Some((index, frame)) = picture
+            && picture_shown != Some(index)
+        {
+            picture_shown = Some(index);
+            hub.fan_out_frame(&session_id, &frame);
         }
         if let Some(status) = status {
             last_status = Instant::now();

@@ -10,6 +10,9 @@ use futures_util::{Stream, StreamExt};
 pub(crate) enum Incoming {
     /// A text message within the size limit.
     Text(String),
+    /// A binary message within the mirror frame's size limit (only headsets
+    /// send them: mirror frames, docs/protocol.md §10).
+    Binary(axum::body::Bytes),
     /// A control frame or other sign of life.
     Alive,
     /// The peer sent something the connection closes on: this close code and reason.
@@ -37,10 +40,11 @@ where
             Incoming::Text(text.as_str().to_owned())
         }
         Some(Ok(Message::Binary(bytes))) => {
-            if bytes.len() > protocol::MAX_MESSAGE_BYTES {
-                Incoming::Refused(1009, "message too big".into())
+            if bytes.len() > protocol::mirror::MAX_FRAME_BYTES {
+                let limit = protocol::mirror::MAX_FRAME_BYTES;
+                Incoming::Refused(1009, format!("binary message of {} bytes; the limit is {limit}", bytes.len()))
             } else {
-                Incoming::Refused(1003, "text messages only".into())
+                Incoming::Binary(bytes)
             }
         }
         Some(Err(e)) => refusal(e).map_or(Incoming::Gone, |(code, reason)| Incoming::Refused(code, reason)),

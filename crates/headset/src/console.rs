@@ -43,6 +43,8 @@ pub struct ConsolePlugin {
     pub scenario: ScenarioRef,
     /// The scenario's steps, for the console's labels.
     pub steps: Vec<StepInfo>,
+    /// The app renders: it sends mirror frames when the console asks.
+    pub mirror: bool,
 }
 
 /// A paired headset's link settings (without its credential) and where it
@@ -72,6 +74,7 @@ impl Plugin for ConsolePlugin {
         let mut config = LinkConfig::new(&self.url, "", &headset_id, &self.patient_code, self.scenario.clone(), clock);
         config.app = concat!("trinvis-headset ", env!("CARGO_PKG_VERSION")).to_owned();
         config.steps = self.steps.clone();
+        config.mirror = self.mirror;
         // The telemetry clock and the link's agree on session time 0.
         app.insert_resource(HeadsetClock { epoch_us: config.session_epoch_us })
             .add_systems(Update, receive.in_set(HeadsetSystems::Input))

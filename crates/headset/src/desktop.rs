@@ -290,11 +290,16 @@ fn gallery(
 
 /// Frame times from the real clock; prints `frames N mean_ms X p50_ms X
 /// p95_ms X max_ms X draws N triangles N` ([`DrawCounts`] of the last
-/// frame) on standard output, then quits.
+/// frame) on standard output, then quits. With the mirror on
+/// (`--mirror FPS`), a second line: `mirror fps N captured N encoded N
+/// skipped N mean_jpeg_kb X`.
+#[allow(clippy::too_many_arguments, reason = "Bevy injects system parameters")]
 fn measure(
     time: Res<Time<Real>>,
     setting: Res<Measure>,
     counts: DrawCounts,
+    mirror: Option<Res<crate::mirror::Mirror>>,
+    fixed: Option<Res<crate::mirror::FixedRate>>,
     mut seen: Local<u32>,
     mut times: Local<Vec<f64>>,
     mut exit: MessageWriter<AppExit>,
@@ -317,6 +322,18 @@ fn measure(
             at(0.95),
             at(1.0)
         );
+        if let (Some(mirror), Some(fixed)) = (mirror, fixed) {
+            use std::sync::atomic::Ordering::Relaxed;
+            let s = &mirror.stats;
+            let encoded = s.encoded.load(Relaxed);
+            println!(
+                "mirror fps {} captured {} encoded {encoded} skipped {} mean_jpeg_kb {:.1}",
+                fixed.0,
+                s.captured.load(Relaxed),
+                s.skipped.load(Relaxed),
+                s.jpeg_bytes.load(Relaxed) as f64 / 1024.0 / encoded.max(1) as f64
+            );
+        }
         exit.write(AppExit::Success);
     }
 }
@@ -331,6 +348,7 @@ fn camera_and_overlay(
         commands.entity(head).insert((
             Camera3d::default(),
             Projection::from(PerspectiveProjection { fov: 80f32.to_radians(), ..default() }),
+            crate::mirror::MirrorView,
         ));
     }
     // The fade to the safe scene: a full-window veil, its opacity from the engine.

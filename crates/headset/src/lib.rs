@@ -19,6 +19,8 @@
 //! - [`desktop::DesktopPlugin`]: the window: mouse look, keys for the patient
 //!   and a local therapist, the prompt's text, safe-scene fade, software-renderer
 //!   settings.
+//! - [`mirror::MirrorPlugin`]: a low-rate JPEG copy of the patient's view
+//!   for the console's page, encoded off the frame's path.
 //! - [`replay::ReplayPlugin`]: a recording drives the scene and the head
 //!   (`--replay`), with play, pause, speed and seek.
 //! - `xr::XrPlugin` (feature `xr`): OpenXR head and hands, controller panic
@@ -30,6 +32,7 @@ pub mod audio;
 pub mod console;
 pub mod desktop;
 pub mod engine;
+pub mod mirror;
 pub mod pairing;
 pub mod prompt;
 pub mod replay;
@@ -182,6 +185,9 @@ pub fn build_app(config: HeadsetConfig) -> App {
     if config.display == Display::Desktop {
         app.add_plugins(desktop::DesktopPlugin { local_therapist: config.console.is_none(), replay: false });
     }
+    if config.display != Display::Headless {
+        app.add_plugins(mirror::MirrorPlugin { xr: config.display == Display::Xr });
+    }
     #[cfg(feature = "xr")]
     if config.display == Display::Xr {
         app.add_plugins(xr::XrPlugin { replay: false });
@@ -289,6 +295,8 @@ pub fn add_session_plugins(app: &mut App, config: &HeadsetConfig) {
                 .iter()
                 .map(|s| protocol::StepInfo { id: s.id.clone(), title: s.title.clone() })
                 .collect(),
+            // Headless there is no picture to send.
+            mirror: config.display != Display::Headless,
         });
     }
 }

@@ -101,6 +101,10 @@ struct Args {
     /// Keep 1280x720 and MSAA on a software renderer, as on a GPU.
     #[arg(long)]
     full_quality: bool,
+    /// With --measure: copy and encode the view for the mirror at this
+    /// rate (frames a second), as for a console, to time what it costs.
+    #[arg(long, value_name = "FPS", requires = "measure")]
+    mirror: Option<u8>,
     /// Internal: ask the OpenXR loader for a runtime, print `ok RUNTIME` or
     /// `no REASON`, exit. The app runs this as a child process, so that the
     /// loader's own error lines land in the log instead of the terminal.
@@ -301,6 +305,9 @@ fn run() -> anyhow::Result<AppExit> {
     }
     if let Some(frames) = args.measure {
         app.insert_resource(headset::desktop::Measure { frames, warmup: 10 });
+    }
+    if let Some(fps) = args.mirror {
+        app.insert_resource(headset::mirror::FixedRate(fps));
     }
     if args.full_quality {
         app.insert_resource(headset::desktop::FullQuality);

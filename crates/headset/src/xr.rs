@@ -133,6 +133,7 @@ impl Plugin for XrPlugin {
         if self.replay {
             return;
         }
+        app.add_systems(Update, mirror_the_left_eye);
         app.add_plugins(FocusPlugin)
             .add_systems(Startup, create_actions.run_if(session_available))
             .add_systems(OxrSendActionBindings, suggest_bindings)
@@ -336,6 +337,15 @@ fn place_tracking_root(
     let (yaw, _, _) = head.rotation.to_euler(EulerRot::YXZ);
     root.translation = Vec3::new(head.translation.x, 0.0, head.translation.z);
     root.rotation = Quat::from_rotation_y(yaw);
+}
+
+/// The mirror copies the left eye's picture (view 0).
+fn mirror_the_left_eye(eyes: Query<(Entity, &XrCamera), Without<crate::mirror::MirrorView>>, mut commands: Commands) {
+    for (entity, eye) in &eyes {
+        if eye.0 == 0 {
+            commands.entity(entity).insert(crate::mirror::MirrorView);
+        }
+    }
 }
 
 /// The head is between the eyes: telemetry, audio and the synthetic patient

@@ -128,6 +128,9 @@ pub(crate) async fn run(
                 task.shared.connected.store(true, Ordering::Relaxed);
                 let outcome = task.relay(&mut socket, drain_deadline).await;
                 task.shared.connected.store(false, Ordering::Relaxed);
+                // A frame of this connection is old by the next one.
+                task.shared.mirror_fps.store(0, Ordering::Relaxed);
+                let _ = task.shared.mirror.take();
                 let _ = socket.close(None).await;
                 if let Err(e) = outcome {
                     tracing::debug!("link: connection ended: {e}");
@@ -200,6 +203,7 @@ impl Task {
             headset_us: self.config.clock.now_us(),
             session_epoch_us: self.config.session_epoch_us,
             steps: self.config.steps.clone(),
+            mirror: self.config.mirror,
         });
         socket.send(Message::text(encode(&hello))).await.map_err(|e| e.to_string())?;
         let welcome = timeout(CONNECT_TIMEOUT, async {
@@ -221,6 +225,10 @@ impl Task {
         if let Ok(mut id) = self.shared.session_id.lock() {
             *id = Some(welcome.session_id.clone());
         }
+        // Frames only to a console that asked for them: an older one closes
+        // the connection on a binary message.
+        let fps = if self.config.mirror { welcome.mirror_fps.unwrap_or(0) } else { 0 };
+        self.shared.mirror_fps.store(fps, Ordering::Relaxed);
         self.session_id = Some(welcome.session_id);
         self.resume_token = Some(welcome.resume_token).filter(|t| !t.is_empty());
         self.buffer.ack(&self.shared, welcome.acked);
@@ -254,6 +262,16 @@ impl Task {
                     self.flush_batch_into(socket).await?;
                 }
                 () = sleep_until(drain_deadline.unwrap_or(far)), if drain_deadline.is_some() => return Ok(()),
+                // A frame is sent whole before the next select: at most one
+                // is ever on its way, and numbered messages wait at most for it.
+                () = self.shared.mirror.ready(), if !self.closing => {
+                    if let Some(frame) = self.shared.mirror.take()
+                        && self.shared.mirror_fps.load(Ordering::Relaxed) > 0
+                    {
+                        socket.send(Message::binary(frame)).await.map_err(|e| e.to_string())?;
+                        self.shared.mirror.sent();
+                    }
+                }
                 incoming = socket.next() => match incoming {
                     Some(Ok(Message::Text(text))) => {
                         last_heard = Instant::now();
@@ -361,6 +379,10 @@ impl Task {
                     self.shared.has_clock.store(true, Ordering::Relaxed);
                 }
             }
+            Ok(ConsoleToHeadset::Mirror(rate)) if self.config.mirror => {
+                self.shared.mirror_fps.store(rate.fps, Ordering::Relaxed);
+            }
+            Ok(ConsoleToHeadset::Mirror(_)) => {}
             Ok(ConsoleToHeadset::Error(e)) => tracing::warn!("console refused a message: {}", e.message),
             Ok(ConsoleToHeadset::Welcome(_)) => {}
             Err(e) => tracing::warn!("console sent something unreadable: {e}"),

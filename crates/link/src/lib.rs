@@ -30,7 +30,7 @@ mod convert;
 pub mod pair;
 pub mod tls;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -119,6 +119,9 @@ pub struct LinkConfig {
     /// even when the network never said so: the connection is dropped and
     /// the session engine hears that the link is lost.
     pub silence_timeout: Duration,
+    /// This headset renders and can send mirror frames ([`Link::mirror`]);
+    /// said in `hello`. False by default (a headless headset has no picture).
+    pub mirror: bool,
 }
 
 impl LinkConfig {
@@ -148,6 +151,7 @@ impl LinkConfig {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(2),
             silence_timeout: Duration::from_secs(6),
+            mirror: false,
         }
     }
 }
@@ -176,6 +180,62 @@ pub(crate) struct Shared {
     pub has_clock: AtomicBool,
     pub refused: Mutex<Option<String>>,
     pub unauthorised: AtomicBool,
+    /// The mirror rate the console asked for on this connection (0: none).
+    pub mirror_fps: AtomicU8,
+    pub mirror: Arc<MirrorSlot>,
+}
+
+/// The newest mirror frame waiting to be sent: one at most, each new frame
+/// replacing the last (latest wins), so a slow network never builds a queue.
+#[derive(Debug, Default)]
+pub(crate) struct MirrorSlot {
+    frame: Mutex<Option<Vec<u8>>>,
+    ready: tokio::sync::Notify,
+    replaced: AtomicU64,
+    sent: AtomicU64,
+}
+
+impl MirrorSlot {
+    pub(crate) fn take(&self) -> Option<Vec<u8>> {
+        self.frame.lock().ok().and_then(|mut f| f.take())
+    }
+
+    pub(crate) async fn ready(&self) {
+        self.ready.notified().await;
+    }
+
+    pub(crate) fn sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Hands mirror frames to the link from any thread (the headset's encoder).
+#[derive(Clone, Debug)]
+pub struct MirrorSender {
+    slot: Arc<MirrorSlot>,
+    shared: Arc<Shared>,
+}
+
+impl MirrorSender {
+    /// Offers a frame (a whole binary message, see
+    /// [`protocol::mirror::FrameHeader::encode`]): it replaces one still
+    /// waiting, and is not sent at all when the console asked for none.
+    pub fn send(&self, frame: Vec<u8>) {
+        if self.shared.mirror_fps.load(Ordering::Relaxed) == 0 || !self.shared.connected.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(mut waiting) = self.slot.frame.lock()
+            && waiting.replace(frame).is_some()
+        {
+            self.slot.replaced.fetch_add(1, Ordering::Relaxed);
+        }
+        self.slot.ready.notify_one();
+    }
+
+    /// The rate the console asks for now, frames a second (0: send none).
+    pub fn fps(&self) -> u8 {
+        self.shared.mirror_fps.load(Ordering::Relaxed)
+    }
 }
 
 /// A snapshot of the link, for the headset's status display and telemetry.
@@ -207,6 +267,10 @@ pub struct LinkInfo {
     /// The console refused the token or credential (401) at the last
     /// attempt: revoked, or never known there. The link keeps trying.
     pub unauthorised: bool,
+    /// Mirror frames sent, and replaced by a newer one before they could be.
+    pub mirror_sent: u64,
+    /// Mirror frames replaced while waiting (the network was slower than the rate).
+    pub mirror_replaced: u64,
 }
 
 /// The headset's link to the console.
@@ -303,7 +367,20 @@ impl Link {
             offset_us: has_clock.then(|| s.offset_us.load(Ordering::Relaxed)),
             refused: s.refused.lock().ok().and_then(|r| r.clone()),
             unauthorised: s.unauthorised.load(Ordering::Relaxed),
+            mirror_sent: s.mirror.sent.load(Ordering::Relaxed),
+            mirror_replaced: s.mirror.replaced.load(Ordering::Relaxed),
         }
+    }
+
+    /// The mirror rate the console asks for now, frames a second; 0 when
+    /// it asks for none, is not connected, or is too old to take frames.
+    pub fn mirror_fps(&self) -> u8 {
+        if self.connected() { self.shared.mirror_fps.load(Ordering::Relaxed) } else { 0 }
+    }
+
+    /// Where mirror frames go, for a thread that encodes them.
+    pub fn mirror(&self) -> MirrorSender {
+        MirrorSender { slot: self.shared.mirror.clone(), shared: self.shared.clone() }
     }
 }
 

@@ -34,6 +34,9 @@ pub enum ErrorCode {
     /// The console is at its session limit and every session's headset is
     /// connected; the `hello` opened nothing (the socket closes with 1013).
     TooManySessions,
+    /// `mirror` for a session whose headset sends no pictures (headless,
+    /// or an app from before the mirror).
+    NoMirror,
 }
 
 #[cfg(test)]

@@ -32,6 +32,10 @@ pub struct Hello {
     /// label its intensity dial. Optional: omitted (or null) by older headsets.
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "crate::null_as_default")]
     pub steps: Vec<StepInfo>,
+    /// This headset can send mirror frames (docs/protocol.md §10): it renders
+    /// the scene (not headless). Omitted (false) by older headsets.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not", deserialize_with = "crate::null_as_default")]
+    pub mirror: bool,
 }
 
 /// One step of a scenario's hierarchy, as the therapist sees it.
@@ -76,6 +80,7 @@ mod tests {
                 headset_us: 5_000_000_000,
                 session_epoch_us: 4_939_000_000,
                 steps: Vec::new(),
+                mirror: true,
             }),
             expect![[r#"
                 {
@@ -90,7 +95,8 @@ mod tests {
                   "patient_code": "P-0042",
                   "resume_from": 1,
                   "headset_us": 5000000000,
-                  "session_epoch_us": 4939000000
+                  "session_epoch_us": 4939000000,
+                  "mirror": true
                 }"#]],
         );
     }

@@ -21,6 +21,7 @@ mod error;
 mod events;
 mod hello;
 pub mod limits;
+pub mod mirror;
 mod pairing;
 mod ping;
 mod recordings;
@@ -43,6 +44,7 @@ pub use error::{ErrorCode, ErrorMessage};
 pub use events::{EventBatch, SessionEvent};
 pub use hello::{Hello, ScenarioRef, StepInfo};
 pub use limits::{OutOfRange, Validate};
+pub use mirror::MirrorRate;
 pub use pairing::{CODE_EXPIRED, HeadsetToPairing, PairCode, PairRequest, Paired, PairingToHeadset};
 pub use ping::{Ping, Pong};
 pub use recordings::{RecordingFile, RecordingList};
@@ -88,6 +90,9 @@ pub enum ConsoleToHeadset {
     Ping(Ping),
     /// Something the headset sent was refused.
     Error(ErrorMessage),
+    /// Send mirror frames at this rate from now on (only to a headset whose
+    /// `hello` said `mirror: true`).
+    Mirror(MirrorRate),
 }
 
 /// Browser → console.
@@ -106,6 +111,8 @@ pub enum BrowserToConsole {
     ListRecordings,
     /// Move the timeline of a console that replays a recording.
     Replay(ReplayControl),
+    /// The therapist's mirror rate for a session.
+    Mirror(MirrorRate),
 }
 
 /// Console → browser.

@@ -276,6 +276,7 @@ impl Validate for BrowserToConsole {
             BrowserToConsole::Replay(ReplayControl::Speed { speed }) => {
                 float(|| "speed".into(), *speed, &crate::REPLAY_SPEEDS)
             }
+            BrowserToConsole::Mirror(rate) => rate.validate(),
             BrowserToConsole::ListSessions
             | BrowserToConsole::Subscribe(_)
             | BrowserToConsole::Unsubscribe(_)
@@ -288,7 +289,10 @@ impl Validate for BrowserToConsole {
 impl Validate for ConsoleToHeadset {
     fn validate(&self) -> Result<(), OutOfRange> {
         match self {
-            ConsoleToHeadset::Welcome(w) => int(|| "acked".into(), w.acked, &COUNT),
+            ConsoleToHeadset::Welcome(w) => {
+                int(|| "acked".into(), w.acked, &COUNT)?;
+                w.mirror_fps.map_or(Ok(()), |fps| rate(fps, "mirror_fps"))
+            }
             ConsoleToHeadset::Command(c) => {
                 int(|| "id".into(), c.id, &COUNT)?;
                 c.command.validate()
@@ -305,8 +309,22 @@ impl Validate for ConsoleToHeadset {
                 }
                 Ok(())
             }
+            ConsoleToHeadset::Mirror(rate) => rate.validate(),
             ConsoleToHeadset::Error(_) => Ok(()),
         }
+    }
+}
+
+fn rate(fps: u8, field: &'static str) -> Result<(), OutOfRange> {
+    if crate::mirror::valid_rate(fps) {
+        return Ok(());
+    }
+    fail(|| field.into(), format!("{fps} is not one of {:?} frames a second", crate::mirror::RATES))
+}
+
+impl Validate for crate::MirrorRate {
+    fn validate(&self) -> Result<(), OutOfRange> {
+        rate(self.fps, "fps")
     }
 }
 

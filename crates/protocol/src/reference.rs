@@ -62,6 +62,10 @@ impl ErrorCode {
                 "`error` to headset",
                 "a `hello` when the console is at `max_sessions` and every session's headset is connected (then close 1013)",
             ),
+            ErrorCode::NoMirror => (
+                "`error` to browser",
+                "`mirror` for a session whose headset sends no pictures (headless, or an app from before the mirror)",
+            ),
         }
     }
 }
@@ -135,7 +139,7 @@ mod tests {
     #[test]
     fn every_kind_and_code_is_found() {
         assert_eq!(message_names::<HeadsetToConsole>(), ["hello", "telemetry", "events", "command_ack", "pong"]);
-        assert_eq!(error_codes().len(), 9);
+        assert_eq!(error_codes().len(), 10);
         assert_eq!(ErrorCode::TooManySessions.as_str(), "too_many_sessions");
     }
 }

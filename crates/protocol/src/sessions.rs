@@ -44,6 +44,10 @@ pub struct SessionInfo {
     /// (or on a console without a data folder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proposed_start: Option<StartProposal>,
+    /// The mirror's rate, frames a second (0: off), when the headset can
+    /// send mirror frames; absent when it cannot (headless, or older).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_fps: Option<u8>,
 }
 
 /// A start step the course proposes, and why.
@@ -122,6 +126,7 @@ mod tests {
                         reason: "step 3 was the last where SUDS fell by half".into(),
                         from_session: "20261119T101500Z-1c2d".into(),
                     }),
+                    mirror_fps: Some(5),
                 }],
             }),
             expect![[r#"
@@ -153,7 +158,8 @@ mod tests {
                         "step": 3,
                         "reason": "step 3 was the last where SUDS fell by half",
                         "from_session": "20261119T101500Z-1c2d"
-                      }
+                      },
+                      "mirror_fps": 5
                     }
                   ]
                 }"#]],

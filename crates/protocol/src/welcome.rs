@@ -16,6 +16,11 @@ pub struct Welcome {
     /// session must carry it. Empty from consoles older than resume tokens.
     #[serde(default, skip_serializing_if = "String::is_empty", deserialize_with = "crate::null_as_default")]
     pub resume_token: String,
+    /// To a headset whose `hello` said `mirror: true`: the rate to send
+    /// mirror frames at, frames a second (0: none for now). Absent from
+    /// older consoles, which take no frames: the headset sends none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_fps: Option<u8>,
 }
 
 #[cfg(test)]
@@ -34,6 +39,7 @@ mod tests {
                 acked: 0,
                 console: "trinvis-console 0.1.0".into(),
                 resume_token: "6b0c3e1f9a2d4c5b8e7f0a1b2c3d4e5f".into(),
+                mirror_fps: Some(5),
             }),
             expect![[r#"
                 {
@@ -41,7 +47,8 @@ mod tests {
                   "session_id": "20261126T101500Z-5f3a",
                   "acked": 0,
                   "console": "trinvis-console 0.1.0",
-                  "resume_token": "6b0c3e1f9a2d4c5b8e7f0a1b2c3d4e5f"
+                  "resume_token": "6b0c3e1f9a2d4c5b8e7f0a1b2c3d4e5f",
+                  "mirror_fps": 5
                 }"#]],
         );
     }

@@ -25,6 +25,7 @@
 //! Architecture invariant: no async runtime, no knowledge of the protocol's
 //! types; messages are JSON bytes. Only this crate knows MCAP.
 
+pub mod image;
 mod schemas;
 
 use std::collections::BTreeMap;
@@ -47,12 +48,15 @@ pub enum Channel {
     Acks,
     /// The console's own notes: connections, link cuts, clock offsets.
     Annotations,
+    /// What the patient saw, a JPEG now and then, as `foxglove.CompressedImage`
+    /// ([`image`]), so that viewers show it without knowing Trinvis.
+    Mirror,
 }
 
 impl Channel {
     /// Every channel, in the order they are created in a file.
-    pub const ALL: [Channel; 5] =
-        [Channel::Telemetry, Channel::Events, Channel::Commands, Channel::Acks, Channel::Annotations];
+    pub const ALL: [Channel; 6] =
+        [Channel::Telemetry, Channel::Events, Channel::Commands, Channel::Acks, Channel::Annotations, Channel::Mirror];
 
     /// The MCAP topic.
     pub fn topic(self) -> &'static str {
@@ -62,6 +66,7 @@ impl Channel {
             Channel::Commands => "/commands",
             Channel::Acks => "/acks",
             Channel::Annotations => "/annotations",
+            Channel::Mirror => "/mirror",
         }
     }
 
@@ -102,6 +107,11 @@ pub struct Metadata {
     /// JSON array of `{"id", "title"}`; absent (empty) when it sent none.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scenario_steps: String,
+    /// Whether the file holds pictures of what the patient saw, and how
+    /// often: `"off"`, or `"jpeg every N s on /mirror"`. Absent (empty) in
+    /// files from before the mirror, which hold none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mirror: String,
 }
 
 impl Metadata {
@@ -120,6 +130,7 @@ impl Metadata {
             started_unix_us: 1_795_688_100_000_000,
             clock_offset_us: 0,
             scenario_steps: String::new(),
+            mirror: String::new(),
         }
     }
 
@@ -148,6 +159,7 @@ impl Metadata {
             started_unix_us: text("started_unix_us").parse().unwrap_or(0),
             clock_offset_us: text("clock_offset_us").parse().unwrap_or(0),
             scenario_steps: text("scenario_steps"),
+            mirror: text("mirror"),
         }
     }
 }
@@ -174,7 +186,7 @@ pub enum Error {
 /// Appends a session's messages to an MCAP file.
 pub struct Writer<W: Write + Seek> {
     mcap: mcap::Writer<W>,
-    channels: [u16; 5],
+    channels: [u16; 6],
     sequence: u32,
 }
 
@@ -201,7 +213,7 @@ impl<W: Write + Seek> Writer<W> {
             .chunk_size(Some(4 * 1024 * 1024));
         let mut mcap = options.create(w)?;
         mcap.write_metadata(&mcap::records::Metadata { name: METADATA_NAME.into(), metadata: metadata.to_map() })?;
-        let mut channels = [0u16; 5];
+        let mut channels = [0u16; 6];
         for (slot, channel) in channels.iter_mut().zip(Channel::ALL) {
             let (name, schema) = schemas::for_channel(channel);
             let schema_id = mcap.add_schema(name, "jsonschema", schema.as_bytes())?;

@@ -13,6 +13,7 @@ pub(crate) fn for_channel(channel: Channel) -> (&'static str, &'static str) {
         Channel::Commands => ("trinvis.Command", COMMAND),
         Channel::Acks => ("trinvis.CommandAck", ACK),
         Channel::Annotations => ("trinvis.Annotation", ANNOTATION),
+        Channel::Mirror => ("foxglove.CompressedImage", COMPRESSED_IMAGE),
     }
 }
 
@@ -102,5 +103,29 @@ const ANNOTATION: &str = r##"{
   "properties": {
     "type": {"type": "string"},
     "text": {"type": "string"}
+  }
+}"##;
+
+/// Foxglove's own schema for `foxglove.CompressedImage` in JSON (its
+/// `jsonschema/CompressedImage.json`), so Foxglove's Image panel takes the
+/// channel as it is; `session_us` is Trinvis's own addition.
+const COMPRESSED_IMAGE: &str = r##"{
+  "title": "foxglove.CompressedImage",
+  "description": "A compressed image",
+  "type": "object",
+  "properties": {
+    "timestamp": {
+      "type": "object",
+      "title": "time",
+      "properties": {
+        "sec": {"type": "integer", "minimum": 0},
+        "nsec": {"type": "integer", "minimum": 0, "maximum": 999999999}
+      },
+      "description": "Timestamp of image"
+    },
+    "frame_id": {"type": "string", "description": "Frame of reference for the image: the patient's view (left eye in a headset)"},
+    "data": {"type": "string", "contentEncoding": "base64", "description": "Compressed image data"},
+    "format": {"type": "string", "description": "Image format: jpeg"},
+    "session_us": {"type": "integer", "description": "Trinvis: session time of the picture, µs"}
   }
 }"##;

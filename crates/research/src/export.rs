@@ -93,6 +93,35 @@ pub fn write_table(
     Ok(path)
 }
 
+/// Writes a session's mirror pictures as JPEG files,
+/// `DIR/mirror/session=<id>/<stem>-<session ms>.jpg`, and their table
+/// beside them (`<stem>.csv|parquet`, [`crate::table::mirror`]); returns
+/// the table. Nothing is written for a session without pictures.
+pub fn write_pictures(dir: &Path, data: &crate::SessionData, stem: &str, format: Format) -> Result<Table, ExportError> {
+    let session_id = &data.metadata.session_id;
+    let relative = Path::new("mirror").join(partition(session_id));
+    let folder = dir.join(&relative);
+    let mut files = Vec::with_capacity(data.pictures.len());
+    if !data.pictures.is_empty() {
+        std::fs::create_dir_all(&folder).map_err(|source| ExportError::Io { path: folder.clone(), source })?;
+    }
+    for (i, picture) in data.pictures.iter().enumerate() {
+        // Session time names the file; a picture without it keeps its place.
+        let name = match picture.session_us {
+            Some(t) => format!("{stem}-{:09}.jpg", t / 1000),
+            None => format!("{stem}-n{i:06}.jpg"),
+        };
+        let path = folder.join(&name);
+        std::fs::write(&path, &picture.jpeg).map_err(|source| ExportError::Io { path: path.clone(), source })?;
+        files.push(relative.join(&name).to_string_lossy().into_owned());
+    }
+    let table = crate::table::mirror(data, &files);
+    if !data.pictures.is_empty() {
+        write_table(dir, session_id, stem, &table, format)?;
+    }
+    Ok(table)
+}
+
 /// Writes a table as CSV: a header line, then one line per row.
 pub fn write_csv(w: &mut impl Write, table: &Table) -> std::io::Result<()> {
     let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();

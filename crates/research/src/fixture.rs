@@ -127,6 +127,7 @@ pub fn session() -> SessionData {
         commands: Vec::new(),
         acks: Vec::new(),
         annotations: Vec::new(),
+        pictures: Vec::new(),
         unreadable: BTreeMap::new(),
     }
 }

@@ -147,6 +147,17 @@ pub struct AnnotationRow {
 }
 
 /// One recording, parsed.
+/// One mirror picture: a JPEG of what the patient saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PictureRow {
+    /// Console time, µs since the Unix epoch.
+    pub log_time_us: u64,
+    /// Session time, µs, as the headset stamped it.
+    pub session_us: Option<u64>,
+    /// The JPEG file.
+    pub jpeg: Vec<u8>,
+}
+
 #[derive(Clone, Debug)]
 pub struct SessionData {
     /// The recording's file name, for people and for the `recording` column.
@@ -168,6 +179,8 @@ pub struct SessionData {
     pub acks: Vec<AckRow>,
     /// Annotations in console-time order.
     pub annotations: Vec<AnnotationRow>,
+    /// Mirror pictures (what the patient saw) in console-time order.
+    pub pictures: Vec<PictureRow>,
     /// Messages whose payload was not the JSON this version understands,
     /// per channel topic; they are left out of every table.
     pub unreadable: BTreeMap<&'static str, usize>,
@@ -186,6 +199,7 @@ impl SessionData {
             commands: Vec::new(),
             acks: Vec::new(),
             annotations: Vec::new(),
+            pictures: Vec::new(),
             unreadable: BTreeMap::new(),
         };
         // Telemetry is nearly all of a recording: parse it on every core.
@@ -204,6 +218,10 @@ impl SessionData {
                 Channel::Commands => parse_command(t, &message.data).map(|c| data.commands.push(c)).is_some(),
                 Channel::Acks => parse_ack(t, &message.data).map(|a| data.acks.push(a)).is_some(),
                 Channel::Annotations => parse_annotation(t, &message.data).map(|a| data.annotations.push(a)).is_some(),
+                Channel::Mirror => recording::image::read(&message.data)
+                    .filter(|p| p.format == "jpeg")
+                    .map(|p| data.pictures.push(PictureRow { log_time_us: t, session_us: p.session_us, jpeg: p.jpeg }))
+                    .is_some(),
             };
             if !parsed {
                 *data.unreadable.entry(message.channel.topic()).or_default() += 1;
@@ -333,6 +351,7 @@ impl SessionData {
             whole.commands.extend(part.commands);
             whole.acks.extend(part.acks);
             whole.annotations.extend(part.annotations);
+            whole.pictures.extend(part.pictures);
             for (topic, n) in part.unreadable {
                 *whole.unreadable.entry(topic).or_default() += n;
             }
@@ -349,6 +368,8 @@ impl SessionData {
         whole.acks.sort_by_key(|a| a.log_time_us);
         whole.annotations.sort_by(|a, b| (a.log_time_us, &a.kind, &a.text).cmp(&(b.log_time_us, &b.kind, &b.text)));
         whole.annotations.dedup();
+        whole.pictures.sort_by_key(|p| p.log_time_us);
+        whole.pictures.dedup_by_key(|p| p.log_time_us);
         Some(whole)
     }
 }

@@ -46,6 +46,7 @@ pub fn html(data: &SessionData, visits: &[Visit], scenario: Option<&Scenario>) -
          markers, numbered as in the list of notes and markers; red lines are presses of the panic button",
     );
     page += &intervals(&report);
+    page += &what_the_patient_saw(&report);
     page += "<h2>Steps</h2>\n";
     page += &steps_table(&report);
     page += &figure(
@@ -78,6 +79,9 @@ svg{max-width:100%;height:auto}\
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0 1em}\
 th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:right;vertical-align:top}\
 th{vertical-align:bottom}td:not(.t){white-space:nowrap}th.t,td.t{text-align:left}.none{color:#555}\
+.strip{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:.6em;margin:.5em 0 1em}\
+.strip figure{margin:0}.strip img{width:100%;display:block;border-radius:4px;background:#222}\
+.strip figcaption{font-size:.8em}\
 .appendix{margin-top:3em;border-top:2px solid #999;padding-top:1em}.tech{font-size:.85em;color:#444}\
 @media print{body{max-width:none;margin:0}figure,tr{break-inside:avoid}h2,h3{break-after:avoid}\
 .appendix{break-before:page;border-top:none}}";
@@ -188,6 +192,74 @@ fn header(r: &Report) -> String {
         version = escape(&m.scenario_version),
         date = escape(&date(&m.started)),
         duration = escape(&duration),
+    )
+}
+
+/// Most pictures in the strip of what the patient saw.
+const MOMENTS: usize = 24;
+
+/// The recorded mirror pictures nearest the moments that matter: each
+/// step entered, each note and marker, and the highest SUDS rating. A
+/// picture counts for a moment within 3 s of it.
+fn what_the_patient_saw(r: &Report) -> String {
+    let pictures = &r.data.pictures;
+    if pictures.is_empty() {
+        return String::new();
+    }
+    let mut moments: Vec<(u64, String)> = Vec::new();
+    for e in &r.data.events {
+        let what = match e.kind.as_str() {
+            "step_entered" if r.course.state_at(e.seq) != "safe_scene" => {
+                format!("step {} entered", e.int("step").unwrap_or(0))
+            }
+            "marker" => format!("marker “{}”", e.text("label").unwrap_or("")),
+            "note" => format!("note “{}”", e.text("text").unwrap_or("")),
+            _ => continue,
+        };
+        moments.push((e.at_us, what));
+    }
+    let peak = r
+        .data
+        .events
+        .iter()
+        .filter(|e| e.kind == "suds_recorded")
+        .max_by_key(|e| (e.int("value"), std::cmp::Reverse(e.seq)));
+    if let Some(peak) = peak {
+        moments.push((peak.at_us, format!("highest SUDS, {}", peak.int("value").unwrap_or(0))));
+    }
+    moments.sort_by_key(|(at, _)| *at);
+    let mut shown = String::new();
+    let mut used = std::collections::BTreeSet::new();
+    for (at, what) in moments {
+        let nearest = pictures
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.session_us.map(|t| (i, t.abs_diff(at))))
+            .min_by_key(|(_, d)| *d)
+            .filter(|(_, d)| *d <= 3_000_000);
+        let Some((i, _)) = nearest else { continue };
+        if !used.insert(i) || used.len() > MOMENTS {
+            continue;
+        }
+        let picture = &pictures[i];
+        let mut data = Vec::new();
+        recording::image::encode_base64(&picture.jpeg, &mut data);
+        let _ = writeln!(
+            shown,
+            "<figure><img alt=\"the patient's view at {t}\" src=\"data:image/jpeg;base64,{data}\">\
+             <figcaption>{t} · {what}</figcaption></figure>",
+            t = clock_us(picture.session_us.unwrap_or(0)),
+            data = String::from_utf8_lossy(&data),
+            what = escape(&what),
+        );
+    }
+    if shown.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<h3>What the patient saw</h3>\n<p class=\"tech\">Pictures of the patient's view recorded by the console \
+         (one a second at most), nearest to each step entered, each note and marker, and the highest rating.</p>\n\
+         <div class=\"strip\">\n{shown}</div>\n"
     )
 }
 

@@ -290,6 +290,23 @@ fn acks(data: &SessionData) -> Table {
     b.finish()
 }
 
+/// The `mirror` table (only with `trinvis export --mirror-frames`): one
+/// row per recorded picture of the patient's view, naming the JPEG file the
+/// export wrote for it (`files[i]`, relative to the dataset folder).
+pub fn mirror(data: &SessionData, files: &[String]) -> Table {
+    let p = &data.pictures;
+    let mut b = Builder::new("mirror", data, p.len());
+    let size = |x: &crate::load::PictureRow| recording::image::jpeg_size(&x.jpeg);
+    b.int("log_time_us", p.iter().map(|x| us(x.log_time_us)))
+        .int("session_us", p.iter().map(|x| x.session_us.and_then(us)))
+        .float("session_s", p.iter().map(|x| x.session_us.and_then(seconds)))
+        .text("file", files.iter().map(|f| Some(f.clone())))
+        .int("width", p.iter().map(|x| size(x).map(|s| i64::from(s.0))))
+        .int("height", p.iter().map(|x| size(x).map(|s| i64::from(s.1))))
+        .int("bytes", p.iter().map(|x| i64::try_from(x.jpeg.len()).ok()));
+    b.finish()
+}
+
 fn annotations(data: &SessionData) -> Table {
     let a = &data.annotations;
     let mut b = Builder::new("annotations", data, a.len());

@@ -53,6 +53,10 @@ pub struct Args {
     /// from losing more than a second.
     #[arg(long, default_value_t = 1000, hide = true)]
     flush_interval_ms: u64,
+    /// Record a picture of what the patient sees (the mirror) at most
+    /// every this many seconds; 0 records none. Pages get every picture.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    mirror_record_every: f64,
 }
 
 /// The tokens a console keeps between runs (`<data>/tokens.json`).
@@ -104,6 +108,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     config.flush_interval = std::time::Duration::from_millis(args.flush_interval_ms.max(1));
     anyhow::ensure!(args.max_sessions >= 1, "--max-sessions must be at least 1");
     config.max_sessions = args.max_sessions;
+    anyhow::ensure!(
+        args.mirror_record_every.is_finite() && (0.0..=3600.0).contains(&args.mirror_record_every),
+        "--mirror-record-every: seconds from 0 (record none) to 3600, got {}",
+        args.mirror_record_every
+    );
+    config.mirror_record_every =
+        (args.mirror_record_every > 0.0).then(|| std::time::Duration::from_secs_f64(args.mirror_record_every));
     if args.tls || args.cert.is_some() || !args.bind.ip().is_loopback() {
         let identity = match (&args.cert, &args.key) {
             (Some(cert), Some(key)) => console::tls::from_files(cert, key)?,

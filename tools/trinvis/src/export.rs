@@ -27,6 +27,11 @@ pub struct Args {
     /// a clinic's new sessions for a study's dataset.
     #[arg(long, value_name = "DATE", value_parser = parse_day)]
     since: Option<Day>,
+    /// Also write the recorded pictures of the patient's view (the mirror)
+    /// as JPEG files, with a `mirror` table of their times:
+    /// DIR/mirror/session=<id>/<recording>-<session ms>.jpg.
+    #[arg(long)]
+    mirror_frames: bool,
 }
 
 /// A UTC day, and its start in microseconds since 1970.
@@ -138,12 +143,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             research::export::write_table(&args.out, &data.metadata.session_id, &research::stem(data), &table, format)?;
             *rows.entry(table.name).or_default() += table.rows;
         }
+        if args.mirror_frames {
+            let table = research::export::write_pictures(&args.out, data, &research::stem(data), format)?;
+            *rows.entry(table.name).or_default() += table.rows;
+        }
         progress.inc(paths.len() as u64);
     }
     progress.finish_and_clear();
     println!("exported {exported_files} recording(s), {} session(s), to {}:", sessions.len(), args.out.display());
     for name in research::TABLES {
         println!("  {:<12} {:>9} rows", name, rows.get(name).copied().unwrap_or(0));
+    }
+    if args.mirror_frames {
+        let pictures = rows.get("mirror").copied().unwrap_or(0);
+        println!("  {:<12} {:>9} rows (and as many JPEG files)", "mirror", pictures);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -37,6 +37,7 @@ pub fn record(simulation: &mut Simulation, rate_hz: f64, path: &Path, identity: 
         started_unix_us: identity.started_unix_us,
         clock_offset_us: 0,
         scenario_steps: if identity.steps.is_empty() { String::new() } else { protocol::encode(&identity.steps) },
+        mirror: "off: a simulation has no picture".into(),
     };
     let mut writer = Writer::create(path, &metadata).with_context(|| format!("creating {}", path.display()))?;
     let epoch = identity.started_unix_us;

@@ -44,13 +44,14 @@ fn main() -> ExitCode {
         "bench" => bench(&args[1..]),
         "bench-live" => bench_live(),
         "bench-scenes" => bench_scenes(&args[1..]),
+        "bench-mirror" => bench_mirror(),
         "build-times" => build_times(),
         "assets" => assets(),
         "screenshots" => screenshots(),
         "fuzz" | "soak" => dev_check(task, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [--allow-skip] | demo | bench [FILTER] | bench-live | bench-scenes [--baseline REV] | screenshots | assets | build-times \
+                "usage: cargo xtask <test [--allow-skip] | demo | bench [FILTER] | bench-live | bench-scenes [--baseline REV] | bench-mirror | screenshots | assets | build-times \
                  | fuzz [--minutes M] [--seed S] [--clients N] \
                  | soak [--headsets N] [--minutes M] [--every-minutes K] [--scenario FILE]>"
             );
@@ -170,14 +171,14 @@ fn test(args: &[String]) -> Result {
     Ok(())
 }
 
-/// A Python with `mcap`, `websockets` and `duckdb` for the tests that read
-/// recordings and exports and steer sessions as other languages do: a virtual environment under
+/// A Python with `mcap`, `websockets`, `duckdb` and Pillow for the tests that read
+/// recordings, their pictures and exports and steer sessions as other languages do: a virtual environment under
 /// the cache, made once. Installs `python3-venv` with apt when it can.
 fn python_for_tests() -> Result<PathBuf> {
     let venv = home_cache().join("python");
     let python = venv.join("bin/python");
     let ready = |p: &Path| {
-        Command::new(p).args(["-c", "import mcap, websockets, duckdb"]).output().is_ok_and(|o| o.status.success())
+        Command::new(p).args(["-c", "import mcap, websockets, duckdb, PIL"]).output().is_ok_and(|o| o.status.success())
     };
     if ready(&python) {
         return Ok(python);
@@ -199,12 +200,21 @@ fn python_for_tests() -> Result<PathBuf> {
     }
     run(
         "pip install",
-        Command::new(&python).args(["-m", "pip", "install", "--quiet", "mcap>=1.2", "websockets>=12", "duckdb>=1.1"]),
+        Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "mcap>=1.2",
+            "websockets>=12",
+            "duckdb>=1.1",
+            "pillow>=10",
+        ]),
     )?;
     if ready(&python) {
         Ok(python)
     } else {
-        Err(format!("{} cannot import mcap, websockets and duckdb after installing them", python.display()))
+        Err(format!("{} cannot import mcap, websockets, duckdb and PIL after installing them", python.display()))
     }
 }
 
@@ -764,6 +774,70 @@ fn bench_scenes(args: &[String]) -> Result {
         println!("  (the ratio is how much faster the software settings draw the same scene)");
     }
     println!("  (draws and triangles: what the camera draws at the hardest step, this tree, software settings)");
+    Ok(())
+}
+
+/// `./x bench-mirror`: what the mirror costs the frame. Three scenes at
+/// their hardest step in the window on the software tier (lavapipe under
+/// Xvfb without a display), the mirror off against on at 5 and 10 pictures
+/// a second (`--mirror N`: the copy of the view, its read-back, shrinking
+/// and JPEG encoding, as for a console; the pictures go nowhere), alternate
+/// runs of 150 frames, the median run of three each.
+fn bench_mirror() -> Result {
+    let xvfb = needs_xvfb()?;
+    let exe = build_headset()?;
+    let run = |scene: &str, level: usize, mirror: Option<&str>| -> Result<(f64, f64, String)> {
+        let mut command = in_window(&exe, xvfb);
+        command
+            .args(["--display", "desktop", "--level", &level.to_string(), "--measure", "150", "--scenario"])
+            .arg(root().join("scenarios").join(format!("{scene}.ron")));
+        if let Some(fps) = mirror {
+            command.args(["--mirror", fps]);
+        }
+        let out = command.output().map_err(|e| format!("{}: {e}", show(&command)))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = |prefix: &str| text.lines().find(|l| l.starts_with(prefix)).unwrap_or_default().to_owned();
+        let frames = line("frames ");
+        let field = |name: &str| -> f64 {
+            let mut words = frames.split_whitespace();
+            words.find(|w| *w == name).and_then(|_| words.next()).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+        };
+        if frames.is_empty() {
+            return Err(format!("{scene}: no frame times\n{}", String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok((field("mean_ms"), field("p95_ms"), line("mirror ")))
+    };
+    println!("\n==> the mirror's cost on the frame, software tier, hardest step, ms: mean (p95) of the median run");
+    println!(
+        "{:<16} {:>14} {:>14} {:>7} {:>14} {:>7}   pictures at 5/s",
+        "scene", "mirror off", "5/s", "ratio", "10/s", "ratio"
+    );
+    for scene in ["spiders", "heights", "public-speaking"] {
+        let file = root().join("scenarios").join(format!("{scene}.ron"));
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let level = text.matches("id: \"").count().saturating_sub(1).max(1);
+        let (mut off, mut five, mut ten) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            off.push(run(scene, level, None)?);
+            five.push(run(scene, level, Some("5"))?);
+            ten.push(run(scene, level, Some("10"))?);
+        }
+        let median = |mut runs: Vec<(f64, f64, String)>| {
+            runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            runs.swap_remove(runs.len() / 2)
+        };
+        let (off, five, ten) = (median(off), median(five), median(ten));
+        println!(
+            "{scene:<16} {:>14} {:>14} {:>6.3}x {:>14} {:>6.3}x   {}",
+            format!("{:.1} ({:.1})", off.0, off.1),
+            format!("{:.1} ({:.1})", five.0, five.1),
+            five.0 / off.0,
+            format!("{:.1} ({:.1})", ten.0, ten.1),
+            ten.0 / off.0,
+            five.2.trim_start_matches("mirror ")
+        );
+    }
+    println!("  (ratio: mean frame time with the mirror over without; the same binary, alternate runs)");
     Ok(())
 }
 

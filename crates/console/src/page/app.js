@@ -32,6 +32,8 @@ class SessionView {
 // Frame-time statistics for the performance check (tests/browser.rs reads them).
 const stats = window.trinvisStats = {
   frames: 0, draws: 0, samples: 0, messages: 0, deltas: [], drawMs: [],
+  // Mirror frames received per session, and pictures shown (decoded) in the page.
+  mirrorFrames: {}, mirrorShown: 0,
   summary() {
     const pct = (a, p) => { const s = [...a].sort((x, y) => x - y); return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : 0; };
     return { frames: this.frames, draws: this.draws, samples: this.samples, messages: this.messages,
@@ -66,7 +68,11 @@ function connect() {
       state.tokenRefused = r.status === 401; renderConsoleLink();
     }).catch(() => {}).finally(() => setTimeout(connect, state.tokenRefused ? 5000 : 1000));
   };
-  ws.onmessage = (e) => { stats.messages++; receive(JSON.parse(e.data)); };
+  ws.binaryType = "arraybuffer";
+  ws.onmessage = (e) => {
+    stats.messages++;
+    if (typeof e.data === "string") receive(JSON.parse(e.data)); else onMirrorFrame(e.data);
+  };
 }
 function send(message) { if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(message)); }
 
@@ -93,6 +99,78 @@ function receive(m) {
     case "replay_status": return onReplayStatus(m);
     case "dropped": return log(m.session_id, null, `the console left out ${m.telemetry_batches} telemetry batches for this page`);
     case "error": return toast(`The console refused a message: ${m.message}`, true);
+  }
+}
+
+// ---- the mirror: what the patient sees (docs/protocol.md §10) ------------------
+
+/** A binary message: "TVMB", the session id, then the headset's frame. */
+function onMirrorFrame(buffer) {
+  const v = new DataView(buffer), bytes = new Uint8Array(buffer);
+  if (buffer.byteLength < 6 || String.fromCharCode(...bytes.subarray(0, 4)) !== "TVMB") return;
+  const idLength = v.getUint16(4, true);
+  const id = new TextDecoder().decode(bytes.subarray(6, 6 + idLength));
+  const f = 6 + idLength; // the frame: its header, then the JPEG
+  if (buffer.byteLength < f + 36 || String.fromCharCode(...bytes.subarray(f, f + 4)) !== "TVMF") return;
+  const headerLength = v.getUint16(f + 6, true), boxes = [];
+  for (let i = 0, n = bytes[f + 32]; i < n; i++) {
+    const at = f + 36 + 8 * i;
+    boxes.push([0, 2, 4, 6].map((k) => v.getUint16(at + k, true)));
+  }
+  const s = state.sessions.get(id);
+  if (!s) return;
+  stats.mirrorFrames[id] = (stats.mirrorFrames[id] || 0) + 1;
+  // Only the newest picture is kept; it is decoded only when its session is shown.
+  s.mirror = { jpeg: bytes.subarray(f + headerLength), sessionUs: Number(v.getBigUint64(f + 16, true)),
+    width: v.getUint16(f + 24, true), height: v.getUint16(f + 26, true), number: v.getUint32(f + 28, true),
+    boxes, receivedAt: performance.now(), shown: false };
+  if (id === state.current) state.dirty = true;
+}
+
+let mirrorUrl = null, mirrorShownFor = null;
+/** The selected session's picture, its age and whether it is live. */
+function drawMirror(s, offline, ended) {
+  const info = s.info, m = s.mirror, box = $("mirror-box").querySelector(".mirror-frame");
+  const img = $("mirror-img"), none = $("mirror-none"), age = $("mirror-age"), outline = $("mirror-outline");
+  const rate = info.mirror_fps;
+  const select = $("mirror-rate");
+  select.disabled = rate == null || !!state.replay || ended;
+  if (rate != null && document.activeElement !== select) select.value = String(rate);
+  if (m && (!m.shown || mirrorShownFor !== info.session_id)) {
+    if (mirrorUrl) URL.revokeObjectURL(mirrorUrl);
+    mirrorUrl = URL.createObjectURL(new Blob([m.jpeg], { type: "image/jpeg" }));
+    img.src = mirrorUrl; m.shown = true; mirrorShownFor = info.session_id; stats.mirrorShown++;
+  }
+  // Age: on the session clock against the newest telemetry, and on this page's clock since it came.
+  const interval = rate ? 1 / rate : 1;
+  const bySession = m && s.last ? (s.last.session_us - m.sessionUs) / 1e6 : 0;
+  let old, stale, why = "";
+  if (state.replay) {
+    // A recording holds a picture a second: the one at or before the playhead.
+    old = bySession; stale = !m || Math.abs(old) > 2.5;
+    if (!m) why = "This recording holds no picture of the patient's view up to here.";
+    else if (stale) why = `No picture recorded within ${Math.floor(Math.abs(old))} s of here.`;
+  } else {
+    old = m ? Math.max(bySession, (performance.now() - m.receivedAt) / 1000) : Infinity;
+    stale = !m || offline || ended || rate === 0 || old > Math.max(1.5, 3 * interval);
+    if (rate == null) why = "This headset sends no picture (it runs headless, or is older than the mirror).";
+    else if (!m) why = rate === 0 ? "Mirror off: choose a rate to see what the patient sees." : offline ? "No picture from the headset: it is disconnected." : "No picture from the headset yet.";
+    else if (ended) why = "The session has ended: this is its last picture.";
+    else if (offline) why = `No picture from the headset: disconnected. Last picture ${Math.floor(old)} s old.`;
+    else if (rate === 0) why = "Mirror off: this was the last picture.";
+    else if (stale) why = `No new picture for ${Math.floor(old)} s: the picture is ${Math.floor(old)} s old.`;
+  }
+  img.hidden = !m; box.classList.toggle("stale", stale);
+  none.hidden = !why; text("mirror-none", why);
+  text("mirror-age", !m ? "" : state.replay ? `recorded at ${clock(m.sessionUs / 1e6)}` : stale ? `${Math.floor(old)} s old` : "live");
+  age.className = "mirror-age" + (m && stale ? " stale" : "");
+  // The stimulus outline, in the picture's own pixels.
+  const showOutline = m && $("mirror-outline-on").checked && m.boxes.length > 0;
+  // An <svg> has no `hidden` property of its own: the attribute it is.
+  outline.toggleAttribute("hidden", !showOutline);
+  if (showOutline) {
+    outline.setAttribute("viewBox", `0 0 ${m.width} ${m.height}`);
+    outline.replaceChildren(...m.boxes.map(([x0, y0, x1, y1]) => svg("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0 })));
   }
 }
 
@@ -436,6 +514,7 @@ function draw() {
   text("samples", String(s.samples));
   drawChart($("chart"), s);
   drawMap($("map"), s);
+  drawMirror(s, offline, ended);
   if (s.logDirty) {
     s.logDirty = false;
     const box = $("log");
@@ -681,6 +760,10 @@ document.addEventListener("keydown", (e) => {
   if (handled) { e.preventDefault(); handled(); }
 });
 window.addEventListener("resize", () => { state.dirty = true; });
+$("mirror-rate").onchange = () => { if (state.current) send({ type: "mirror", session_id: state.current, fps: Number($("mirror-rate").value) }); };
+$("mirror-outline-on").onchange = () => { state.dirty = true; };
+// The mirror's age moves even when nothing else does.
+setInterval(() => { const s = state.sessions.get(state.current); if (s && s.mirror) state.dirty = true; }, 500);
 setInterval(() => { if (state.connected) send({ type: "list_recordings" }); }, 15000);
 // Headsets that wait with a code show up within seconds.
 setInterval(() => { if (state.connected) loadHeadsets(); }, 3000);

@@ -6,6 +6,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The browser tests' WebDriver client, shared with the workspace's tests.
+#[path = "../../../../tests/support/webdriver.rs"]
+pub mod webdriver;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -36,7 +40,8 @@ pub struct Console {
     pub dir: PathBuf,
     /// The headset token.
     pub headset_token: String,
-    therapist_token: String,
+    /// The therapist token (the page's URL).
+    pub therapist_token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
