@@ -75,6 +75,39 @@ async fn frames_reach_the_page_and_once_a_second_the_recording() {
     assert_eq!(times, [Some(0), Some(1_000_000), Some(2_000_000)]);
     assert!(pictures.iter().all(|p| p.format == "jpeg" && p.jpeg.starts_with(&[0xFF, 0xD8])));
     assert_eq!(recordings[0].metadata.mirror, "jpeg every 1 s on /mirror");
+    assert_eq!(pictures[0].stimulus, [[53, 30, 106, 60]], "the stimulus box is kept with the picture");
+
+    // The replay shows the recorded picture at the playhead.
+    let timeline = console::replay::Timeline::new(&recordings[0], "mirror.mcap");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = console::Config::new(std::env::temp_dir().join("trinvis-mirror-replay-unused"));
+    let therapist = config.therapist_token.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(console::serve_replay(listener, config, timeline, async {
+        let _ = stopped.await;
+    }));
+    let mut page =
+        support::connect(&format!("ws://{addr}/ws/browser?token={therapist}"), Some(&format!("http://{addr}")))
+            .await
+            .unwrap();
+    send(&mut page, json!({"type": "subscribe", "session_id": id})).await;
+    let at_start = next_frame(&mut page).await;
+    let (_, frame) = protocol::mirror::from_browser(&at_start).unwrap();
+    assert_eq!(protocol::mirror::Frame::parse(frame).unwrap().header.session_us, 0);
+    send(&mut page, json!({"type": "replay", "action": "seek", "position_us": 2_100_000})).await;
+    // (The picture at the start may come once more before the seek's.)
+    let header = loop {
+        let later = next_frame(&mut page).await;
+        let header = protocol::mirror::Frame::parse(protocol::mirror::from_browser(&later).unwrap().1).unwrap().header;
+        if header.session_us != 0 {
+            break header;
+        }
+    };
+    assert_eq!((header.session_us, header.width, header.height), (2_000_000, 160, 90), "the picture at the playhead");
+    assert_eq!(header.stimulus.len(), 1);
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }
 
 #[tokio::test]

@@ -8,6 +8,11 @@
 //!   `command_ack`; the console records that and sends the browser its
 //!   `command_result` (two hops, two recordings).
 //!
+//! - console with the mirror: the same while the headset streams mirror
+//!   frames of 30 kB at 10 a second (the highest rate) and the browser is
+//!   subscribed to them (docs/protocol.md §10): pictures must not delay
+//!   commands (goal: p50 and p99 within 1.5x of the console without them).
+//!
 //! `cargo bench -p trinvis-console --bench round_trip` (or `./x bench`)
 //! prints p50 and p99 of each and their ratio. Without `--bench` (as in
 //! `cargo test --all-targets`) it runs a few hundred round trips only.
@@ -76,7 +81,26 @@ async fn baseline(n: usize) -> Vec<Duration> {
     times
 }
 
-async fn through_console(n: usize) -> Vec<Duration> {
+/// A mirror frame of about 30 kB (the console checks its header and the
+/// JPEG's first and last markers, not the picture).
+fn mirror_frame(number: u32) -> Vec<u8> {
+    let mut jpeg = vec![0x5Au8; 30_000];
+    jpeg[..2].copy_from_slice(&[0xFF, 0xD8]);
+    let end = jpeg.len() - 2;
+    jpeg[end..].copy_from_slice(&[0xFF, 0xD9]);
+    let header = protocol::mirror::FrameHeader {
+        t_us: 1 + u64::from(number) * 100_000,
+        session_us: u64::from(number) * 100_000,
+        width: 480,
+        height: 270,
+        number,
+        stimulus: Vec::new(),
+        xr: false,
+    };
+    header.encode(&jpeg)
+}
+
+async fn through_console(n: usize, mirror: bool) -> Vec<Duration> {
     let dir = std::env::temp_dir().join(format!("trinvis-bench-{}", std::process::id()));
     let mut config = console::Config::new(dir.clone());
     // The rate limit is a policy, not part of the path measured: lift it so
@@ -94,25 +118,50 @@ async fn through_console(n: usize) -> Vec<Duration> {
     // A headset that answers every command at once.
     let mut headset = connect(&format!("ws://{addr}/ws/headset?token={headset_token}"), None, true).await;
     let hello = json!({"type": "hello", "headset_id": "bench", "app": "bench", "patient_code": "P-BENCH",
-        "scenario": {"id": "spiders", "version": "1", "sha256": "00"}, "resume_from": 1, "headset_us": 1, "session_epoch_us": 1});
+        "scenario": {"id": "spiders", "version": "1", "sha256": "00"}, "resume_from": 1, "headset_us": 1, "session_epoch_us": 1,
+        "mirror": mirror});
     headset.send(Message::text(hello.to_string())).await.unwrap();
     let session_id = next_json(&mut headset).await["session_id"].as_str().unwrap().to_owned();
+    let (mut sink, mut stream) = headset.split();
+    let (acks, mut to_send) = tokio::sync::mpsc::unbounded_channel::<String>();
     tokio::spawn(async move {
         let mut seq = 0u64;
-        while let Some(Ok(Message::Text(t))) = headset.next().await {
+        while let Some(Ok(Message::Text(t))) = stream.next().await {
             let m: Value = serde_json::from_str(t.as_str()).unwrap();
             if m["type"] == "command" {
                 seq += 1;
                 let ack = json!({"type": "command_ack", "seq": seq, "id": m["id"], "ok": true});
-                headset.send(Message::text(ack.to_string())).await.unwrap();
+                let _ = acks.send(ack.to_string());
+            }
+        }
+    });
+    // One writer: acks at once, and with the mirror a frame every 100 ms.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut number = 0;
+        loop {
+            tokio::select! {
+                ack = to_send.recv() => match ack {
+                    Some(ack) => if sink.send(Message::text(ack)).await.is_err() { return },
+                    None => return,
+                },
+                _ = tick.tick(), if mirror => {
+                    number += 1;
+                    if sink.send(Message::binary(mirror_frame(number))).await.is_err() { return }
+                }
             }
         }
     });
 
     let mut browser =
         connect(&format!("ws://{addr}/ws/browser?token={therapist}"), Some(format!("http://{addr}")), true).await;
+    // Subscribed, as a therapist's page is: with the mirror, it gets the pictures.
+    browser.send(Message::text(json!({"type": "subscribe", "session_id": session_id}).to_string())).await.unwrap();
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
+        // Paced as a busy page might be, so that commands meet the pictures
+        // (with the mirror) in every phase of their 100 ms period.
+        tokio::time::sleep(Duration::from_micros(1_700)).await;
         let request =
             json!({"type": "command", "session_id": session_id, "request_id": i, "command": {"type": "next_step"}});
         let start = Instant::now();
@@ -134,20 +183,23 @@ fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let n = if full { 2_000 } else { 200 };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let (base, console) = runtime.block_on(async {
+    let (base, console, mirrored) = runtime.block_on(async {
         // Warm up both paths, then measure them interleaved in batches so that
         // machine noise falls on both alike.
         let _ = baseline(50).await;
         let mut base = Vec::new();
         let mut cons = Vec::new();
+        let mut mirrored = Vec::new();
         for _ in 0..4 {
             base.extend(baseline(n / 4).await);
-            cons.extend(through_console(n / 4).await);
+            cons.extend(through_console(n / 4, false).await);
+            mirrored.extend(through_console(n / 4, true).await);
         }
-        (base, cons)
+        (base, cons, mirrored)
     });
     let (b50, b99) = percentiles(base);
     let (c50, c99) = percentiles(console);
+    let (m50, m99) = percentiles(mirrored);
     println!("round trip over loopback, {n} each:");
     println!("  bare tokio-tungstenite echo (1 hop):        p50 {:>7.1} µs   p99 {:>7.1} µs", micros(b50), micros(b99));
     println!(
@@ -159,6 +211,16 @@ fn main() {
         "  ratio console / echo:                       p50 {:>7.2}x     p99 {:>7.2}x   (goal: p99 <= 3x)",
         ratio(c50, b50),
         ratio(c99, b99)
+    );
+    println!(
+        "  console, mirror at 10/s of 30 kB to the page:   p50 {:>7.1} µs   p99 {:>7.1} µs",
+        micros(m50),
+        micros(m99)
+    );
+    println!(
+        "  ratio mirror on / off:                      p50 {:>7.2}x     p99 {:>7.2}x   (goal: <= 1.5x)",
+        ratio(m50, c50),
+        ratio(m99, c99)
     );
 }
 

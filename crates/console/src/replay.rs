@@ -86,6 +86,7 @@ impl Timeline {
         telemetry.sort_by_key(|(at, _)| *at);
         events.sort_by_key(|(at, _)| *at);
         let duration_us = telemetry.last().map_or(0, |t| t.0).max(events.last().map_or(0, |e| e.0));
+        let duration_us = duration_us.max(pictures.last().map_or(0, |p: &(u64, Vec<u8>)| p.0));
         let meta = &recording.metadata;
         let steps: Vec<StepInfo> = decode(&meta.scenario_steps).unwrap_or_default();
         let session_id = if meta.session_id.is_empty() { file.to_owned() } else { meta.session_id.clone() };
