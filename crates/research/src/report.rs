@@ -1087,6 +1087,36 @@ mod tests {
     }
 
     #[test]
+    fn the_strip_shows_the_picture_nearest_each_moment_and_none_without_pictures() {
+        assert!(!report(&fixture::session()).contains("What the patient saw"), "no pictures, no strip");
+        let mut data = fixture::session();
+        // A picture every 10 s of session time; its bytes name the second.
+        for s in (0..430u64).step_by(10) {
+            let jpeg = [&[0xFF, 0xD8][..], s.to_string().as_bytes(), &[0xFF, 0xD9]].concat();
+            data.pictures.push(crate::load::PictureRow { log_time_us: s, session_us: Some(s * 1_000_000), jpeg });
+        }
+        let html = report(&data);
+        let strip = &html[html.find("<h3>What the patient saw").expect("a strip")..];
+        let strip = &strip[..strip.find("</div>").unwrap()];
+        let shown: Vec<&str> =
+            strip.split("<figcaption>").skip(1).map(|c| c.split("</figcaption>").next().unwrap()).collect();
+        // Step 1 entered at 60 s, the marker at 125 (nearest picture 2:00 or
+        // 2:10 lies 5 s away: none within 3 s), step 2 at 130, …, the highest
+        // rating (90) at 280, the note at 260; behind the safe scene no step.
+        assert_eq!(shown[0], "1:00 · step 1 entered");
+        assert!(shown.iter().any(|c| c == &"4:40 · highest SUDS, 90"), "{shown:?}");
+        assert!(
+            shown.iter().any(|c| c.starts_with("4:20 · note “Breathing &lt;b&gt;fast&lt;/b&gt;”")),
+            "escaped: {shown:?}"
+        );
+        assert!(!shown.iter().any(|c| c.contains("marker")), "no picture within 3 s of the marker: {shown:?}");
+        assert!(!shown.iter().any(|c| c.starts_with("4:5") || c.starts_with("4:56")), "{shown:?}");
+        let mut sixty = Vec::new();
+        recording::image::encode_base64(&[&[0xFF, 0xD8][..], b"60", &[0xFF, 0xD9]].concat(), &mut sixty);
+        assert!(strip.contains(&format!("data:image/jpeg;base64,{}", String::from_utf8(sixty).unwrap())));
+    }
+
+    #[test]
     fn clock_date_and_escape() {
         assert_eq!(clock(59.6), "1:00");
         assert_eq!(clock(3725.0), "1:02:05");

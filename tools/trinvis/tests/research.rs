@@ -403,3 +403,66 @@ fn index_builds_the_course_from_recordings_and_the_same_again_after_deleting_it(
     assert_eq!(index(), first, "rebuilt from the recordings, the rows differ");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A JPEG file's first bytes as far as its size (SOF0 of `w` x `h`), then its end.
+fn tiny_jpeg(w: u16, h: u16, mark: u8) -> Vec<u8> {
+    let [wh, wl] = w.to_be_bytes();
+    let [hh, hl] = h.to_be_bytes();
+    vec![0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 0x08, hh, hl, wh, wl, 0x01, 0x01, 0x11, 0x00, mark, 0xFF, 0xD9]
+}
+
+#[test]
+fn export_writes_the_mirror_pictures_and_their_table_only_when_asked() {
+    let dir = fresh_dir("mirror-frames");
+    let file = record(&dir, "pictures", "spiders", 4, 1);
+    // The simulation has no picture: add three, as a console records them.
+    let recording = Recording::open(&file).unwrap();
+    let with = dir.join("with-pictures.mcap");
+    let mut writer = recording::Writer::create(&with, &recording.metadata).unwrap();
+    for m in &recording.messages {
+        writer.write_at(m.channel, m.log_time_us, m.publish_time_us, &m.data).unwrap();
+    }
+    let start = recording.messages[0].log_time_us;
+    for (i, session_s) in [1u64, 2, 3].into_iter().enumerate() {
+        let json = recording::image::compressed_image(
+            start + session_s * 1_000_000,
+            session_s * 1_000_000,
+            &tiny_jpeg(480, 270, i as u8),
+            &[],
+        );
+        writer.write(Channel::Mirror, start + session_s * 1_000_000, &json).unwrap();
+    }
+    writer.finish().unwrap();
+    std::fs::remove_file(&file).unwrap();
+
+    let plain = dir.join("plain");
+    let out = trinvis(&["export", with.to_str().unwrap(), "--format", "csv", "--out", plain.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!plain.join("mirror").exists(), "pictures are written only when asked");
+
+    let asked = dir.join("asked");
+    let args =
+        ["export", with.to_str().unwrap(), "--format", "csv", "--out", asked.to_str().unwrap(), "--mirror-frames"];
+    let out = trinvis(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.lines().any(|l| l.trim_start().starts_with("mirror") && l.ends_with(" 3 rows (and as many JPEG files)")),
+        "{said}"
+    );
+    let session = std::fs::read_dir(asked.join("mirror")).unwrap().next().unwrap().unwrap().path();
+    let table = std::fs::read_to_string(session.join("with-pictures.csv")).unwrap();
+    let mut lines = table.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| head.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 3);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row[column("session_us")], ((i as u64 + 1) * 1_000_000).to_string());
+        assert_eq!((row[column("width")], row[column("height")]), ("480", "270"));
+        let jpeg = std::fs::read(asked.join(row[column("file")])).unwrap();
+        assert_eq!(jpeg, tiny_jpeg(480, 270, i as u8), "the file holds the picture as recorded");
+    }
+    assert!(rows[0][column("file")].ends_with("with-pictures-000001000.jpg"), "{:?}", rows[0]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
