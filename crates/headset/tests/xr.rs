@@ -163,6 +163,17 @@ async fn steered_from_a_console(display: bool) {
     assert_eq!(r.metadata.patient_code, "P-0400");
     let events: Vec<Value> = r.channel(Channel::Events).map(|m| serde_json::from_slice(&m.data).unwrap()).collect();
     assert!(events.iter().any(|e| e["type"] == "target_changed" && e["to"] == 2.0 && e["by"] == "therapist"));
+    // The mirror: the left eye's picture reached the console (at 5 a
+    // second by default, recorded once a second).
+    let pictures: Vec<recording::image::Picture> =
+        r.channel(Channel::Mirror).filter_map(|m| recording::image::read(&m.data)).collect();
+    assert_eq!(r.metadata.mirror, "jpeg every 1 s on /mirror");
+    assert!(pictures.len() >= 10, "{} pictures of the left eye recorded in 30 s", pictures.len());
+    // At most 480 wide; the simulated headset's eye is 320 x 240.
+    let size = recording::image::jpeg_size(&pictures[0].jpeg);
+    assert!(size.is_some_and(|(w, h)| (100..=480).contains(&w) && h >= 100), "a picture of {size:?}");
+    let last = &pictures[pictures.len() - 1].jpeg;
+    let _ = std::fs::write(std::env::temp_dir().join(format!("trinvis-xr-left-eye-{display}.jpg")), last);
     // One sample per frame the app ran: the rendered ones, and the few
     // before the runtime's first frame.
     assert!(
@@ -209,8 +220,9 @@ async fn steered_from_a_console(display: bool) {
         assert!(with * 10 >= timed.len() * 9, "{hand} in {with} of {} samples", timed.len());
     }
     println!(
-        "{} samples, {rendered} frames rendered, {shown} shown by the runtime, head moved {moved:.3}",
-        samples.len()
+        "{} samples, {rendered} frames rendered, {shown} shown by the runtime, head moved {moved:.3}, {} pictures of the left eye ({size:?})",
+        samples.len(),
+        pictures.len()
     );
 }
 
