@@ -92,6 +92,8 @@ struct Job {
     header: FrameHeader,
     /// Stimulus boxes in fractions of the view (0 to 1).
     boxes: Vec<[f32; 4]>,
+    /// Where the frame goes.
+    sink: Sink,
 }
 
 /// Where encoded frames go.
@@ -106,12 +108,10 @@ impl Plugin for MirrorPlugin {
         let stats = Arc::new(MirrorStats::default());
         // Two jobs wait at most; the app drops a copy rather than queue it.
         let (jobs, receive) = mpsc::sync_channel::<Job>(2);
-        let sink = Arc::new(std::sync::Mutex::new(Sink::Nowhere));
-        let worker_sink = sink.clone();
         let worker_stats = stats.clone();
         let spawned = std::thread::Builder::new()
             .name("trinvis-mirror".into())
-            .spawn(move || encode_loop(&receive, &worker_sink, &worker_stats));
+            .spawn(move || encode_loop(&receive, &worker_stats));
         if let Err(e) = spawned {
             warn!("mirror: no encoder thread ({e}); the console gets no pictures");
         }
@@ -124,13 +124,9 @@ impl Plugin for MirrorPlugin {
             xr: self.xr,
             stats,
         })
-        .insert_resource(SinkSlot(sink))
         .add_systems(Last, capture);
     }
 }
-
-#[derive(Resource)]
-struct SinkSlot(Arc<std::sync::Mutex<Sink>>);
 
 /// The rate now: fixed, or the console's (0 without a link).
 fn rate(fixed: Option<&FixedRate>, console: Option<&crate::console::ConsoleLink>) -> u8 {
@@ -145,7 +141,6 @@ fn rate(fixed: Option<&FixedRate>, console: Option<&crate::console::ConsoleLink>
 #[allow(clippy::too_many_arguments, reason = "Bevy injects system parameters")]
 fn capture(
     mut mirror: ResMut<Mirror>,
-    sink: Res<SinkSlot>,
     fixed: Option<Res<FixedRate>>,
     console: Option<Res<crate::console::ConsoleLink>>,
     time: Res<Time<Real>>,
@@ -187,13 +182,10 @@ fn capture(
     });
     let Some((camera, camera_at, target)) = cameras.iter().next() else { return };
     let Some(size) = camera.logical_viewport_size().filter(|s| s.x >= 1.0 && s.y >= 1.0) else { return };
-    {
-        let mut slot = sink.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *slot = match (&fixed, &console) {
-            (None, Some(console)) => Sink::Link(console.link.mirror()),
-            _ => Sink::Nowhere,
-        };
-    }
+    let sink = match (&fixed, &console) {
+        (None, Some(console)) => Sink::Link(console.link.mirror()),
+        _ => Sink::Nowhere,
+    };
     mirror.number += 1;
     let session_us = u64::try_from(engine.now.as_micros()).unwrap_or(u64::MAX);
     let header = FrameHeader {
@@ -213,11 +205,11 @@ fn capture(
         None => Screenshot::primary_window(),
     };
     let (jobs, in_flight, stats) = (mirror.jobs.clone(), mirror.in_flight.clone(), mirror.stats.clone());
-    let mut job = Some((header, boxes));
+    let mut job = Some((header, boxes, sink));
     commands.spawn(screenshot).observe(move |event: On<ScreenshotCaptured>| {
         in_flight.fetch_sub(1, Ordering::AcqRel);
-        let Some((header, boxes)) = job.take() else { return };
-        let job = Job { image: event.image.clone(), header, boxes };
+        let Some((header, boxes, sink)) = job.take() else { return };
+        let job = Job { image: event.image.clone(), header, boxes, sink };
         if jobs.try_send(job).is_err() {
             stats.skipped.fetch_add(1, Ordering::Relaxed);
         }
@@ -267,12 +259,12 @@ fn stimulus_boxes(
 }
 
 /// The encoder thread: shrink, encode, hand on; until the app is gone.
-fn encode_loop(jobs: &mpsc::Receiver<Job>, sink: &std::sync::Mutex<Sink>, stats: &MirrorStats) {
+fn encode_loop(jobs: &mpsc::Receiver<Job>, stats: &MirrorStats) {
     while let Ok(job) = jobs.recv() {
+        let sink = job.sink.clone();
         let Some((frame, jpeg_len)) = encode(job) else { continue };
         stats.encoded.fetch_add(1, Ordering::Relaxed);
         stats.jpeg_bytes.fetch_add(jpeg_len as u64, Ordering::Relaxed);
-        let sink = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         if let Sink::Link(link) = sink {
             link.send(frame);
         }
@@ -282,7 +274,7 @@ fn encode_loop(jobs: &mpsc::Receiver<Job>, sink: &std::sync::Mutex<Sink>, stats:
 /// The frame message for a copy of the view, and its JPEG's length.
 fn encode(job: Job) -> Option<(Vec<u8>, usize)> {
     use bevy::render::render_resource::TextureFormat;
-    let Job { image, mut header, boxes } = job;
+    let Job { image, mut header, boxes, .. } = job;
     let (w, h) = (image.width(), image.height());
     let bgra = match image.texture_descriptor.format {
         TextureFormat::Bgra8Unorm | TextureFormat::Bgra8UnormSrgb => true,

@@ -482,6 +482,9 @@ fn demo(args: &[String]) -> Result {
         if window { "in a window" } else { "headless (no display)" }
     );
     println!("  beside two simulated headsets; all in automatic mode, for 30 minutes: they climb by themselves,");
+    if window {
+        println!("  the page shows the window's picture beside its chart (the mirror: what the patient sees),");
+    }
     println!("  and the safe-scene button, pause and the dial still work. Ctrl-C stops.\n");
     let mut headset = Command::new(target_dir().join("debug/trinvis-headset"))
         .current_dir(root())
