@@ -31,6 +31,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// The wait before each round trip: commands paced as a busy page might
+/// send them, so that (with the mirror) they meet the pictures in every
+/// phase of their 100 ms period rather than all between two of them.
+const PACE: Duration = Duration::from_micros(1_700);
+
 async fn connect(url: &str, origin: Option<String>, subprotocol: bool) -> Ws {
     let mut request = url.into_client_request().unwrap();
     if subprotocol {
@@ -73,6 +78,9 @@ async fn baseline(n: usize) -> Vec<Duration> {
         json!({"type": "command", "session_id": "s", "request_id": 1, "command": {"type": "next_step"}}).to_string();
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
+        // Paced as the console's path is (see below), so both meet a machine
+        // that has been idle the same time.
+        tokio::time::sleep(PACE).await;
         let start = Instant::now();
         ws.send(Message::text(message.clone())).await.unwrap();
         next_json(&mut ws).await;
@@ -159,9 +167,7 @@ async fn through_console(n: usize, mirror: bool) -> Vec<Duration> {
     browser.send(Message::text(json!({"type": "subscribe", "session_id": session_id}).to_string())).await.unwrap();
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
-        // Paced as a busy page might be, so that commands meet the pictures
-        // (with the mirror) in every phase of their 100 ms period.
-        tokio::time::sleep(Duration::from_micros(1_700)).await;
+        tokio::time::sleep(PACE).await;
         let request =
             json!({"type": "command", "session_id": session_id, "request_id": i, "command": {"type": "next_step"}});
         let start = Instant::now();
