@@ -12,24 +12,11 @@
 mod support;
 
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::webdriver::Browser;
-use support::{Console, root, skipped};
-
-fn can_render() -> bool {
-    let ok = Command::new("xvfb-run").arg("--help").output().is_ok() && Path::new("/usr/share/vulkan/icd.d").exists();
-    if !ok {
-        assert!(
-            std::env::var_os("TRINVIS_REQUIRE_RENDER").is_none(),
-            "xvfb-run and mesa-vulkan-drivers are required here"
-        );
-        skipped("xvfb-run or lavapipe missing (apt-get install xvfb mesa-vulkan-drivers)");
-    }
-    ok
-}
+use support::{Console, can_render, root};
 
 /// The page's picture of the patient's view as numbers: its mean
 /// brightness and a coarse 8x8 grid of brightness, read from a canvas.

@@ -17,19 +17,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use std::process::Command;
-use support::skipped;
-
-fn available() -> bool {
-    let ok = Command::new("xvfb-run").arg("--help").output().is_ok() && Path::new("/usr/share/vulkan/icd.d").exists();
-    if !ok {
-        assert!(
-            std::env::var_os("TRINVIS_REQUIRE_RENDER").is_none(),
-            "xvfb-run and mesa-vulkan-drivers are required here"
-        );
-        skipped("xvfb-run or lavapipe missing (apt-get install xvfb mesa-vulkan-drivers)");
-    }
-    ok
-}
+use support::can_render as available;
 
 /// A rendered frame: RGB bytes, and the stimulus mask of the same frame.
 struct Frame {

@@ -184,6 +184,21 @@ pub fn tail(text: &str) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
+/// Whether `xvfb-run` and lavapipe are here to render in a window; when
+/// not, the test is counted as skipped (or fails under TRINVIS_REQUIRE_RENDER).
+pub fn can_render() -> bool {
+    let ok = std::process::Command::new("xvfb-run").arg("--help").output().is_ok()
+        && std::path::Path::new("/usr/share/vulkan/icd.d").exists();
+    if !ok {
+        assert!(
+            std::env::var_os("TRINVIS_REQUIRE_RENDER").is_none(),
+            "xvfb-run and mesa-vulkan-drivers are required here"
+        );
+        skipped("xvfb-run or lavapipe missing (apt-get install xvfb mesa-vulkan-drivers)");
+    }
+    ok
+}
+
 /// Says a test is skipped because a tool it needs is missing: on stderr,
 /// and in the file `TRINVIS_SKIP_LOG` names (set by `./x test`), so the
 /// run counts it as skipped, not passed.
