@@ -190,7 +190,11 @@ async fn steered_from_a_console(display: bool) {
         let periods = (ms / period_ms).round();
         periods >= 1.0 && (ms - periods * period_ms).abs() < 0.5 && s["dropped_frames"].as_f64() == Some(periods - 1.0)
     };
-    let first = samples.iter().position(whole).expect("a frame timed by the runtime");
+    let first = samples.iter().position(whole).unwrap_or_else(|| {
+        let seen: Vec<String> =
+            samples.iter().take(60).map(|s| format!("{}/{}", s["frame_ms"], s["dropped_frames"])).collect();
+        panic!("no frame timed by the runtime; frame_ms/dropped of the first samples: {}", seen.join(" "))
+    });
     let timed = &samples[first + 1..];
     assert!(first < 40 && timed.len() >= 100, "runtime timing from sample {first} of {}", samples.len());
     let off: Vec<&Value> = timed.iter().filter(|s| !whole(s)).collect();
