@@ -134,7 +134,9 @@ function drawMirror(s, offline, ended) {
   const img = $("mirror-img"), none = $("mirror-none"), age = $("mirror-age"), outline = $("mirror-outline");
   const rate = info.mirror_fps;
   const select = $("mirror-rate");
-  select.disabled = rate == null || !!state.replay || ended;
+  // A replay has no rate to set, nor a headset that sends no picture.
+  select.parentElement.hidden = rate == null || !!state.replay;
+  select.disabled = ended;
   if (rate != null && document.activeElement !== select) select.value = String(rate);
   if (m && (!m.shown || mirrorShownFor !== info.session_id)) {
     if (mirrorUrl) URL.revokeObjectURL(mirrorUrl);
