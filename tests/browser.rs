@@ -288,7 +288,8 @@ async fn the_keyboard_shortcuts_steer_the_session() {
     page.press("n");
     page.wait_until("N to go to the next step", wait(), |p| target(p) >= 2.0);
     page.press("q");
-    page.wait_until("Q to ask for a rating", wait(), |p| p.text("#log").contains("You asked for a SUDS rating"));
+    // The log names who asked: this page, through the console's notice of its command.
+    page.wait_until("Q to ask for a rating", wait(), |p| p.text("#log").contains("Asked for a SUDS rating (by you)"));
     page.press("s");
     page.wait_until("S for the safe scene", wait(), |p| state_text(p) == "safe scene");
 
@@ -553,7 +554,8 @@ async fn alerts_last_until_acknowledged_and_events_read_as_words() {
         tokio::time::sleep_until(due.into()).await;
         if frame == 3 * 90 {
             assert!(page.text("#suds-age").contains("awaiting answer"), "{}", page.text("#suds-age"));
-            assert!(page.text("#log").contains("You asked for a SUDS rating"), "{}", page.text("#log"));
+            // No page sent it (a bare headset did): no page is named.
+            assert!(page.text("#log").contains("Asked for a SUDS rating (by the therapist)"), "{}", page.text("#log"));
         }
     }
     page.wait_until("the avoidance alert", wait(), |p| p.text("#alert").contains("episode 1"));
@@ -566,7 +568,7 @@ async fn alerts_last_until_acknowledged_and_events_read_as_words() {
         p.text("#suds") == "40" && p.text("#suds-age").contains("ago")
     });
     assert!(page.text("#log").contains("SUDS 40 (patient)"), "{}", page.text("#log"));
-    assert!(page.text("#log").contains("Session started (by you)"), "{}", page.text("#log"));
+    assert!(page.text("#log").contains("Session started (by the therapist)"), "{}", page.text("#log"));
     assert_eq!(page.script("return document.getElementById('link-details').open"), false);
     assert!(page.text("#sees").contains("Patient sees step 1"), "{}", page.text("#sees"));
     page.click("#alert-ack");
@@ -850,4 +852,99 @@ async fn the_second_session_proposes_where_the_first_left_off_and_the_patients_v
     assert_eq!(rebuilt.dump().unwrap(), before);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Whether the element's box lies inside the window's top part, leaving
+/// `room` pixels at the bottom (a real browser's bars and the task bar).
+fn above_the_fold(page: &Driver, css: &str, room: u32) -> bool {
+    page.script(&format!(
+        "const r = document.querySelector('{css}').getBoundingClientRect(); \
+         return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight - {room};"
+    )) == true
+}
+
+/// Safety first: the safe scene (S and the button) works from every state
+/// of the page: with a question open (the dial's big jump, Stop…), with the
+/// focus on the rating box, the dial, a list or a checkbox, and after Esc or
+/// Enter leave a box for words. Guards that hold: a double-click on ▶ raises
+/// one step; holding N down is one press. The controls of exposure fit a
+/// laptop's window (1366 x 768, 1400 x 900) without scrolling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn the_safe_scene_is_never_blocked_and_a_double_click_is_one_step() {
+    let Some(browser) = Browser::find() else { return };
+    let console = Console::start(|_| {}).await;
+    let _headset = Headset::start(&console, "SIM-G", 6);
+    let page = browser.start(1366, 768);
+    page.goto(&format!("http://{}/?token={}", console.addr, console.therapist));
+    page.wait_until("a step title", wait(), |p| p.text("#step").contains("1 of 10"));
+    page.press(" ");
+    page.wait_until("running", wait(), |p| state_text(p) == "running");
+    for (width, height) in [(1366, 768), (1400, 900)] {
+        page.resize(width, height);
+        std::thread::sleep(Duration::from_millis(300));
+        for css in ["#safe", "#dial", "#pause", "#ask", "#next", "#suds-value"] {
+            assert!(above_the_fold(&page, css, 100), "{css} is below the fold at {width} x {height}");
+        }
+    }
+    let shots = screenshots();
+    page.screenshot(&shots.join("console-1400x900.png"));
+    page.resize(1366, 768);
+    page.screenshot(&shots.join("console-1366x768.png"));
+    let target = |p: &Driver| p.text("#target").parse::<f64>().unwrap_or(0.0);
+
+    // A double-click on ▶ is one step: the console passes the same intent on once.
+    page.double_click("#next");
+    page.wait_until("the target one step up", wait(), |p| (target(p) - 2.0).abs() < 0.01);
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!((target(&page) - 2.0).abs() < 0.01, "a double-click raised {} steps", target(&page) - 1.0);
+
+    let safe_then_resume = |how: &str| {
+        page.wait_until(&format!("the safe scene from {how}"), wait(), |p| state_text(p) == "safe scene");
+        // Back up to the controls (the notes box is further down the page).
+        page.script("window.scrollTo(0, 0); return null;");
+        page.click("#resume");
+        page.wait_until(&format!("running again after {how}"), wait(), |p| state_text(p) == "running");
+    };
+    // The dial's question open: S closes it unanswered and sends the safe scene.
+    page.click_at("#dial", 0.97);
+    page.wait_until("the question", wait(), dialog_open);
+    page.press("s");
+    safe_then_resume("S with the question open");
+    assert!(!dialog_open(&page), "the question was closed unanswered");
+    // Stop's question open: the Safe scene button can still be clicked.
+    page.click("#stop");
+    page.wait_until("Stop's question", wait(), |p| p.script("return document.getElementById('confirm').open") == true);
+    page.click("#safe");
+    safe_then_resume("the button with Stop's question open");
+    assert_eq!(page.script("return document.getElementById('confirm').open"), false);
+    // Focus on the rating box, the dial, the mirror's rate list, the automatic checkbox.
+    for css in ["#suds-value", "#dial", "#mirror-rate", "#automatic"] {
+        page.focus(css);
+        page.press("s");
+        safe_then_resume(&format!("S with the focus on {css}"));
+    }
+    // A box for words: S types there; Enter saves the note and leaves the box, then S works.
+    page.click("#note-text");
+    page.type_into("#note-text", "spiders");
+    page.press("\u{E007}"); // Enter
+    page.wait_until("the note saved", wait(), |p| p.text("#log").contains("Note: spiders"));
+    assert_eq!(page.script("return document.activeElement.id"), "", "Enter left the notes box");
+    page.press("s");
+    safe_then_resume("S after Enter in the notes box");
+    // Esc leaves the marker box, then S works.
+    page.click("#marker-label");
+    page.type_into("#marker-label", "so close");
+    page.press("\u{E00C}"); // Escape
+    page.press("s");
+    safe_then_resume("S after Esc in the marker box");
+    assert_eq!(page.script("return document.getElementById('marker-label').value"), "so close", "no s typed");
+
+    let recordings = console.stop().await;
+    let commands: Vec<String> = channel(&recordings[0], Channel::Commands)
+        .iter()
+        .map(|c| c["command"]["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(commands.iter().filter(|c| *c == "next_step").count(), 1, "{commands:?}");
+    assert_eq!(commands.iter().filter(|c| *c == "safe_scene").count(), 8, "{commands:?}");
+    assert!(!commands.iter().any(|c| c == "set_level" || c == "stop"), "the questions sent nothing: {commands:?}");
 }

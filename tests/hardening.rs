@@ -50,7 +50,7 @@ async fn exchange(ws: &mut Ws, text: String) -> Vec<Value> {
                     if v["type"] == "error" && v["message"].as_str().unwrap_or("").contains("`sentinel`") {
                         return;
                     }
-                    if !matches!(v["type"].as_str(), Some("ping" | "ack" | "sessions" | "dropped")) {
+                    if !matches!(v["type"].as_str(), Some("ping" | "ack" | "sessions" | "pages" | "dropped")) {
                         replies.push(v);
                     }
                 }

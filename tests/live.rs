@@ -145,7 +145,10 @@ async fn a_command_goes_console_to_headset_and_its_ack_comes_back_and_is_recorde
     send(&mut browser, command(1, json!({"type": "start"}))).await;
     let result = next_of(&mut browser, "command_result").await;
     assert_eq!((result["request_id"].as_u64(), result["ok"].as_bool()), (Some(1), Some(true)), "{result}");
-    send(&mut browser, command(2, json!({"type": "set_level", "level": 3.0}))).await;
+    // Two steps at once: a client says the therapist confirmed it.
+    let mut raise = command(2, json!({"type": "set_level", "level": 3.0}));
+    raise["confirmed"] = json!(true);
+    send(&mut browser, raise).await;
     let result = next_of(&mut browser, "command_result").await;
     let command_id = result["command_id"].as_u64().unwrap();
     assert_eq!(result["ok"], true);

@@ -162,6 +162,8 @@ async fn a_slow_browser_keeps_its_connection_and_hears_what_it_missed() {
     let console = Console::start(|c| {
         c.ping_interval = Duration::from_millis(200);
         c.peer_timeout = Duration::from_millis(1000);
+        // Smaller than the 32 MiB default, so 400 batches fill it.
+        c.browser_queue_bytes = 8 << 20;
     })
     .await;
     let mut headset = console.raw_headset().await;

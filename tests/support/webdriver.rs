@@ -219,6 +219,26 @@ impl Driver {
         self.session_call("POST", "/actions", Some(&actions));
     }
 
+    /// A double click in the middle of an element: two presses, as a mouse makes them.
+    pub fn double_click(&self, css: &str) {
+        let origin = json!({ ELEMENT: self.element(css) });
+        let actions = json!({"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "actions": [{"type": "pointerMove", "origin": origin, "x": 0, "y": 0},
+                        {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0},
+                        {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]}]});
+        self.session_call("POST", "/actions", Some(&actions));
+    }
+
+    /// Gives an element the keyboard focus.
+    pub fn focus(&self, css: &str) {
+        self.script(&format!("document.querySelector('{css}').focus(); return null;"));
+    }
+
+    /// Sets the window's outer size.
+    pub fn resize(&self, width: u32, height: u32) {
+        self.session_call("POST", "/window/rect", Some(&json!({"width": width, "height": height})));
+    }
+
     /// Presses a key on the page (as a person would, on whatever has focus).
     pub fn press(&self, key: &str) {
         let actions = json!({"actions": [{"type": "key", "id": "keyboard",

@@ -210,6 +210,12 @@ fn handle(hub: &Arc<Hub>, state: &mut Browser, text: &str) {
             });
         }
         BrowserToConsole::Replay(control) => timeline(hub, browser, &control),
+        BrowserToConsole::Page(page) => hub.page_hello(browser, page),
+        BrowserToConsole::Acknowledge(ack) => {
+            if let Err((code, message)) = hub.acknowledge(browser, &ack) {
+                hub.to_browser(browser, &error(code, message));
+            }
+        }
         BrowserToConsole::Mirror(rate) => {
             if let Err((code, message)) = hub.set_mirror_rate(browser, &rate.session_id, rate.fps) {
                 hub.to_browser(browser, &error(code, message));

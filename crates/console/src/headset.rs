@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket};
 use protocol::{
-    Ack, ConsoleToBrowser, ConsoleToHeadset, ErrorCode, ErrorMessage, HeadsetToConsole, Hello, LinkState, Ping,
-    SessionInfo, SessionState, Welcome, decode, encode,
+    Ack, CommandMessage, ConsoleToBrowser, ConsoleToHeadset, ErrorCode, ErrorMessage, HeadsetToConsole, Hello,
+    LinkState, Ping, SessionInfo, SessionState, Welcome, decode, encode,
 };
 use recording::{Channel, Metadata};
 use tokio::sync::{mpsc, watch};
@@ -298,6 +298,10 @@ fn attach(
             session.info.mirror_fps =
                 hello.mirror.then(|| session.info.mirror_fps.unwrap_or(protocol::mirror::DEFAULT_RATE));
             let attached = (id.clone(), session.resume_token.clone(), flushed, session.info.mirror_fps);
+            let notice = protocol::Notice { at_us: session.session_now(), what: protocol::NoticeKind::HeadsetBack };
+            session.memory.notice(notice.clone());
+            let message = ConsoleToBrowser::Notice { session_id: id.clone(), notice };
+            crate::hub::fan_out_in(&state, id, &encode(&message), false);
             hub.save_table(&state);
             return Ok(attached);
         }
@@ -353,6 +357,9 @@ fn attach(
         last_step: 0,
         anchor: None,
         mirror_recorded_us: None,
+        memory: crate::memory::Memory::new(),
+        last_command: None,
+        expected_target: None,
     };
     match (&hello.session_id, refused_resume) {
         (_, Some((old, why))) => {
@@ -512,6 +519,23 @@ fn mirror_frame(hub: &Hub, session_id: &str, bytes: &axum::body::Bytes) -> Resul
     Ok(())
 }
 
+/// An avoidance episode the console saw in the telemetry: every page shows
+/// it, the recording holds it as an annotation, and the session's own log
+/// as a marker (sent to the headset as a command of the console's).
+fn avoidance(hub: &Hub, state: &mut crate::hub::State, session_id: &str, alert: protocol::Notice) {
+    let protocol::NoticeKind::Avoidance { episode, .. } = alert.what else { return };
+    hub.notice_in(state, session_id, alert);
+    let id = hub.next_id();
+    let command = protocol::Command::Marker { label: crate::memory::avoidance_marker(episode) };
+    let Some(session) = state.sessions.get_mut(session_id) else { return };
+    let Some((_, tx)) = &session.headset else { return };
+    if tx.try_send(ConsoleToHeadset::Command(CommandMessage { id, command: command.clone() })).is_ok() {
+        let json = serde_json::json!({ "id": id, "command": command, "by": "console", "at_us": session.session_now() });
+        session.record(Channel::Commands, unix_us(), json.to_string().into_bytes(), None);
+        hub.console_command(state, id, session_id);
+    }
+}
+
 /// Handles one message from the headset; an error is sent back, and the
 /// connection stays open.
 fn handle(hub: &Hub, session_id: &str, text: &str, pings: &mut SentPings) -> Result<(), Refusal> {
@@ -528,6 +552,7 @@ fn handle(hub: &Hub, session_id: &str, text: &str, pings: &mut SentPings) -> Res
             // Serialise outside the lock: the lock only orders and hands over.
             let samples: Vec<(u64, Vec<u8>)> =
                 batch.samples.iter().map(|s| (s.t_us, serde_json::to_vec(s).unwrap_or_default())).collect();
+            let text = encode(&ConsoleToBrowser::Telemetry { session_id: session_id.to_owned(), batch: batch.clone() });
             let changed_state = {
                 let mut state = hub.lock();
                 let Some(session) = state.sessions.get_mut(session_id) else { return Ok(()) };
@@ -539,6 +564,8 @@ fn handle(hub: &Hub, session_id: &str, text: &str, pings: &mut SentPings) -> Res
                         return Err(Refusal::RecordingFailed);
                     }
                 }
+                let alerts: Vec<protocol::Notice> =
+                    batch.samples.iter().filter_map(|s| session.memory.sample(s)).collect();
                 if let Some(last) = batch.samples.last() {
                     session.last_step = last.step;
                     session.anchor = Some((last.t_us, last.session_us));
@@ -548,12 +575,15 @@ fn handle(hub: &Hub, session_id: &str, text: &str, pings: &mut SentPings) -> Res
                 if let Some(s) = new_state {
                     session.info.state = s;
                 }
+                crate::hub::fan_out_in(&state, session_id, &text, true);
+                for alert in alerts {
+                    avoidance(hub, &mut state, session_id, alert);
+                }
                 if changed {
                     hub.save_table(&state);
                 }
                 changed
             };
-            hub.fan_out(session_id, &ConsoleToBrowser::Telemetry { session_id: session_id.to_owned(), batch }, true);
             if changed_state {
                 hub.broadcast_sessions();
             }
@@ -586,8 +616,17 @@ fn handle(hub: &Hub, session_id: &str, text: &str, pings: &mut SentPings) -> Res
                     session.info.state = SessionState::Ended;
                     hub.save_table(&state);
                 }
+                // Pages get each event once: one a restarted console read
+                // back from the recording is not passed on again.
+                let Some(session) = state.sessions.get_mut(session_id) else { return Ok(()) };
+                let fresh: Vec<protocol::SessionEvent> =
+                    batch.events.into_iter().filter(|e| session.memory.event(e)).collect();
+                if !fresh.is_empty() {
+                    let batch = protocol::EventBatch { seq: batch.seq, events: fresh };
+                    let text = encode(&ConsoleToBrowser::Events { session_id: session_id.to_owned(), batch });
+                    crate::hub::fan_out_in(&state, session_id, &text, false);
+                }
             }
-            hub.fan_out(session_id, &ConsoleToBrowser::Events { session_id: session_id.to_owned(), batch }, false);
             if ended {
                 hub.broadcast_sessions();
             }

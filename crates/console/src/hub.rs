@@ -55,6 +55,13 @@ pub(crate) struct Session {
     pub anchor: Option<(u64, u64)>,
     /// Console time the last mirror frame was recorded, µs.
     pub mirror_recorded_us: Option<u64>,
+    /// What pages are shown when they subscribe.
+    pub memory: crate::memory::Memory,
+    /// The last command passed on (its key: command and basis) and when:
+    /// the same again within `duplicate_window` is a duplicate.
+    pub last_command: Option<(String, Instant)>,
+    /// The target a command just sent will set, before telemetry shows it.
+    pub expected_target: Option<(f64, Instant)>,
 }
 
 impl Session {
@@ -77,16 +84,29 @@ impl Session {
             last_step: 0,
             anchor: None,
             mirror_recorded_us: None,
+            memory: crate::memory::Memory::new(),
+            last_command: None,
+            expected_target: None,
         }
     }
 
     /// A session from the table a previous run of the console saved: no
     /// headset yet, no open file (the next part is opened when it resumes).
-    fn restored(saved: crate::table::Saved) -> Session {
+    fn restored(saved: crate::table::Saved, recordings: &std::path::Path) -> Session {
         let mut info = saved.info;
         info.link = LinkState::Disconnected;
         info.rtt_us = None;
+        let memory = crate::memory::Memory::from_recordings(
+            recordings,
+            &info.session_id,
+            saved.parts,
+            info.offset_us.unwrap_or(0),
+            saved.epoch_us,
+        );
         Session {
+            memory,
+            last_command: None,
+            expected_target: None,
             offset_us: info.offset_us.unwrap_or(0),
             info,
             headset: None,
@@ -143,8 +163,20 @@ impl Session {
 
     pub fn annotate(&self, kind: &str, text: &str) {
         let now = unix_us();
-        let json = serde_json::json!({ "type": kind, "text": text });
+        let json = serde_json::json!({ "type": kind, "text": text, "at_us": self.session_now() });
         self.record(Channel::Annotations, now, json.to_string().into_bytes(), None);
+    }
+
+    /// The session time now, µs: the newest sample's, moved on by the
+    /// console's clock since it was taken.
+    pub fn session_now(&self) -> u64 {
+        match &self.anchor {
+            Some((t_us, session_us)) => {
+                let taken = self.console_time(*t_us);
+                session_us.saturating_add(unix_us().saturating_sub(taken))
+            }
+            None => self.memory.now_us().unwrap_or(0),
+        }
     }
 }
 
@@ -152,6 +184,10 @@ impl Session {
 struct Browser {
     outbox: Arc<Outbox>,
     subscriptions: BTreeSet<String>,
+    /// The therapist's name for the page, or "page N".
+    name: String,
+    /// The session it shows.
+    viewing: Option<String>,
 }
 
 #[derive(Debug)]
@@ -211,7 +247,7 @@ impl Hub {
             for saved in crate::table::load(data, &config.recordings) {
                 tracing::info!(session = %saved.info.session_id, patient = %saved.info.patient_code,
                     "session from before the restart: waiting for its headset to resume it");
-                state.sessions.insert(saved.info.session_id.clone(), Session::restored(saved));
+                state.sessions.insert(saved.info.session_id.clone(), Session::restored(saved, &config.recordings));
             }
             saver = Some(Mutex::new(crate::table::Saver::new(data)?));
         }
@@ -292,8 +328,15 @@ impl Hub {
     pub(crate) fn add_browser(&self, outbox: Arc<Outbox>) -> u64 {
         let id = self.next_id();
         let mut state = self.lock();
-        state.browsers.insert(id, Browser { outbox: outbox.clone(), subscriptions: BTreeSet::new() });
+        let browser = Browser {
+            outbox: outbox.clone(),
+            subscriptions: BTreeSet::new(),
+            name: format!("page {id}"),
+            viewing: None,
+        };
+        state.browsers.insert(id, browser);
         outbox.push_latest(SESSIONS, encode(&ConsoleToBrowser::Sessions(list(&state))));
+        pages_to_all(&state);
         id
     }
 
@@ -303,22 +346,72 @@ impl Hub {
             b.outbox.close();
         }
         state.pending.retain(|_, p| p.browser != id);
+        pages_to_all(&state);
     }
 
-    /// Subscribes a browser; false when the session does not exist.
+    /// A page says who it is and what it shows: every page hears of it.
+    pub(crate) fn page_hello(&self, browser: u64, hello: protocol::PageHello) {
+        let mut state = self.lock();
+        let Some(b) = state.browsers.get_mut(&browser) else { return };
+        let name = hello.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+        b.name = name.unwrap_or_else(|| format!("page {browser}"));
+        b.viewing = hello.viewing;
+        pages_to_all(&state);
+    }
+
+    /// Subscribes a browser; false when the session does not exist. A
+    /// subscribing page first gets the session's history, in the same
+    /// critical section that makes it a subscriber: live messages follow
+    /// it, none missing and none twice.
     pub(crate) fn subscribe(&self, browser: u64, session_id: &str, on: bool) -> bool {
         let mut state = self.lock();
-        if !state.sessions.contains_key(session_id) {
-            return false;
-        }
-        if let Some(b) = state.browsers.get_mut(&browser) {
+        let State { sessions, browsers, .. } = &mut *state;
+        let Some(session) = sessions.get(session_id) else { return false };
+        if let Some(b) = browsers.get_mut(&browser) {
             if on {
+                if self.replay.is_none() {
+                    b.outbox.push(encode(&ConsoleToBrowser::History(session.memory.history(session_id))));
+                }
                 b.subscriptions.insert(session_id.to_owned());
             } else {
                 b.subscriptions.remove(session_id);
             }
         }
         true
+    }
+
+    /// A therapist acknowledges an avoidance episode: recorded, and every
+    /// page hears who did.
+    pub(crate) fn acknowledge(&self, browser: u64, ack: &protocol::Acknowledge) -> Result<(), (ErrorCode, String)> {
+        let mut state = self.lock();
+        let by = state.browsers.get(&browser).map_or_else(|| format!("page {browser}"), |b| b.name.clone());
+        let Some(session) = state.sessions.get_mut(&ack.session_id) else {
+            return Err((ErrorCode::NoSuchSession, format!("no session {}", ack.session_id)));
+        };
+        if ack.episode == 0 || ack.episode > session.memory.episodes() {
+            return Err((ErrorCode::Malformed, format!("no avoidance episode {} in this session", ack.episode)));
+        }
+        if session.memory.acknowledged(ack.episode) {
+            return Ok(());
+        }
+        let notice = protocol::Notice {
+            at_us: session.session_now(),
+            what: protocol::NoticeKind::Acknowledged { episode: ack.episode, by },
+        };
+        self.notice_in(&mut state, &ack.session_id, notice);
+        Ok(())
+    }
+
+    /// Keeps, records (when it is an alert) and fans out a notice, with the
+    /// state locked.
+    pub(crate) fn notice_in(&self, state: &mut State, session_id: &str, notice: protocol::Notice) {
+        let Some(session) = state.sessions.get_mut(session_id) else { return };
+        if let Some(json) = crate::memory::annotation_of(&notice) {
+            session.record(Channel::Annotations, unix_us(), json.to_string().into_bytes(), None);
+        }
+        session.memory.notice(notice.clone());
+        let message = ConsoleToBrowser::Notice { session_id: session_id.to_owned(), notice };
+        fan_out_in(state, session_id, &encode(&message), false);
     }
 
     pub(crate) fn session_list(&self) -> SessionList {
@@ -346,10 +439,8 @@ impl Hub {
     /// Sends a message about `session_id` to its subscribers.
     pub(crate) fn fan_out(&self, session_id: &str, message: &ConsoleToBrowser, droppable: bool) {
         let state = self.lock();
-        let mut text = None;
-        for b in state.browsers.values().filter(|b| b.subscriptions.contains(session_id)) {
-            let text = text.get_or_insert_with(|| encode(message)).clone();
-            if droppable { b.outbox.push_telemetry(session_id, text) } else { b.outbox.push(text) }
+        if state.browsers.values().any(|b| b.subscriptions.contains(session_id)) {
+            fan_out_in(&state, session_id, &encode(message), droppable);
         }
     }
 
@@ -441,9 +532,33 @@ impl Hub {
         let Some((_, tx)) = &session.headset else {
             return Err(refuse(ErrorCode::HeadsetOffline, "the headset is not connected; nothing was sent"));
         };
+        // The intent: the command and the level its sender saw. The same
+        // again soon after is a double-click, a repeated key or a second
+        // page, not a second wish.
+        let key = format!("{}@{:?}", encode(&request.command), request.basis.map(|b| (b * 100.0).round()));
+        if let Some((last, at)) = &session.last_command
+            && *last == key
+            && at.elapsed() < self.config.duplicate_window
+        {
+            let error = format!(
+                "the same command came again within {:.1} s (a double-click, a repeated key or another page): it was sent once",
+                self.config.duplicate_window.as_secs_f64()
+            );
+            return Err(refuse(ErrorCode::Duplicate, &error));
+        }
+        let target = current_target(session);
+        if let Some(to) = raised_to(&request.command)
+            && let Some(from) = target
+            && to - from > 1.0 + 1e-6
+            && !request.confirmed
+        {
+            let error = format!(
+                "raising the target from {from:.1} to {to:.1} is more than one step: ask the therapist and send it confirmed"
+            );
+            return Err(refuse(ErrorCode::NeedsConfirmation, &error));
+        }
         let id = self.next_id();
         let message = CommandMessage { id, command: request.command.clone() };
-        let json = encode(&message).into_bytes();
         match tx.try_send(ConsoleToHeadset::Command(message)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -454,7 +569,24 @@ impl Hub {
                 return Err(refuse(ErrorCode::HeadsetOffline, "the headset went away; nothing was sent"));
             }
         }
-        session.record(Channel::Commands, unix_us(), json, None);
+        let by = state.browsers.get(&browser).map_or_else(|| format!("page {browser}"), |b| b.name.clone());
+        let Some(session) = state.sessions.get_mut(&request.session_id) else {
+            return Err(refuse(ErrorCode::NoSuchSession, "no session with this id"));
+        };
+        let at_us = session.session_now();
+        let json =
+            serde_json::json!({ "id": id, "command": &request.command, "page": browser, "by": &by, "at_us": at_us });
+        session.record(Channel::Commands, unix_us(), json.to_string().into_bytes(), None);
+        session.last_command = Some((key, Instant::now()));
+        if let Some(to) = target_after(&request.command, target) {
+            session.expected_target = Some((to, Instant::now()));
+        }
+        let notice = protocol::Notice {
+            at_us,
+            what: protocol::NoticeKind::Command { page: browser, by, command: request.command.clone() },
+        };
+        let session_id = request.session_id.clone();
+        self.notice_in(&mut state, &session_id, notice);
         let pending =
             Pending { browser, request_id: request.request_id, session_id: request.session_id, sent: Instant::now() };
         state.pending.insert(id, pending);
@@ -505,6 +637,12 @@ impl Hub {
         session.last_event_seq = Some(seq);
         self.save_table(state);
         Ok(event)
+    }
+
+    /// A command the console sent on its own (no page waits for its answer).
+    pub(crate) fn console_command(&self, state: &mut State, id: u64, session_id: &str) {
+        let pending = Pending { browser: 0, request_id: 0, session_id: session_id.to_owned(), sent: Instant::now() };
+        state.pending.insert(id, pending);
     }
 
     /// Commands without an answer for longer than the configured time fail
@@ -574,6 +712,11 @@ impl Hub {
             session.gone_since = Some(Instant::now());
             session.info.link = LinkState::Disconnected;
             session.annotate("headset_disconnected", "the headset connection closed");
+            let notice = protocol::Notice { at_us: session.session_now(), what: protocol::NoticeKind::HeadsetLeft };
+            session.memory.notice(notice.clone());
+            let message = ConsoleToBrowser::Notice { session_id: session_id.to_owned(), notice };
+            fan_out_in(&state, session_id, &encode(&message), false);
+            let Some(session) = state.sessions.get_mut(session_id) else { return };
             // A session that ended has nothing more to come: close its file.
             if session.info.state == protocol::SessionState::Ended {
                 // Dropping the handle closes the file on its recorder thread.
@@ -646,6 +789,36 @@ impl Hub {
     }
 }
 
+/// The target the console last knew for a session: the one a command just
+/// sent will set, until telemetry has had time to show it.
+fn current_target(session: &Session) -> Option<f64> {
+    let seen = session.memory.target();
+    match session.expected_target {
+        Some((to, at)) if at.elapsed() < std::time::Duration::from_secs(2) => Some(to),
+        _ => seen,
+    }
+}
+
+/// The level a command raises the target to, for those that name one.
+fn raised_to(command: &protocol::Command) -> Option<f64> {
+    match command {
+        protocol::Command::SetLevel { level } => Some(*level),
+        protocol::Command::GoToStep { step } => Some(*step as f64),
+        _ => None,
+    }
+}
+
+/// The target after a command, as far as the console can tell.
+fn target_after(command: &protocol::Command, target: Option<f64>) -> Option<f64> {
+    use protocol::Command;
+    match command {
+        Command::SetLevel { .. } | Command::GoToStep { .. } => raised_to(command),
+        Command::NextStep => target.map(|t| t.floor() + 1.0),
+        Command::PreviousStep => target.map(|t| (t.ceil() - 1.0).max(1.0)),
+        _ => None,
+    }
+}
+
 /// The event a command becomes when the console writes it itself after the
 /// session's end; `None` for commands only a running session can take.
 fn after_end(command: &protocol::Command, step: u16) -> Option<(&'static str, BTreeMap<String, serde_json::Value>)> {
@@ -695,6 +868,28 @@ pub(crate) fn refusal(request: &CommandRequest, code: ErrorCode, error: &str) ->
         ok: false,
         error: Some(error.to_owned()),
         code: Some(code),
+    }
+}
+
+/// Sends an encoded message about `session_id` to its subscribers, with
+/// the state locked (so it is ordered with every history sent).
+pub(crate) fn fan_out_in(state: &State, session_id: &str, text: &str, droppable: bool) {
+    for b in state.browsers.values().filter(|b| b.subscriptions.contains(session_id)) {
+        if droppable { b.outbox.push_telemetry(session_id, text.to_owned()) } else { b.outbox.push(text.to_owned()) }
+    }
+}
+
+/// Tells every page which pages are open (each with its own `you`).
+fn pages_to_all(state: &State) {
+    let mut pages: Vec<protocol::PageInfo> = state
+        .browsers
+        .iter()
+        .map(|(id, b)| protocol::PageInfo { id: *id, name: b.name.clone(), viewing: b.viewing.clone() })
+        .collect();
+    pages.sort_by_key(|p| p.id);
+    for (id, b) in &state.browsers {
+        let message = ConsoleToBrowser::Pages(protocol::Pages { you: *id, pages: pages.clone() });
+        b.outbox.push_latest("pages", encode(&message));
     }
 }
 

@@ -27,6 +27,7 @@ mod course;
 mod door;
 mod headset;
 mod hub;
+mod memory;
 mod pairing;
 mod queue;
 mod recorder;
@@ -114,6 +115,9 @@ pub struct Config {
     /// Record a mirror frame at most this often (`foxglove.CompressedImage`
     /// on `/mirror`); `None` records none. Browsers get every frame.
     pub mirror_record_every: Option<Duration>,
+    /// The same command (with the same basis) for a session within this
+    /// time of the last one passed on is refused as a duplicate.
+    pub duplicate_window: Duration,
 }
 
 impl Config {
@@ -136,11 +140,12 @@ impl Config {
             command_burst: 20,
             commands_per_s: 10.0,
             browser_queue: 1024,
-            browser_queue_bytes: 8 << 20,
+            browser_queue_bytes: 32 << 20,
             recorder_threads: 2,
             flush_interval: Duration::from_secs(1),
             command_timeout: Duration::from_secs(10),
             mirror_record_every: Some(Duration::from_secs(1)),
+            duplicate_window: Duration::from_millis(1500),
         }
     }
 }

@@ -21,6 +21,15 @@ pub struct CommandRequest {
     pub request_id: u64,
     /// What to do.
     pub command: Command,
+    /// The target level the sender saw when it decided (a page sends it
+    /// with every command): with the command it is the intent the console
+    /// makes idempotent, and the level a raise is measured from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<f64>,
+    /// The sender asked the therapist and they said yes: needed for a raise
+    /// of more than one step.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirmed: bool,
 }
 
 /// What became of a command request.
@@ -72,6 +81,8 @@ mod tests {
                 session_id: "s1".into(),
                 request_id: 1,
                 command: Command::NextStep,
+                basis: Some(4.0),
+                confirmed: false,
             }),
             expect![[r#"
                 {
@@ -80,7 +91,8 @@ mod tests {
                   "request_id": 1,
                   "command": {
                     "type": "next_step"
-                  }
+                  },
+                  "basis": 4.0
                 }"#]],
         );
         check(

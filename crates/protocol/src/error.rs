@@ -37,6 +37,13 @@ pub enum ErrorCode {
     /// `mirror` for a session whose headset sends no pictures (headless,
     /// or an app from before the mirror).
     NoMirror,
+    /// The same command for the same session arrived again within the
+    /// console's window (a double-click, a repeated key, a second page):
+    /// the first was sent, this one was not.
+    Duplicate,
+    /// A raise of more than one step that was not confirmed (`confirmed`
+    /// in the request): nothing was sent.
+    NeedsConfirmation,
 }
 
 #[cfg(test)]

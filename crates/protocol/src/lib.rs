@@ -22,6 +22,7 @@ mod events;
 mod hello;
 pub mod limits;
 pub mod mirror;
+mod page;
 mod pairing;
 mod ping;
 mod recordings;
@@ -45,6 +46,7 @@ pub use events::{EventBatch, SessionEvent};
 pub use hello::{Hello, ScenarioRef, StepInfo};
 pub use limits::{OutOfRange, Validate};
 pub use mirror::MirrorRate;
+pub use page::{Acknowledge, History, Notice, NoticeKind, PageHello, PageInfo, Pages};
 pub use pairing::{CODE_EXPIRED, HeadsetToPairing, PairCode, PairRequest, Paired, PairingToHeadset};
 pub use ping::{Ping, Pong};
 pub use recordings::{RecordingFile, RecordingList};
@@ -113,6 +115,10 @@ pub enum BrowserToConsole {
     Replay(ReplayControl),
     /// The therapist's mirror rate for a session.
     Mirror(MirrorRate),
+    /// Who this page is and which session it shows.
+    Page(PageHello),
+    /// A therapist acknowledges an alert.
+    Acknowledge(Acknowledge),
 }
 
 /// Console → browser.
@@ -145,6 +151,17 @@ pub enum ConsoleToBrowser {
     Recordings(RecordingList),
     /// Where a replay's timeline stands.
     ReplayStatus(ReplayStatus),
+    /// A session so far, before its live messages (on subscribe).
+    History(History),
+    /// Something the console saw happen to a subscribed session.
+    Notice {
+        /// The session.
+        session_id: String,
+        /// What.
+        notice: Notice,
+    },
+    /// The pages open on this console.
+    Pages(Pages),
 }
 
 /// Why a text is not a message.

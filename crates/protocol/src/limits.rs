@@ -262,6 +262,9 @@ impl Validate for Command {
 impl Validate for CommandRequest {
     fn validate(&self) -> Result<(), OutOfRange> {
         int(|| "request_id".into(), self.request_id, &COUNT)?;
+        if let Some(basis) = self.basis {
+            float(|| "basis".into(), basis, &LEVEL)?;
+        }
         self.command.validate()
     }
 }
@@ -277,7 +280,18 @@ impl Validate for BrowserToConsole {
                 float(|| "speed".into(), *speed, &crate::REPLAY_SPEEDS)
             }
             BrowserToConsole::Mirror(rate) => rate.validate(),
+            BrowserToConsole::Page(page) => {
+                let long = |s: &Option<String>| s.as_ref().is_some_and(|s| s.chars().count() > 64);
+                if long(&page.name) {
+                    return fail(|| "name".into(), "longer than 64 characters".to_owned());
+                }
+                if long(&page.viewing) {
+                    return fail(|| "viewing".into(), "longer than 64 characters".to_owned());
+                }
+                Ok(())
+            }
             BrowserToConsole::ListSessions
+            | BrowserToConsole::Acknowledge(_)
             | BrowserToConsole::Subscribe(_)
             | BrowserToConsole::Unsubscribe(_)
             | BrowserToConsole::ListRecordings

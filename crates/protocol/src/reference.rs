@@ -66,6 +66,14 @@ impl ErrorCode {
                 "`error` to browser",
                 "`mirror` for a session whose headset sends no pictures (headless, or an app from before the mirror)",
             ),
+            ErrorCode::Duplicate => (
+                "`command_result`",
+                "the same command with the same `basis` for the same session as the last one passed on, within `duplicate_window` (a double-click, a repeated key, a second page): the first was sent, this one was not",
+            ),
+            ErrorCode::NeedsConfirmation => (
+                "`command_result`",
+                "a `set_level` or `go_to_step` that raises the target more than one step above the last known target, without `confirmed: true`",
+            ),
         }
     }
 }
@@ -139,7 +147,7 @@ mod tests {
     #[test]
     fn every_kind_and_code_is_found() {
         assert_eq!(message_names::<HeadsetToConsole>(), ["hello", "telemetry", "events", "command_ack", "pong"]);
-        assert_eq!(error_codes().len(), 10);
+        assert_eq!(error_codes().len(), 12);
         assert_eq!(ErrorCode::TooManySessions.as_str(), "too_many_sessions");
     }
 }

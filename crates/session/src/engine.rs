@@ -175,6 +175,14 @@ impl Session {
         self.step + 1
     }
 
+    /// The step a prediction belongs to: the step shown, or, while the
+    /// target stands above it (the scene is still easing up), the step the
+    /// target is in: the one being approached. Lowering never moves it.
+    pub fn approached_step(&self) -> usize {
+        let aimed = (self.target.floor().max(1.0) as usize).min(self.scenario.steps.len());
+        aimed.max(self.step())
+    }
+
     /// Numbers of the current visit to the current step.
     pub fn step_stats(&self) -> &StepStats {
         &self.visit.stats
@@ -344,7 +352,9 @@ impl Session {
             Command::RecordSuds { value } => self.record_suds(*value, Actor::Therapist)?,
             Command::Marker { label } => self.emit(EventKind::Marker { label: label.clone() }),
             Command::Note { text } => self.emit(EventKind::Note { text: text.clone() }),
-            Command::Prediction { text } => self.emit(EventKind::Prediction { step: self.step(), text: text.clone() }),
+            Command::Prediction { text } => {
+                self.emit(EventKind::Prediction { step: self.approached_step(), text: text.clone() });
+            }
             Command::Outcome { text } => self.emit(EventKind::Outcome { step: self.step(), text: text.clone() }),
             Command::SetAutomatic { on } => {
                 if self.automatic != *on {

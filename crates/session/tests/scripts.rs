@@ -359,3 +359,37 @@ fn automatic_mode_waits_for_the_link_before_raising() {
         "#]],
     );
 }
+
+/// A prediction given while the scene still eases up toward a raised
+/// target belongs to the step being approached; an outcome to the step
+/// shown; lowering the target never moves a prediction down.
+#[test]
+fn a_prediction_names_the_step_being_approached() {
+    check(
+        "
+        0 start
+        0 step 3
+        1 predict it will jump at me
+        30 predict now I am on step 3
+        30 outcome it did not jump
+        30 step 1
+        30.5 predict going down
+        ",
+        expect![[r#"
+               0.000 {"by":"therapist","from":"waiting","to":"running","type":"state_changed"}
+               0.000 {"id":"far","step":1,"type":"step_entered"}
+               0.000 {"by":"therapist","from":1.0,"to":3.0,"type":"target_changed"}
+               1.000 {"stats":{"entered_at_us":0,"heart_rate_mean":null,"id":"far","ratings":0,"step":1,"suds_first":null,"suds_last":null,"suds_peak":null,"time_on_step_us":1000000},"type":"step_left"}
+               1.000 {"id":"near","step":2,"type":"step_entered"}
+               1.000 {"step":3,"text":"it will jump at me","type":"prediction"}
+              30.000 {"level":3.0,"type":"level_settled"}
+              30.000 {"stats":{"entered_at_us":1000000,"heart_rate_mean":null,"id":"near","ratings":0,"step":2,"suds_first":null,"suds_last":null,"suds_peak":null,"time_on_step_us":29000000},"type":"step_left"}
+              30.000 {"id":"touch","step":3,"type":"step_entered"}
+              30.000 {"step":3,"text":"now I am on step 3","type":"prediction"}
+              30.000 {"step":3,"text":"it did not jump","type":"outcome"}
+              30.000 {"by":"therapist","from":3.0,"to":1.0,"type":"target_changed"}
+              30.500 {"step":3,"text":"going down","type":"prediction"}
+            -- running level 2.75 -> 1.00, step 3, safe 0.00
+        "#]],
+    );
+}

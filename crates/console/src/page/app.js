@@ -7,10 +7,13 @@
 const token = new URLSearchParams(location.search).get("token") || "";
 const $ = (id) => document.getElementById(id);
 const RING_CAPACITY = 1 << 18; // 48 min at 90 Hz per session
-const AVOIDANCE_ALERT_S = 5;
+/** The display rate frame rates are shown against (and capped at). */
+const DISPLAY_HZ = 90;
 
 const state = { ws: null, connected: false, sessions: new Map(), order: [], current: null, requestId: 0,
-  replay: null, dirty: true, pending: new Map(), tokenRefused: false };
+  replay: null, dirty: true, pending: new Map(), tokenRefused: false,
+  // The pages open on the console (this one is `me`), and this page's name.
+  pages: [], me: null, name: localStorage.getItem("trinvis.name") || "" };
 
 /** What the page knows of one session. */
 class SessionView {
@@ -18,14 +21,22 @@ class SessionView {
     this.info = info; this.ring = new Ring(RING_CAPACITY); this.last = null; this.suds = []; this.markers = [];
     this.log = []; this.suggestion = null; this.stepEnteredAt = null; this.prediction = null; this.outcome = null;
     this.awaySince = null; this.droppedFrames = 0; this.samples = 0; this.subscribed = false; this.automatic = false;
-    // Avoidance: the episode on screen until acknowledged, and how many there were.
+    // Avoidance (detected by the console): the episode on screen until acknowledged, and how many there were.
     this.avoidance = null; this.avoidanceEpisodes = 0; this.awaitingSuds = null; this.lastChange = null;
+    this.reset();
+  }
+  /** What only the console's history or live messages fill in. */
+  reset() {
+    this.inSafe = false; this.pausedAtStep = null; this.onStepOf = null; this.onStep = 0; this.prevSample = null;
+    this.lastSeq = -1; this.lastCommandBy = null; this.gapS = 2.5; this.visits = new Map(); this.safeScenes = 0;
+    this.notes = 0; this.headsetGone = false; this.startedAt = null; this.endedAt = null;
   }
   stepCount() { return this.info.steps && this.info.steps.length ? this.info.steps.length : 10; }
   clear() {
     this.ring.clear(); this.last = null; this.suds = []; this.markers = []; this.log = []; this.suggestion = null;
     this.stepEnteredAt = null; this.prediction = null; this.outcome = null; this.awaySince = null; this.droppedFrames = 0;
     this.avoidance = null; this.avoidanceEpisodes = 0; this.awaitingSuds = null; this.lastChange = null;
+    this.automatic = false; this.samples = 0; this.reset();
   }
 }
 
@@ -54,6 +65,7 @@ function connect() {
     opened = true;
     state.connected = true; state.tokenRefused = false;
     for (const s of state.sessions.values()) s.subscribed = false;
+    sayWhoIAm();
     send({ type: "list_recordings" });
     loadHeadsets();
     renderConsoleLink();
@@ -76,13 +88,25 @@ function connect() {
 }
 function send(message) { if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(message)); }
 
-function command(c, sessionId = state.current, quiet = false) {
+/**
+ * Sends a command with its intent: the target level this page saw when the
+ * therapist decided. The console passes the same intent on once (a
+ * double-click, a repeated key, another page), and a raise of more than
+ * one step only with `confirmed` (the therapist said yes in a question).
+ */
+function command(c, sessionId = state.current, confirmed = false) {
   if (!sessionId) return;
-  if (!state.connected) return quiet ? undefined : toast("The console is not connected; nothing was sent.", true);
+  if (!state.connected) return toast("The console is not connected; nothing was sent.", true);
+  const s = state.sessions.get(sessionId);
   const id = ++state.requestId;
   state.pending.set(id, c.type);
-  send({ type: "command", session_id: sessionId, request_id: id, command: c });
+  const request = { type: "command", session_id: sessionId, request_id: id, command: c };
+  if (s && s.last) request.basis = s.last.target_level;
+  if (confirmed) request.confirmed = true;
+  send(request);
 }
+/** Tells the console who this page is and which session it shows. */
+function sayWhoIAm() { send({ type: "page", name: state.name || undefined, viewing: state.current || undefined }); }
 
 function receive(m) {
   switch (m.type) {
@@ -92,9 +116,14 @@ function receive(m) {
     case "command_result": {
       const what = state.pending.get(m.request_id) || "command";
       state.pending.delete(m.request_id);
+      // A second click of the same thing was not sent again: that is the guard working, not a failure.
+      if (m.code === "duplicate") return toast(`${what.replace(/_/g, " ")}: sent once (the same came twice)`);
       if (!m.ok) toast(`${what.replace(/_/g, " ")} refused: ${m.error || m.code}`, true);
       return;
     }
+    case "history": return onHistory(m);
+    case "notice": return onNotice(m.session_id, m.notice);
+    case "pages": state.pages = m.pages; state.me = m.you; state.dirty = true; return renderSessions();
     case "recordings": return renderRecordings(m.recordings);
     case "replay_status": return onReplayStatus(m);
     case "dropped": return log(m.session_id, null, `the console left out ${m.telemetry_batches} telemetry batches for this page`);
@@ -188,10 +217,8 @@ function onSessions(list) {
   for (const info of list) {
     let s = state.sessions.get(info.session_id);
     if (!s) { s = new SessionView(info); state.sessions.set(info.session_id, s); }
-    const wasConnected = s.info.link === "connected";
     s.info = info;
-    if (wasConnected && info.link !== "connected") log(info.session_id, null, info.state === "ended" ? "headset left after the end" : "headset disconnected");
-    if (!wasConnected && info.link === "connected" && s.samples) log(info.session_id, null, "headset reconnected");
+    // The console answers a subscription with the session's history, then live messages.
     if (!s.subscribed) { send({ type: "subscribe", session_id: info.session_id }); s.subscribed = true; }
   }
   if (!state.current && list.length) select(list[0].session_id);
@@ -201,61 +228,160 @@ function onSessions(list) {
 function onTelemetry(id, samples) {
   const s = state.sessions.get(id);
   if (!s || !samples.length) return;
+  let taken = 0;
   for (const sample of samples) {
+    // A sample resent after a reconnect is already here.
+    if (s.prevSample && sample.session_us <= s.prevSample.session_us) continue;
+    taken++;
     s.ring.push(sample);
     // Time on step counts running time only (as the report does): not
     // pauses, not the safe scene, not the steps the safe scene fades through.
     if (sample.state === "running") {
+      if (s.startedAt == null) s.startedAt = sample.session_us / 1e6;
       if (sample.step !== s.onStepOf) { s.onStepOf = sample.step; s.onStep = 0; }
-      else if (s.prevSample) s.onStep += Math.max(0, sample.session_us - s.prevSample.session_us) / 1e6;
+      else if (s.prevSample && s.prevSample.state === "running") s.onStep += Math.max(0, sample.session_us - s.prevSample.session_us) / 1e6;
     }
     s.prevSample = sample;
     s.droppedFrames += sample.dropped_frames;
+    // Looking away, for the alert's "for N s" (the console decides what is an episode).
     if (sample.gaze_on_stimulus || sample.state !== "running") s.awaySince = null;
     else if (s.awaySince == null) s.awaySince = sample.session_us / 1e6;
-    // An episode counts once it lasts the alert's time; it stays on screen
-    // (and counted) until the therapist acknowledges it.
-    if (s.awaySince != null && sample.session_us / 1e6 - s.awaySince >= AVOIDANCE_ALERT_S && !s.awayCounted) {
-      s.awayCounted = true; s.avoidanceEpisodes++;
-      s.avoidance = { since: s.awaySince, episode: s.avoidanceEpisodes };
-      if (!state.replay && id === state.current)
-        command({ type: "marker", label: `avoidance episode ${s.avoidanceEpisodes}: looked away ${AVOIDANCE_ALERT_S} s or more` }, id, true);
-    }
-    if (s.awaySince == null) s.awayCounted = false;
+    s.last = sample;
   }
-  s.samples += samples.length; stats.samples += samples.length;
-  s.last = samples[samples.length - 1];
+  s.samples += taken; stats.samples += taken;
   state.dirty = true;
+}
+
+/**
+ * A session so far, from the console: drawn as a page open since the start
+ * would have drawn it. Samples, events and notices are taken in time order
+ * (a sample before an event at the same time), through the same functions
+ * as live messages.
+ */
+function onHistory(h) {
+  const s = state.sessions.get(h.session_id);
+  if (!s) return;
+  s.clear();
+  s.gapS = Math.max(2.5, (3 * h.spacing_us) / 1e6);
+  const items = [];
+  for (const x of h.samples) items.push([x.session_us, 0, x]);
+  for (const x of h.events) items.push([x.at_us, 1, x]);
+  for (const x of h.notices) items.push([x.at_us, 2, x]);
+  items.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  s.restoring = true;
+  let run = [];
+  const flush = () => { if (run.length) onTelemetry(h.session_id, run); run = []; };
+  for (const [, kind, x] of items) {
+    if (kind === 0) { run.push(x); continue; }
+    flush();
+    if (kind === 1) onEvents(h.session_id, [x]); else onNotice(h.session_id, x);
+  }
+  flush();
+  s.restoring = false;
+  s.logDirty = true; state.dirty = true;
+}
+
+/** Something the console saw: a link change, a page's command, an alert. */
+function onNotice(id, n) {
+  const s = state.sessions.get(id);
+  if (!s) return;
+  const t = n.at_us / 1e6;
+  switch (n.kind) {
+    case "headset_left":
+      s.headsetGone = true;
+      log(id, t, s.endedAt != null ? "Headset left after the end" : "Headset disconnected");
+      if (s.endedAt == null) s.markers.push({ t, kind: "marker", label: "headset disconnected" });
+      break;
+    case "headset_back": s.headsetGone = false; log(id, t, "Headset reconnected"); break;
+    case "command":
+      s.lastCommandBy = { page: n.page, by: n.by };
+      log(id, t, `${whoSent(n)}: ${commandWords(n.command, s)}`);
+      break;
+    case "avoidance":
+      s.avoidanceEpisodes = Math.max(s.avoidanceEpisodes, n.episode);
+      s.avoidance = { since: n.since_us / 1e6, episode: n.episode };
+      log(id, t, `Avoidance, episode ${n.episode}: looked away from the stimulus for 5 s or more`);
+      break;
+    case "acknowledged":
+      if (s.avoidance && s.avoidance.episode <= n.episode) s.avoidance = null;
+      log(id, t, `Avoidance episode ${n.episode} acknowledged by ${n.page === state.me ? "you" : n.by}`);
+      break;
+  }
+  state.dirty = true;
+}
+
+/** "You (page 3)", or the other page's name. */
+function whoSent(n) { return n.page === state.me ? "You" : n.page === 0 ? "The console" : n.by; }
+
+/** A command as a clinician reads it. */
+function commandWords(c, s) {
+  switch (c.type) {
+    case "set_level": return `set the target to ${c.level.toFixed(1)}`;
+    case "go_to_step": return `go to step ${c.step}`;
+    case "record_suds": return `entered SUDS ${c.value} said aloud`;
+    case "marker": return `marker “${c.label}”`;
+    case "note": return "added a note";
+    case "prediction": return "saved a prediction";
+    case "outcome": return "saved an outcome";
+    case "set_automatic": return `automatic mode ${c.on ? "on" : "off"}`;
+    case "request_suds": return "asked for a SUDS rating";
+    case "safe_scene": return "sent the safe scene";
+    default: return c.type.replace(/_/g, " ");
+  }
 }
 
 function onEvents(id, events) {
   const s = state.sessions.get(id);
   if (!s) return;
   for (const e of events) {
+    // An event resent after a reconnect is already here.
+    if (e.seq <= s.lastSeq && e.by !== "console") continue;
+    s.lastSeq = Math.max(s.lastSeq, e.seq);
     const t = e.at_us / 1e6;
+    // Behind the safe scene the level fades down through the steps: those
+    // are not visits, and the prediction of the step left stands; the log
+    // says one line on the way in and one on the way out.
+    const hidden = s.inSafe && ["step_entered", "step_left", "level_settled"].includes(e.type)
+      || s.inSafe && e.type === "target_changed" && e.by === "safety";
     switch (e.type) {
-      case "suds_recorded": s.suds.push({ t, value: e.value, by: e.by }); s.awaitingSuds = null; break;
+      case "suds_recorded": {
+        const step = s.inSafe ? null : s.last ? s.last.step : null;
+        s.suds.push({ t, value: e.value, by: e.by, step });
+        if (step != null) {
+          const v = s.visits.get(step) || { peak: e.value, final: e.value };
+          v.peak = Math.max(v.peak, e.value); v.final = e.value; s.visits.set(step, v);
+        }
+        s.awaitingSuds = null; break;
+      }
       case "suds_requested": s.awaitingSuds = t; break;
       case "marker": s.markers.push({ t, kind: "marker", label: e.label }); break;
-      case "note": s.markers.push({ t, kind: "note", label: e.text }); break;
+      case "note": s.markers.push({ t, kind: "note", label: e.text }); s.notes++; break;
       // Safety shows on the chart where it happened.
       case "panic": s.markers.push({ t, kind: "marker", label: "PANIC" }); break;
       case "safe_scene_entered":
         s.markers.push({ t, kind: "marker", label: `safe scene (${e.cause.replace(/_/g, " ")})` });
-        s.pausedAtStep = s.onStepOf || (s.last && s.last.step) || null; break;
+        // The SUDS line stops here: a rating is not carried through the safe scene.
+        s.suds.push({ t, value: null });
+        if (!s.inSafe) s.safeScenes++;
+        s.pausedAtStep = s.onStepOf || (s.last && s.last.step) || null; s.inSafe = true; break;
+      case "state_changed":
+        if (e.from === "safe_scene" || e.to === "ended") s.inSafe = false;
+        if (e.to === "ended") s.endedAt = t;
+        if (e.from === "waiting" && s.startedAt == null) s.startedAt = t;
+        break;
       case "focus_lost": s.markers.push({ t, kind: "marker", label: "headset off or system menu: paused" }); break;
       case "suggestion_raised": s.suggestion = { step: e.step, reason: e.reason }; break;
       case "suggestion_withdrawn": s.suggestion = null; break;
       case "step_entered":
-        // Behind the safe scene the level fades down through the steps: those
-        // are not visits, and the prediction of the step left stands.
-        if (!(s.last && s.last.state === "safe_scene")) { s.stepEnteredAt = t; s.prediction = null; s.outcome = null; }
+        // A prediction saved while approaching this step stays with it.
+        if (!s.inSafe) { s.stepEnteredAt = t; if (s.prediction && s.prediction.step !== e.step) s.prediction = null; s.outcome = null; }
         break;
-      case "prediction": s.prediction = e.text; break;
-      case "outcome": s.outcome = e.text; break;
+      case "prediction": s.prediction = { step: e.step, text: e.text }; break;
+      case "outcome": s.outcome = { step: e.step, text: e.text }; break;
       case "automatic_mode": s.automatic = e.on; break;
       case "target_changed": if (s.suggestion && e.to >= s.suggestion.step) s.suggestion = null; break;
     }
+    if (hidden) continue;
     const said = describe(e, s);
     if (["target_changed", "step_entered", "safe_scene_entered", "state_changed", "panic"].includes(e.type)) s.lastChange = { t, text: said };
     log(id, t, said);
@@ -263,28 +389,31 @@ function onEvents(id, events) {
   state.dirty = true;
 }
 
-const WHO = { therapist: "by you", automatic: "by automatic mode", safety: "by the safety rules", patient: "by the patient", console: "after the end" };
+const WHO = { therapist: "by the therapist", automatic: "by automatic mode", safety: "by the safety rules", patient: "by the patient", console: "after the end" };
 const CAUSE = { therapist: "sent by you", panic: "the patient pressed panic", link_loss: "the console link was lost" };
 const STATE_WORDS = { waiting: "waiting", running: "running", paused: "paused", safe_scene: "in the safe scene", ended: "ended" };
 /** An event in the words a clinician reads. */
 function describe(e, s) {
   const title = (n) => { const st = s && s.info.steps && s.info.steps[n - 1]; return st ? ` · ${st.title}` : ""; };
-  const by = (b) => WHO[b] ? ` (${WHO[b]})` : "";
+  // A therapist's change names the page whose command caused it.
+  const by = (b) => b === "therapist" && s && s.lastCommandBy ? ` (by ${s.lastCommandBy.page === state.me ? "you" : s.lastCommandBy.by})`
+    : WHO[b] ? ` (${WHO[b]})` : "";
   switch (e.type) {
     case "state_changed":
       if (e.to === "running" && e.from === "waiting") return `Session started${by(e.by)}`;
+      if (e.to === "running" && e.from === "safe_scene") return `Left the safe scene: exposure resumed${by(e.by)}`;
       if (e.to === "running") return `Exposure resumed${by(e.by)}`;
       if (e.to === "ended") return `Session ended${by(e.by)}`;
       return `Session ${STATE_WORDS[e.to] || e.to}${by(e.by)}`;
     case "safe_scene_entered": return `Safe scene: ${CAUSE[e.cause] || e.cause}`;
     case "target_changed": return `Target ${e.to > e.from ? "raised" : "lowered"} from ${e.from.toFixed(1)} to ${e.to.toFixed(1)}${by(e.by)}`;
     case "level_settled": return `The scene reached level ${e.level.toFixed(1)}`;
-    case "step_entered": return s && s.last && s.last.state === "safe_scene" ? `Behind the safe scene: step ${e.step}` : `Step ${e.step}${title(e.step)}`;
+    case "step_entered": return `Step ${e.step}${title(e.step)}`;
     case "step_left": return `Left step ${e.stats.step}`;
     case "suggestion_raised": return `Suggested: step ${e.step}${title(e.step)}. ${e.reason}`;
     case "suggestion_withdrawn": return `Suggestion of step ${e.step} withdrawn`;
-    case "suds_requested": return e.by === "therapist" ? "You asked for a SUDS rating" : e.by === "step_arrival" ? "Asked for a SUDS rating (arrival on the step)" : "Asked for a SUDS rating (interval)";
-    case "suds_recorded": return `SUDS ${e.value}${e.by === "patient" ? " (patient)" : e.by === "therapist" ? " (said aloud, entered by you)" : by(e.by)}`;
+    case "suds_requested": return e.by === "therapist" ? `Asked for a SUDS rating${by(e.by)}` : e.by === "step_arrival" ? "Asked for a SUDS rating (arrival on the step)" : "Asked for a SUDS rating (interval)";
+    case "suds_recorded": return `SUDS ${e.value}${e.by === "patient" ? " (patient)" : e.by === "therapist" ? ` (said aloud${by(e.by).replace(" (by", ", entered by").replace(")", "")})` : by(e.by)}`;
     case "panic": return "The patient pressed PANIC";
     case "heart_rate_baseline": return `Resting heart rate ${Math.round(e.bpm)} bpm`;
     case "focus_lost": return "Headset off or system menu: paused";
@@ -321,7 +450,7 @@ function onReplayStatus(m) {
 
 // ---- rendering --------------------------------------------------------------
 
-function select(id) { state.current = id; renderSessions(); renderTicks(); const s = state.sessions.get(id); if (s) s.logDirty = true; state.dirty = true; }
+function select(id) { const changed = state.current !== id; state.current = id; if (changed) sayWhoIAm(); renderSessions(); renderTicks(); const s = state.sessions.get(id); if (s) s.logDirty = true; state.dirty = true; }
 
 function renderConsoleLink() {
   const el = $("console-link");
@@ -345,7 +474,10 @@ function renderSessions() {
     li.querySelector(".num").textContent = i < 9 ? String(i + 1) : "";
     li.querySelector(".code").textContent = info.patient_code;
     li.querySelector(".scenario").textContent = info.scenario.id;
-    li.querySelector(".st").textContent = info.state.replace("_", " ") + (s.last ? ` · step ${s.last.step}` : "");
+    li.querySelector(".st").textContent = where(s, true);
+    // Another page shows this session too.
+    const others = othersOn(id);
+    if (others.length) { const o = document.createElement("div"); o.className = "line others"; o.textContent = `also open: ${others.join(", ")}`; li.append(o); }
     const link = state.replay ? "replay" : info.link === "connected"
       ? `connected${info.rtt_us != null ? ` · ${(info.rtt_us / 1000).toFixed(1)} ms` : ""}` : info.state === "ended" ? "headset left" : "disconnected";
     li.querySelector(".link").textContent = link;
@@ -353,6 +485,23 @@ function renderSessions() {
     ul.appendChild(li);
   });
 }
+
+/** The other pages that show session `id`, by name. */
+function othersOn(id) { return state.pages.filter((p) => p.id !== state.me && p.viewing === id).map((p) => p.name); }
+
+/** Where the session stands, in the header's words (short: for the sidebar). */
+function where(s, short) {
+  const info = s.info, last = s.last, n = s.stepCount();
+  const ended = info.state === "ended" || (last && last.state === "ended");
+  const title = (k) => { const st = k && info.steps && info.steps[k - 1]; return st && !short ? " · " + st.title : ""; };
+  if (ended) return `ended${s.onStepOf ? `, reached step ${highestStep(s)} of ${n}` : ""}`;
+  if (last && last.state === "safe_scene") return short ? `safe place · paused at step ${s.pausedAtStep || "–"}`
+    : `Safe place — exposure paused at step ${s.pausedAtStep || "–"} of ${n}${title(s.pausedAtStep)}`;
+  if (!last) return short ? info.state.replace("_", " ") : "–";
+  if (short) return `${last.state.replace("_", " ")} · step ${last.step}`;
+  return `${last.step} of ${n}${title(last.step)}`;
+}
+function highestStep(s) { let k = 0; for (const step of s.visits.keys()) k = Math.max(k, step); return Math.max(k, s.onStepOf || 0); }
 
 function renderRecordings(list) {
   const ul = $("recordings");
@@ -431,24 +580,27 @@ function draw() {
   const shown = ended ? "ended" : offline ? "offline" : (last ? last.state : info.state);
   const st = $("state"); st.className = "state " + shown; text("state", shown.replace("_", " "));
   const step = last ? last.step : null, title = step && info.steps && info.steps[step - 1];
-  const exposed = safe ? s.pausedAtStep : s.onStepOf;
-  const exposedTitle = exposed && info.steps && info.steps[exposed - 1];
-  if (safe) text("step", `Safe place — exposure paused at step ${exposed || "–"} of ${s.stepCount()}${exposedTitle ? " · " + exposedTitle.title : ""}`);
-  else text("step", step ? `${step} of ${s.stepCount()}${title ? " · " + title.title : ""}` : "–");
+  text("step", where(s, false));
   // Frozen while paused or in the safe scene: it counts running time only.
   text("on-step", s.onStepOf != null && last && last.state !== "waiting" ? clock(s.onStep) : "–");
-  const lastSuds = s.suds[s.suds.length - 1];
+  // The latest rating (the safe scene's break in the line is not one).
+  let lastSuds = null;
+  for (let k = s.suds.length - 1; k >= 0 && !lastSuds; k--) if (s.suds[k].value != null) lastSuds = s.suds[k];
   text("suds", lastSuds ? String(lastSuds.value) : "–");
   // How old the rating is, and whether one was asked for and not yet given.
   text("suds-age", s.awaitingSuds != null && !ended ? `awaiting answer · asked ${ago(t - s.awaitingSuds)}`
     : lastSuds ? `${ago(t - lastSuds.t)}` : "");
   $("suds-age").className = "sub" + (s.awaitingSuds != null && !ended ? " waiting" : "");
-  text("hr", last && last.heart_rate != null ? `${Math.round(last.heart_rate)} bpm` : "–");
+  // A heart rate is current only while the headset is connected.
+  const hrStale = live && info.link !== "connected";
+  text("hr", last && last.heart_rate != null ? `${Math.round(last.heart_rate)} bpm${hrStale ? " (last known)" : ""}` : "–");
+  $("hr").classList.toggle("stale", hrStale);
   // Gaze on stimulus over the last 10 s of samples.
   let on = 0, n = 0;
   for (let k = s.ring.length - 1; k >= 0 && n < 900 && s.ring.at("t", k) > t - 10; k--, n++) on += s.ring.at("gaze", k);
   // The stimulus is out of view behind the safe scene: no gaze figure then.
-  text("gaze", safe || ended ? "–" : n ? `${Math.round((on / n) * 100)} %` : "–");
+  // Before the start there is no stimulus to look at: no gaze figure then either.
+  text("gaze", safe || ended || !last || last.state === "waiting" ? "–" : n ? `${Math.round((on / n) * 100)} %` : "–");
   const banner = $("banner");
   if (state.tokenRefused) { banner.hidden = false; banner.className = "banner"; text("banner", "The console refuses this page's token: it was started with new tokens (--new-tokens). Open the therapist URL it printed; what you see here is stale."); }
   else if (!state.connected) { banner.hidden = false; banner.className = "banner"; text("banner", "The console connection is lost: what you see is stale. Reconnecting…"); }
@@ -456,9 +608,9 @@ function draw() {
   else if (ended && live) { banner.hidden = false; banner.className = "banner done"; text("banner", `Session of ${info.patient_code} ended. Notes, markers and the outcome can still be added below.`); }
   else banner.hidden = true;
   const a = s.avoidance;
-  $("alert").hidden = !a || ended;
+  $("alert").hidden = !a || ended || !live;
   if (a) {
-    const away = s.awaySince != null && s.awaySince === a.since && last ? t - s.awaySince : null;
+    const away = s.awaySince != null && Math.abs(s.awaySince - a.since) < 1 && last ? t - s.awaySince : null;
     text("alert-text", `Avoidance, episode ${a.episode} this session: ${away != null ? `looking away from the stimulus for ${Math.floor(away)} s` : `looked away at ${clock(a.since)}, now back`}.`);
   }
   // What the patient sees now, and the last thing that changed it.
@@ -490,8 +642,17 @@ function draw() {
   }
   $("automatic").checked = s.automatic;
   $("auto-pill").hidden = !(s.automatic && live && !ended);
-  text("prediction-now", s.prediction ? `(saved: “${s.prediction}”)` : "");
-  text("outcome-now", s.outcome ? `(saved: “${s.outcome}”)` : "");
+  // A prediction belongs to the step being approached while the target stands above the step shown.
+  const aimStep = last ? Math.max(last.step, Math.min(s.stepCount(), Math.floor(last.target_level + 1e-9))) : 1;
+  text("prediction-step", last && !safe ? `step ${aimStep}${aimStep > last.step ? " (being approached)" : ""}` : "this step");
+  text("outcome-step", last && !safe ? `step ${last.step}` : "this step");
+  text("prediction-now", s.prediction ? `(saved for step ${s.prediction.step}: “${s.prediction.text}”)` : "");
+  text("outcome-now", s.outcome ? `(saved for step ${s.outcome.step}: “${s.outcome.text}”)` : "");
+  // Other pages on this session.
+  const others = othersOn(info.session_id);
+  $("others").hidden = !others.length || !live;
+  text("others", others.length ? `also open in another window: ${others.join(", ")}` : "");
+  drawSummary(s, ended && live);
   // Each control only when its command can be carried out now.
   const now = last ? last.state : info.state;
   const can = !live || offline || ended ? () => false : (states) => !states || states.includes(now);
@@ -504,7 +665,8 @@ function draw() {
   // Comfort and link.
   let frameSum = 0, frames = 0;
   for (let k = s.ring.length - 1; k >= 0 && frames < 90; k--, frames++) frameSum += s.ring.at("frame_ms", k);
-  text("fps", frames && frameSum ? `${(1000 / (frameSum / frames)).toFixed(0)} / 90 fps` : "–");
+  // Never more than the display shows: a frame counted early is not a faster display.
+  text("fps", frames && frameSum ? `${Math.min(DISPLAY_HZ, Math.round(1000 / (frameSum / frames)))} / ${DISPLAY_HZ} fps` : "–");
   text("dropped", String(s.droppedFrames));
   text("link", state.replay ? "replay" : ended && info.link !== "connected" ? "left after the end" : info.link);
   $("safe").disabled = live && ended;
@@ -530,6 +692,26 @@ function draw() {
   }
 }
 
+/** The end of a session: what happened, and the report one click away. */
+function drawSummary(s, show) {
+  $("summary").hidden = !show;
+  if (!show || s.summaryFor === s.lastSeq + ":" + s.log.length) return;
+  s.summaryFor = s.lastSeq + ":" + s.log.length;
+  const end = s.endedAt != null ? s.endedAt : s.last ? s.last.session_us / 1e6 : 0;
+  const length = s.startedAt != null ? clock(end - s.startedAt) : "–";
+  const steps = [...s.visits.entries()].sort((a, b) => a[0] - b[0]);
+  text("summary-line", `${length} from the start · reached step ${highestStep(s) || "–"} of ${s.stepCount()} · ` +
+    `${s.safeScenes} safe scene${s.safeScenes === 1 ? "" : "s"} · ${s.notes} note${s.notes === 1 ? "" : "s"}`);
+  const rows = steps.map(([step, v]) => {
+    const tr = document.createElement("tr"), title = s.info.steps && s.info.steps[step - 1];
+    for (const c of [`step ${step}${title ? " · " + title.title : ""}`, `${v.peak} → ${v.final}`]) tr.insertCell().textContent = c;
+    return tr;
+  });
+  $("summary-steps").replaceChildren(...rows);
+  $("summary-none").hidden = rows.length > 0;
+  $("summary-report").href = `/report?token=${encodeURIComponent(token)}&session=${encodeURIComponent(s.info.session_id)}`;
+}
+
 /** "12 s ago", "3:05 ago": how long ago, on the session clock. */
 function ago(seconds) {
   if (!(seconds >= 0)) return "just now";
@@ -552,10 +734,10 @@ function safeScene() {
   if (s && s.info.link !== "connected") return toast("The headset is not connected; it eases the patient to the safe scene by itself when the link stays lost.", true);
   command({ type: "safe_scene" });
 }
-function setLevel(level) {
+function setLevel(level, confirmed = false) {
   const s = state.sessions.get(state.current);
   if (!s) return;
-  command({ type: "set_level", level: Math.min(s.stepCount(), Math.max(1, Math.round(level * 10) / 10)) });
+  command({ type: "set_level", level: Math.min(s.stepCount(), Math.max(1, Math.round(level * 10) / 10)) }, state.current, confirmed);
 }
 function pauseOrResume() {
   const s = state.sessions.get(state.current);
@@ -565,25 +747,33 @@ function pauseOrResume() {
 }
 function replay(control) { send({ type: "replay", ...control }); }
 
-$("safe").onclick = safeScene;
+$("safe").onclick = () => { closeDialogs(); safeScene(); };
 document.querySelectorAll("button[data-cmd]").forEach((b) => { b.onclick = () => command({ type: b.dataset.cmd }); });
-/** Asks a yes-or-no question in a dialog; `yes` runs on the second button, `no` otherwise. */
+/**
+ * Asks a yes-or-no question in a dialog; `yes` runs on the second button,
+ * `no` otherwise. Never modal: the safe scene (button and S) stays within
+ * reach while it is open, and closes it unanswered.
+ */
 function ask(question, yesLabel, yes, no) {
   $("question-text").textContent = question; $("question-yes").textContent = yesLabel;
   $("question").onclose = () => { if ($("question").returnValue === "yes") yes(); else if (no) no(); state.dirty = true; };
-  $("question").returnValue = ""; $("question").showModal();
+  $("question").returnValue = ""; $("question").show(); $("question-no").focus();
 }
+/** Closes every open question unanswered (the safe scene came first). */
+function closeDialogs() { for (const d of [$("question"), $("confirm")]) if (d.open) d.close("cancel"); }
+function dialogOpen() { return $("question").open || $("confirm").open; }
 // A click or drag on the dial raises the target by one step at most; more
 // is asked first, naming the step (a click near the end is not a decision
 // to take the patient to the hardest step). Lowering is never held up.
 $("dial").onchange = () => {
   const s = state.sessions.get(state.current);
   if (!s) return;
-  const want = parseFloat($("dial").value), from = s.last ? s.last.target_level : 1;
+  // The dial moves in whole steps (its `step` is 1); half steps are the arrow keys'.
+  const want = Math.round(parseFloat($("dial").value)), from = s.last ? s.last.target_level : 1;
   if (want - from <= 1 + 1e-9) return setLevel(want);
-  const step = Math.floor(want + 1e-9), title = s.info.steps && s.info.steps[step - 1];
-  ask(`Raise the target from ${from.toFixed(1)} to ${want.toFixed(1)}: step ${step} of ${s.stepCount()}${title ? ", “" + title.title + "”" : ""}? That is ${(want - from).toFixed(1)} steps at once.`,
-    `Raise to step ${step}`, () => setLevel(want), () => { $("dial").value = String(from); });
+  const title = s.info.steps && s.info.steps[want - 1];
+  ask(`Raise the target from ${from.toFixed(1)} to step ${want} of ${s.stepCount()}${title ? ", “" + title.title + "”" : ""}? That is ${(want - from).toFixed(1)} steps at once.`,
+    `Raise to step ${want}`, () => setLevel(want, true), () => { $("dial").value = String(from); });
 };
 $("automatic").onchange = () => {
   const on = $("automatic").checked;
@@ -592,10 +782,14 @@ $("automatic").onchange = () => {
   ask("Switch automatic mode on? The advance rules will raise the patient's step by themselves when their ratings allow; you can still lower it, pause or send the safe scene at any time.",
     "Switch automatic on", () => command({ type: "set_automatic", on: true }));
 };
-$("stop").onclick = () => $("confirm").showModal();
+$("stop").onclick = () => { $("confirm").returnValue = ""; $("confirm").show(); $("confirm-no").focus(); };
 $("confirm").onclose = () => { if ($("confirm").returnValue === "stop") command({ type: "stop" }); };
 // After Enter the keys steer the session again (S is the safe scene, not an "s").
 const onSubmit = (id, make) => { $(id).onsubmit = (e) => { e.preventDefault(); make(); if (document.activeElement) document.activeElement.blur(); }; };
+// In the notes box Enter saves and leaves it too; Shift+Enter starts a new line.
+$("note-text").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("note-form").requestSubmit(); }
+});
 onSubmit("suds-form", () => {
   const value = Number($("suds-value").value);
   if ($("suds-value").value === "" || !Number.isInteger(value) || value < 0 || value > 100) return toast("A SUDS rating is a whole number from 0 to 100.", true);
@@ -605,7 +799,13 @@ onSubmit("marker-form", () => { command({ type: "marker", label: $("marker-label
 onSubmit("note-form", () => { const text = $("note-text").value.trim(); if (text) { command({ type: "note", text }); $("note-text").value = ""; } });
 onSubmit("prediction-form", () => { const text = $("prediction-text").value.trim(); if (text) { command({ type: "prediction", text }); $("prediction-text").value = ""; } });
 onSubmit("outcome-form", () => { const text = $("outcome-text").value.trim(); if (text) { command({ type: "outcome", text }); $("outcome-text").value = ""; } });
-$("alert-ack").onclick = () => { const s = state.sessions.get(state.current); if (s) s.avoidance = null; state.dirty = true; };
+// Acknowledged in the console: every page hears who did it.
+$("alert-ack").onclick = () => {
+  const s = state.sessions.get(state.current);
+  if (s && s.avoidance) send({ type: "acknowledge", session_id: s.info.session_id, episode: s.avoidance.episode });
+};
+$("my-name").value = state.name;
+$("my-name").onchange = () => { state.name = $("my-name").value.trim().slice(0, 64); localStorage.setItem("trinvis.name", state.name); sayWhoIAm(); };
 // ---- pairing ----------------------------------------------------------------
 
 /** GET (no body) or POST (a JSON body) to the console's API; rejects with its error text. */
@@ -655,7 +855,8 @@ onSubmit("pair-form", () => {
 $("proposal-accept").onclick = () => {
   const s = state.sessions.get(state.current);
   if (!s || !s.info.proposed_start) return;
-  command({ type: "go_to_step", step: s.info.proposed_start.step }); s.proposalDone = true; state.dirty = true;
+  // Clicking the proposal is the therapist's answer to it: a confirmed raise.
+  command({ type: "go_to_step", step: s.info.proposed_start.step }, state.current, true); s.proposalDone = true; state.dirty = true;
 };
 $("proposal-other").onclick = () => { const s = state.sessions.get(state.current); if (s) s.proposalDone = true; state.dirty = true; };
 
@@ -739,14 +940,30 @@ $("play").onclick = () => replay({ action: state.replay && state.replay.playing 
 $("speed").onchange = () => replay({ action: "speed", speed: Number($("speed").value) });
 $("scrub").onchange = () => { if (state.replay) replay({ action: "seek", position_us: Math.round((Number($("scrub").value) / 1000) * state.replay.duration_us) }); };
 
+/**
+ * The keys. S is the safe scene from every state of the page: with a
+ * question open (which it closes unanswered), with focus on the dial, a
+ * button, a list, a checkbox or the rating box. Only in a box for words
+ * (notes, marker, prediction, outcome, a name, a pairing code) does S type
+ * an "s": Esc leaves such a box (so does Enter), then S works.
+ */
 document.addEventListener("keydown", (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey) return;
-  const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName) && document.activeElement.type !== "range";
-  if (typing || $("confirm").open || $("question").open) return;
-  const s = state.sessions.get(state.current);
+  const el = document.activeElement, tag = el ? el.tagName : "";
+  const words = tag === "TEXTAREA" || (tag === "INPUT" && !["number", "range", "checkbox", "radio", "button", "submit"].includes(el.type));
   const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+  if (key === "Escape") {
+    if (dialogOpen()) { e.preventDefault(); closeDialogs(); } else if (words || tag === "INPUT" || tag === "SELECT") el.blur();
+    return;
+  }
+  if (words) return;
+  if (key === "s") { e.preventDefault(); if (!e.repeat) { closeDialogs(); safeScene(); } return; }
+  // The rating box and the lists keep their own keys; a question waits for its answer.
+  if (dialogOpen() || tag === "SELECT" || (tag === "INPUT" && el.type === "number")) return;
+  // Holding a key down is one press: a repeat never steps on.
+  if (e.repeat && !["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"].includes(key)) { e.preventDefault(); return; }
+  const s = state.sessions.get(state.current);
   const handled = {
-    s: safeScene,
     " ": pauseOrResume,
     ArrowUp: () => s && s.last && setLevel(s.last.target_level + 0.5),
     ArrowDown: () => s && s.last && setLevel(s.last.target_level - 0.5),

@@ -4,7 +4,7 @@
 "use strict";
 
 /** Columns kept per sample. */
-const COLUMNS = ["t", "applied", "target", "hr", "step", "gaze", "frame_ms"];
+const COLUMNS = ["t", "applied", "target", "hr", "step", "gaze", "frame_ms", "safe"];
 
 class Ring {
   constructor(capacity) {
@@ -26,6 +26,7 @@ class Ring {
     c.step[i] = sample.step;
     c.gaze[i] = sample.gaze_on_stimulus ? 1 : 0;
     c.frame_ms[i] = sample.frame_ms;
+    c.safe[i] = sample.state === "safe_scene" ? 1 : 0;
   }
   /** Value of column `name` at logical index k (0 = oldest). */
   at(name, k) { return this.cols[name][(this.start + k) % this.capacity]; }
@@ -63,13 +64,19 @@ function decimate(ring, name, t0, t1, x0, x1) {
   return { mins, maxs };
 }
 
-/** Draws a decimated series as a line through each column's range. */
-function drawSeries(g, d, x0, yOf, color, lineWidth) {
+/**
+ * Draws a decimated series as a line through each column's range; where no
+ * sample came for more than `gapPx` columns (the headset was gone), the
+ * line stops and starts again: a gap is drawn as a gap.
+ */
+function drawSeries(g, d, x0, yOf, color, lineWidth, gapPx = Infinity) {
   g.strokeStyle = color; g.lineWidth = lineWidth; g.beginPath();
-  let pen = false;
+  let pen = false, lastX = -Infinity;
   for (let x = 0; x < d.mins.length; x++) {
     if (Number.isNaN(d.mins[x])) continue;
     const px = x0 + x + 0.5;
+    if (x - lastX > gapPx) pen = false;
+    lastX = x;
     if (!pen) { g.moveTo(px, yOf(d.mins[x])); pen = true; } else g.lineTo(px, yOf(d.mins[x]));
     if (d.maxs[x] !== d.mins[x]) g.lineTo(px, yOf(d.maxs[x]));
   }
@@ -118,6 +125,12 @@ function drawChart(canvas, s) {
     if (!Number.isNaN(v) && v !== bandStep) { closeBand(x); bandStart = x; bandStep = v; }
   }
   closeBand(bands.maxs.length);
+  // The safe scene, where it covered the scenario.
+  const safe = decimate(ring, "safe", t0, t1, left, x1);
+  g.fillStyle = Colors.safe;
+  for (let x = 0; x < safe.maxs.length; x++) if (safe.maxs[x] === 1) g.fillRect(left + x, top, 1, mainBottom - top);
+  // Columns without samples for longer than this are a gap (history is thinned: its spacing counts).
+  const gapPx = (s.gapS || 2.5) / ((t1 - t0) / (x1 - left));
 
   // Grid and axes.
   g.strokeStyle = Colors.grid; g.lineWidth = 1; g.fillStyle = Colors.text;
@@ -137,8 +150,8 @@ function drawChart(canvas, s) {
   }
 
   // Target and applied level.
-  drawSeries(g, decimate(ring, "target", t0, t1, left, x1), left, levelY, Colors.target, 1.5);
-  drawSeries(g, decimate(ring, "applied", t0, t1, left, x1), left, levelY, Colors.applied, 2);
+  drawSeries(g, decimate(ring, "target", t0, t1, left, x1), left, levelY, Colors.target, 1.5, gapPx);
+  drawSeries(g, decimate(ring, "applied", t0, t1, left, x1), left, levelY, Colors.applied, 2, gapPx);
 
   // Markers and notes.
   g.font = "11px system-ui";
@@ -157,15 +170,20 @@ function drawChart(canvas, s) {
     }
   }
 
-  // SUDS: ratings as points joined by steps.
+  // SUDS: ratings as points joined by steps; a rating holds until the next
+  // one or the safe scene (a `null` entry): never carried through it.
   g.strokeStyle = Colors.suds; g.fillStyle = Colors.suds; g.lineWidth = 2; g.beginPath();
-  s.suds.forEach((r, i) => {
-    const x = xOf(r.t), y = sudsY(r.value);
-    if (i === 0) g.moveTo(x, y); else { g.lineTo(x, sudsY(s.suds[i - 1].value)); g.lineTo(x, y); }
-  });
-  if (s.suds.length) g.lineTo(xOf(ring.at("t", ring.length - 1)), sudsY(s.suds[s.suds.length - 1].value));
+  let prev = null;
+  for (const r of s.suds) {
+    const x = xOf(r.t);
+    if (prev) g.lineTo(x, sudsY(prev.value));
+    if (r.value == null) { prev = null; continue; }
+    if (prev) g.lineTo(x, sudsY(r.value)); else g.moveTo(x, sudsY(r.value));
+    prev = r;
+  }
+  if (prev) g.lineTo(xOf(ring.at("t", ring.length - 1)), sudsY(prev.value));
   g.stroke();
-  for (const r of s.suds) { g.beginPath(); g.arc(xOf(r.t), sudsY(r.value), r.by === "therapist" ? 4 : 3, 0, 7); g.fill(); }
+  for (const r of s.suds) { if (r.value == null) continue; g.beginPath(); g.arc(xOf(r.t), sudsY(r.value), r.by === "therapist" ? 4 : 3, 0, 7); g.fill(); }
 
   // Heart rate strip.
   const hr = decimate(ring, "hr", t0, t1, left, x1);
@@ -178,7 +196,7 @@ function drawChart(canvas, s) {
     lo = Math.floor(lo / 10) * 10; hi = Math.ceil(hi / 10) * 10;
     const hrY = (v) => hrBottom - ((v - lo) / (hi - lo)) * (hrBottom - hrTop);
     g.fillText(String(hi), x1 + 6, hrTop + 10); g.fillText(String(lo), x1 + 6, hrBottom);
-    drawSeries(g, hr, left, hrY, Colors.hr, 1.5);
+    drawSeries(g, hr, left, hrY, Colors.hr, 1.5, gapPx);
   }
 }
 
