@@ -519,6 +519,11 @@ async fn alerts_last_until_acknowledged_and_events_read_as_words() {
     let page = browser.start(1400, 1000);
     page.goto(&format!("http://{}/?token={}", console.addr, console.therapist));
     page.wait_until("the session", wait(), |p| p.text("#sessions").contains("P-0001"));
+    // A second page on the same session: the console detects the episode
+    // once, for both.
+    let other = browser.start(1400, 1000);
+    other.goto(&format!("http://{}/?token={}", console.addr, console.therapist));
+    other.wait_until("the session", wait(), |p| p.text("#sessions").contains("P-0001"));
 
     // 9 s of running at 90 Hz: looking away from 1 s to 7 s, then back.
     let event = |seq: u64, at_us: u64, kind: &str, extra: Value| {
@@ -559,6 +564,7 @@ async fn alerts_last_until_acknowledged_and_events_read_as_words() {
         }
     }
     page.wait_until("the avoidance alert", wait(), |p| p.text("#alert").contains("episode 1"));
+    other.wait_until("the avoidance alert in the other page", wait(), |p| p.text("#alert").contains("episode 1"));
     assert!(page.text("#alert").contains("now back"), "it stays after the patient looks back: {}", page.text("#alert"));
     let batch = serde_json::json!({"type": "events", "seq": next(), "events": [
         event(3, 8_000_000, "suds_recorded", serde_json::json!({"value": 40, "by": "patient"})),
@@ -575,6 +581,12 @@ async fn alerts_last_until_acknowledged_and_events_read_as_words() {
     page.wait_until("the alert acknowledged", wait(), |p| {
         p.script("return document.getElementById('alert').hidden") == true
     });
+    // Acknowledged once, for every page, saying who.
+    other.wait_until("the alert acknowledged in the other page", wait(), |p| {
+        p.script("return document.getElementById('alert').hidden") == true
+            && p.text("#log").contains("Avoidance episode 1 acknowledged by page")
+    });
+    assert!(page.text("#log").contains("Avoidance episode 1 acknowledged by you"), "{}", page.text("#log"));
     drop(headset);
     let recordings = console.stop().await;
     let markers: Vec<String> = channel(&recordings[0], Channel::Commands)
@@ -582,7 +594,7 @@ async fn alerts_last_until_acknowledged_and_events_read_as_words() {
         .filter(|c| c["command"]["type"] == "marker")
         .map(|c| c["command"]["label"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(markers.len(), 1, "one episode, one marker: {markers:?}");
+    assert_eq!(markers.len(), 1, "one episode, two pages, one marker: {markers:?}");
     assert!(markers[0].starts_with("avoidance episode 1"), "{markers:?}");
 }
 
@@ -891,6 +903,12 @@ async fn the_safe_scene_is_never_blocked_and_a_double_click_is_one_step() {
     page.resize(1366, 768);
     page.screenshot(&shots.join("console-1366x768.png"));
     let target = |p: &Driver| p.text("#target").parse::<f64>().unwrap_or(0.0);
+    // Nothing moves when a status appears: "awaiting answer" under SUDS.
+    let dial_top = || page.script("return document.getElementById('dial').getBoundingClientRect().top");
+    let before = dial_top();
+    page.press("q");
+    page.wait_until("awaiting answer", wait(), |p| p.text("#suds-age").contains("awaiting answer"));
+    assert_eq!(dial_top(), before, "the dial moved when the status appeared");
 
     // A double-click on ▶ is one step: the console passes the same intent on once.
     page.double_click("#next");
@@ -947,4 +965,5 @@ async fn the_safe_scene_is_never_blocked_and_a_double_click_is_one_step() {
     assert_eq!(commands.iter().filter(|c| *c == "next_step").count(), 1, "{commands:?}");
     assert_eq!(commands.iter().filter(|c| *c == "safe_scene").count(), 8, "{commands:?}");
     assert!(!commands.iter().any(|c| c == "set_level" || c == "stop"), "the questions sent nothing: {commands:?}");
+    assert_eq!(commands.iter().filter(|c| *c == "request_suds").count(), 1, "{commands:?}");
 }

@@ -396,7 +396,7 @@ impl Hub {
         }
         let notice = protocol::Notice {
             at_us: session.session_now(),
-            what: protocol::NoticeKind::Acknowledged { episode: ack.episode, by },
+            what: protocol::NoticeKind::Acknowledged { episode: ack.episode, page: browser, by },
         };
         self.notice_in(&mut state, &ack.session_id, notice);
         Ok(())

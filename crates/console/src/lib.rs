@@ -205,6 +205,7 @@ async fn serve_with(
         .route("/api/patients", get(patients))
         .route("/report", get(report))
         .route("/ws/browser", get(browser_socket))
+        .route("/ws/replay", get(replay_socket))
         .with_state(hub.clone());
     tokio::spawn(async move {
         shutdown.await;
@@ -377,6 +378,79 @@ async fn browser_socket(
         Ok(ws) => ws.on_upgrade(move |socket| browser::run(hub, socket)),
         Err(response) => response,
     }
+}
+
+/// A page replays one session of the recordings folder, all its parts
+/// joined (`/?token=…&replay=<session id>` opens it): a private replay for
+/// this connection, as `trinvis replay` serves one, with its own timeline;
+/// nothing reaches a headset. Checked like the browser socket.
+async fn replay_socket(
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    query: TokenQuery,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if !authorised(&query, &hub.config.therapist_token) {
+        log_refusal(&hub, peer, "a therapist page's replay");
+        return refuse(StatusCode::UNAUTHORIZED, "wrong or missing token");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let own = [format!("http://{host}"), format!("https://{host}")];
+        if !own.iter().any(|o| origin.as_bytes() == o.as_bytes()) {
+            return refuse(StatusCode::FORBIDDEN, "this origin may not connect to the console");
+        }
+    }
+    let session = match &query {
+        Ok(Query(pairs)) => pairs.iter().find(|(k, _)| k == "session").map(|(_, v)| v.clone()).unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    if !replay::valid_session_id(&session) {
+        return refuse(StatusCode::BAD_REQUEST, "name the session to replay: ?session=<session id>");
+    }
+    let dir = hub.config.recordings.clone();
+    let id = session.clone();
+    let joined = tokio::task::spawn_blocking(move || replay::join_parts(&dir, &id)).await;
+    let (recording, parts) = match joined {
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => return refuse(StatusCode::NOT_FOUND, &format!("no recording of session {session} here")),
+        Ok(Err(e)) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, &format!("reading session {session}: {e}")),
+        Err(_) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, "reading the recording failed"),
+    };
+    let name = if parts > 1 { format!("{session} ({parts} parts)") } else { format!("{session}.mcap") };
+    let timeline = replay::Timeline::new(&recording, &name);
+    match upgrade(ws, &headers) {
+        Ok(ws) => ws.on_upgrade(move |socket| private_replay(hub, socket, timeline)),
+        Err(response) => response,
+    }
+}
+
+/// Runs a replay for one page: a hub of its own in replay mode (no data
+/// folder, no headsets), stopped when the page goes or the console stops.
+async fn private_replay(hub: Arc<Hub>, socket: axum::extract::ws::WebSocket, timeline: replay::Timeline) {
+    let mut config = hub.config.clone();
+    config.data = None;
+    config.recorder_threads = 1;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let replay = Arc::new(replay::Replay::new(timeline));
+    let private = match Hub::new(config, stop_rx, Some(replay.clone())) {
+        Ok(private) => Arc::new(private),
+        Err(e) => {
+            tracing::error!("cannot start a replay: {e}");
+            return;
+        }
+    };
+    let playing = tokio::spawn(replay::run(private.clone(), replay));
+    let mut console_stop = hub.stop.clone();
+    let forward = tokio::spawn(async move {
+        let _ = console_stop.changed().await;
+        let _ = stop_tx.send(true);
+    });
+    browser::run(private.clone(), socket).await;
+    forward.abort();
+    playing.abort();
+    let _ = tokio::task::spawn_blocking(move || private.recorders.stop()).await;
 }
 
 /// A headset without credentials asks for a pairing code. No token: the

@@ -265,6 +265,7 @@ fn annotation_notice(data: &[u8], fallback_us: u64) -> Option<Notice> {
         },
         "alert_acknowledged" => NoticeKind::Acknowledged {
             episode: u32::try_from(number("episode")?).ok()?,
+            page: number("page").unwrap_or(0),
             by: v.get("by").and_then(|b| b.as_str()).unwrap_or("a page").to_owned(),
         },
         _ => return None,
@@ -279,9 +280,9 @@ pub(crate) fn annotation_of(notice: &Notice) -> Option<serde_json::Value> {
         NoticeKind::Avoidance { episode, since_us } => serde_json::json!({
             "type": "avoidance", "text": avoidance_marker(*episode), "episode": episode, "since_us": since_us, "at_us": at_us,
         }),
-        NoticeKind::Acknowledged { episode, by } => serde_json::json!({
+        NoticeKind::Acknowledged { episode, page, by } => serde_json::json!({
             "type": "alert_acknowledged", "text": format!("avoidance episode {episode} acknowledged by {by}"),
-            "episode": episode, "by": by, "at_us": at_us,
+            "episode": episode, "page": page, "by": by, "at_us": at_us,
         }),
         _ => return None,
     })

@@ -65,7 +65,9 @@ pub enum NoticeKind {
     Acknowledged {
         /// The avoidance episode.
         episode: u32,
-        /// The page's name.
+        /// The page that acknowledged it (`pages[].id`).
+        page: u64,
+        /// Its name.
         by: String,
     },
 }

@@ -27,9 +27,19 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let recording =
+    let mut recording =
         recording::Recording::open(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let name = args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut name = args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // A session a console resumed after a restart lies in parts beside it: all of them play, as one.
+    let id = recording.metadata.session_id.clone();
+    let dir = args.file.parent().map(PathBuf::from).unwrap_or_default();
+    if console::replay::valid_session_id(&id)
+        && let Ok(Some((joined, parts))) = console::replay::join_parts(&dir, &id)
+        && parts > 1
+    {
+        recording = joined;
+        name = format!("{id} ({parts} parts)");
+    }
     let mut timeline = console::replay::Timeline::new(&recording, &name);
     anyhow::ensure!(
         timeline.duration_us() > 0,

@@ -5,6 +5,8 @@
 "use strict";
 
 const token = new URLSearchParams(location.search).get("token") || "";
+// `?replay=<session id>`: this page replays that session (every part joined) instead of steering.
+const replayOf = new URLSearchParams(location.search).get("replay");
 const $ = (id) => document.getElementById(id);
 const RING_CAPACITY = 1 << 18; // 48 min at 90 Hz per session
 /** The display rate frame rates are shown against (and capped at). */
@@ -58,7 +60,8 @@ const stats = window.trinvisStats = {
 
 function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${proto}//${location.host}/ws/browser?token=${encodeURIComponent(token)}`, "trinvis.v1");
+  const path = replayOf ? `/ws/replay?session=${encodeURIComponent(replayOf)}&token=` : "/ws/browser?token=";
+  const ws = new WebSocket(`${proto}//${location.host}${path}${encodeURIComponent(token)}`, "trinvis.v1");
   state.ws = ws;
   let opened = false;
   ws.onopen = () => {
@@ -444,7 +447,11 @@ function onReplayStatus(m) {
   const s = state.sessions.get(m.session_id);
   if (s && state.replay && state.replay.generation !== m.generation) s.clear();
   state.replay = m;
-  if (first) { $("mode").hidden = false; $("timeline").hidden = false; $("pairing").hidden = true; document.body.classList.add("replay"); }
+  if (first) {
+    $("mode").hidden = false; $("timeline").hidden = false; $("pairing").hidden = true; document.body.classList.add("replay");
+    document.title = `Replay · ${m.file || "Trinvis"}`;
+    text("mode", `replay of ${m.file || "a recording"}`);
+  }
   renderTimeline();
 }
 
@@ -503,6 +510,15 @@ function where(s, short) {
 }
 function highestStep(s) { let k = 0; for (const step of s.visits.keys()) k = Math.max(k, step); return Math.max(k, s.onStepOf || 0); }
 
+/** A link that opens the replay of a session (every part joined) in a new tab. */
+function replayLink(sessionId) {
+  const a = document.createElement("a");
+  a.className = "replay-link"; a.textContent = "replay"; a.target = "_blank"; a.rel = "noopener";
+  a.href = `/?token=${encodeURIComponent(token)}&replay=${encodeURIComponent(sessionId)}`;
+  a.title = "Replay this session in a new tab, all its parts joined";
+  return a;
+}
+
 function renderRecordings(list) {
   const ul = $("recordings");
   ul.replaceChildren();
@@ -518,6 +534,9 @@ function renderRecordings(list) {
     li.firstChild.textContent = m ? `${Number(m[3])} ${month} ${m[4]}:${m[5]} · ${m[6]}${extra}` : r.name;
     li.firstChild.title = `${r.name}\n${r.modified}`;
     li.lastChild.textContent = r.bytes > 1e6 ? `${(r.bytes / 1e6).toFixed(1)} MB` : `${Math.ceil(r.bytes / 1e3)} kB`;
+    // The session's id is the name up to its part number: replay opens the whole session.
+    const id = /^(\d{8}T\d{6}Z-[0-9a-f]+)(-part\d+)?\.mcap$/.exec(r.name);
+    if (id && !state.replay) li.lastChild.append(" ", replayLink(id[1]));
     ul.appendChild(li);
   }
 }
@@ -566,6 +585,9 @@ function frame(now) {
 function text(id, value) { const el = $(id); if (el.textContent !== value) el.textContent = value; }
 
 function draw() {
+  // The sidebar says what the header says: redrawn when a session's words change.
+  const sidebar = state.order.map((id) => { const x = state.sessions.get(id); return x ? where(x, true) + othersOn(id).join() : ""; }).join("|");
+  if (sidebar !== state.sidebar) { state.sidebar = sidebar; renderSessions(); }
   const s = state.sessions.get(state.current);
   $("empty").hidden = !!s; $("session").hidden = !s;
   if (!s) return;
@@ -580,7 +602,7 @@ function draw() {
   const shown = ended ? "ended" : offline ? "offline" : (last ? last.state : info.state);
   const st = $("state"); st.className = "state " + shown; text("state", shown.replace("_", " "));
   const step = last ? last.step : null, title = step && info.steps && info.steps[step - 1];
-  text("step", where(s, false));
+  text("step", where(s, false)); $("step").title = $("step").textContent;
   // Frozen while paused or in the safe scene: it counts running time only.
   text("on-step", s.onStepOf != null && last && last.state !== "waiting" ? clock(s.onStep) : "–");
   // The latest rating (the safe scene's break in the line is not one).
@@ -588,7 +610,7 @@ function draw() {
   for (let k = s.suds.length - 1; k >= 0 && !lastSuds; k--) if (s.suds[k].value != null) lastSuds = s.suds[k];
   text("suds", lastSuds ? String(lastSuds.value) : "–");
   // How old the rating is, and whether one was asked for and not yet given.
-  text("suds-age", s.awaitingSuds != null && !ended ? `awaiting answer · asked ${ago(t - s.awaitingSuds)}`
+  text("suds-age", s.awaitingSuds != null && !ended ? `awaiting answer · ${ago(t - s.awaitingSuds).replace(" ago", "")}`
     : lastSuds ? `${ago(t - lastSuds.t)}` : "");
   $("suds-age").className = "sub" + (s.awaitingSuds != null && !ended ? " waiting" : "");
   // A heart rate is current only while the headset is connected.
@@ -616,7 +638,7 @@ function draw() {
   // What the patient sees now, and the last thing that changed it.
   const sees = ended ? "the end of the session (the safe place)" : safe ? "the safe place" : last && last.state === "waiting" ? "the waiting room"
     : last ? `step ${step}${title ? " · " + title.title : ""} at level ${last.applied_level.toFixed(1)}${last.state === "paused" ? " (paused)" : ""}` : "–";
-  text("sees", `Patient sees ${sees}${s.lastChange ? ` · last change ${ago(t - s.lastChange.t)}: ${s.lastChange.text}` : ""}`);
+  text("sees", `Patient sees ${sees}${s.lastChange ? ` · last change ${ago(t - s.lastChange.t)}: ${s.lastChange.text}` : ""}`); $("sees").title = $("sees").textContent;
   // The course's proposal for where to start, until the therapist takes it or picks another.
   const proposal = info.proposed_start;
   // Gone once taken, declined, or the target already stands at or above it (after a page reload too).
@@ -918,10 +940,7 @@ function renderPatients(data) {
         const report = document.createElement("a");
         report.href = `/report?token=${encodeURIComponent(token)}&session=${encodeURIComponent(session.session_id)}`;
         report.target = "_blank"; report.rel = "noopener"; report.textContent = "report";
-        const replay = document.createElement("button");
-        replay.className = "small"; replay.textContent = "replay"; replay.title = `trinvis replay recordings/${session.files[0] || ""}`;
-        replay.onclick = () => { const cmd = `trinvis replay recordings/${session.files[0] || ""}`; (navigator.clipboard ? navigator.clipboard.writeText(cmd) : Promise.reject()).then(() => toast(`Copied: ${cmd}`), () => toast(`Replay with: ${cmd}`)); };
-        links.append(report, " ", replay);
+        links.append(report, " ", replayLink(session.session_id));
       });
       card.append(table); root.append(card);
     }
