@@ -577,6 +577,18 @@ async fn alerts_last_until_acknowledged_and_events_read_as_words() {
     assert!(page.text("#log").contains("Session started (by the therapist)"), "{}", page.text("#log"));
     assert_eq!(page.script("return document.getElementById('link-details').open"), false);
     assert!(page.text("#sees").contains("Patient sees step 1"), "{}", page.text("#sees"));
+    // Telemetry stops for 10 s and comes back: the chart shows a gap, not a line across it.
+    let segments = |p: &Driver| p.script("return state.sessions.get(state.current).chartSegments").as_u64();
+    assert_eq!(segments(&page), Some(1), "one line before the gap");
+    let samples: Vec<Value> = (0..90u64)
+        .map(|i| {
+            let mut s = support::sample(20_000_000 + i * 11_111, protocol::SessionState::Running, 1.0);
+            s.session_us = 19_000_000 + i * 11_111;
+            serde_json::to_value(s).unwrap()
+        })
+        .collect();
+    support::send(&mut headset, serde_json::json!({"type": "telemetry", "seq": next(), "samples": samples})).await;
+    page.wait_until("the gap drawn as a gap", wait(), |p| segments(p) == Some(2));
     page.click("#alert-ack");
     page.wait_until("the alert acknowledged", wait(), |p| {
         p.script("return document.getElementById('alert').hidden") == true

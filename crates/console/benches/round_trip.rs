@@ -168,8 +168,9 @@ async fn through_console(n: usize, mirror: bool) -> Vec<Duration> {
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
         tokio::time::sleep(PACE).await;
-        let request =
-            json!({"type": "command", "session_id": session_id, "request_id": i, "command": {"type": "next_step"}});
+        // Each with its own basis: the console passes the same intent on only once a window.
+        let request = json!({"type": "command", "session_id": session_id, "request_id": i,
+            "command": {"type": "next_step"}, "basis": (i % 1000) as f64});
         let start = Instant::now();
         browser.send(Message::text(request.to_string())).await.unwrap();
         loop {

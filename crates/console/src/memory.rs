@@ -384,6 +384,57 @@ mod tests {
         assert_eq!(m.history("s").events.len(), 2);
     }
 
+    /// After a restart the memory is read back from the parts: the page's
+    /// history, and the episodes counted on (an older console's page
+    /// markers too), so the next one is not "episode 1" again.
+    #[test]
+    fn read_back_from_the_parts_it_counts_on_and_keeps_who_did_what() {
+        let dir = std::env::temp_dir().join(format!("trinvis-memory-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let metadata = recording::Metadata::example();
+        let mut first = recording::Writer::create(&dir.join("s-1.mcap"), &metadata).unwrap();
+        for i in 0..100u64 {
+            let json = serde_json::to_vec(&sample(i * 100, SessionState::Running, 1, true)).unwrap();
+            first.write(Channel::Telemetry, 1_000_000 + i * 100_000, &json).unwrap();
+        }
+        let marker = serde_json::json!({"seq": 0, "at_us": 2_000_000, "type": "marker", "label": avoidance_marker(2)});
+        first.write(Channel::Events, 3_000_000, marker.to_string().as_bytes()).unwrap();
+        let command =
+            serde_json::json!({"id": 7, "command": {"type": "next_step"}, "page": 3, "by": "Anna", "at_us": 4_000_000});
+        first.write(Channel::Commands, 5_000_000, command.to_string().as_bytes()).unwrap();
+        first.finish().unwrap();
+        // The second part, cut short (a console killed): read up to the cut.
+        let mut second = recording::Writer::create(&dir.join("s-1-part2.mcap"), &metadata).unwrap();
+        let alert = annotation_of(&Notice {
+            at_us: 9_000_000,
+            what: NoticeKind::Avoidance { episode: 3, since_us: 4_000_000 },
+        });
+        second.write(Channel::Annotations, 12_000_000, alert.unwrap().to_string().as_bytes()).unwrap();
+        second.write(Channel::Annotations, 12_500_000, br#"{"type":"headset_disconnected","text":"gone"}"#).unwrap();
+        second.flush().unwrap();
+        drop(second);
+        let mut m = Memory::from_recordings(&dir, "s-1", 2, 0, 0);
+        assert_eq!(m.episodes(), 3);
+        let h = m.history("s-1");
+        assert_eq!(h.events.len(), 1);
+        assert!((30..=40).contains(&h.samples.len()), "10 s thinned to 4 a second: {}", h.samples.len());
+        let kinds: Vec<&NoticeKind> = h.notices.iter().map(|n| &n.what).collect();
+        assert!(
+            matches!(kinds[0], NoticeKind::Command { page: 3, by, .. } if by == "Anna"),
+            "the page that sent it: {kinds:?}"
+        );
+        assert!(matches!(kinds[1], NoticeKind::Avoidance { episode: 3, .. }), "{kinds:?}");
+        assert_eq!(h.notices[2], Notice { at_us: 12_500_000, what: NoticeKind::HeadsetLeft }, "placed by its log time");
+        // The next episode goes on from there.
+        let mut next = None;
+        for i in 0..700u64 {
+            next = next.or(m.sample(&sample(20_000 + i * 10, SessionState::Running, 1, false)));
+        }
+        assert!(matches!(next.map(|n| n.what), Some(NoticeKind::Avoidance { episode: 4, .. })));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn markers_of_avoidance_name_their_episode() {
         assert_eq!(episode_of_marker(&avoidance_marker(12)), Some(12));

@@ -71,16 +71,17 @@ function decimate(ring, name, t0, t1, x0, x1) {
  */
 function drawSeries(g, d, x0, yOf, color, lineWidth, gapPx = Infinity) {
   g.strokeStyle = color; g.lineWidth = lineWidth; g.beginPath();
-  let pen = false, lastX = -Infinity;
+  let pen = false, lastX = -Infinity, segments = 0;
   for (let x = 0; x < d.mins.length; x++) {
     if (Number.isNaN(d.mins[x])) continue;
     const px = x0 + x + 0.5;
     if (x - lastX > gapPx) pen = false;
     lastX = x;
-    if (!pen) { g.moveTo(px, yOf(d.mins[x])); pen = true; } else g.lineTo(px, yOf(d.mins[x]));
+    if (!pen) { g.moveTo(px, yOf(d.mins[x])); pen = true; segments++; } else g.lineTo(px, yOf(d.mins[x]));
     if (d.maxs[x] !== d.mins[x]) g.lineTo(px, yOf(d.maxs[x]));
   }
   g.stroke();
+  return segments;
 }
 
 function clock(seconds) {
@@ -151,7 +152,8 @@ function drawChart(canvas, s) {
 
   // Target and applied level.
   drawSeries(g, decimate(ring, "target", t0, t1, left, x1), left, levelY, Colors.target, 1.5, gapPx);
-  drawSeries(g, decimate(ring, "applied", t0, t1, left, x1), left, levelY, Colors.applied, 2, gapPx);
+  // Pieces of the line: more than one where telemetry stopped (the browser tests read it).
+  s.chartSegments = drawSeries(g, decimate(ring, "applied", t0, t1, left, x1), left, levelY, Colors.applied, 2, gapPx);
 
   // Markers and notes.
   g.font = "11px system-ui";
