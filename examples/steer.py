@@ -9,7 +9,10 @@ Written from docs/protocol.md alone. Needs Python 3.11+ and `websockets` >= 15.
 Script steps, separated by `;`: start, level X, step N, next, previous, accept,
 pause, resume, safe, stop, suds N (a rating said aloud), ask (request SUDS),
 marker TEXT, note TEXT, wait SECONDS. A command step prefixed with `?`
-(e.g. `?accept`) may fail without making the run fail.
+(e.g. `?accept`) may fail without making the run fail. The console passes
+the same command on only once within 1.5 s (`next; next` needs a `wait`
+between) and a raise of more than one step only confirmed: `level` and
+`step` are sent confirmed.
 Exit status: 0 all commands ok, 1 a command failed or the link broke,
 2 bad arguments or no connection / no session.
 """
@@ -118,8 +121,12 @@ class Steer:
     async def command(self, command):
         """Send one command; return (ok, error text) from its command_result (§4.4.4)."""
         self.request_id += 1
-        await self.ws.send(json.dumps({"type": "command", "session_id": self.session,
-                                       "request_id": self.request_id, "command": command}))
+        request = {"type": "command", "session_id": self.session, "request_id": self.request_id, "command": command}
+        # A script's level or step is its author's decision, made when it was written:
+        # sent confirmed, so a raise of more than one step is not refused (§4.4.4).
+        if command["type"] in ("set_level", "go_to_step"):
+            request["confirmed"] = True
+        await self.ws.send(json.dumps(request))
         deadline = time.monotonic() + RESULT_TIMEOUT_S
         while (msg := await self.recv(deadline)) is not None:
             if msg.get("type") == "command_result" and msg["request_id"] == self.request_id:

@@ -535,8 +535,10 @@ impl Hub {
         // The intent: the command and the level its sender saw. The same
         // again soon after is a double-click, a repeated key or a second
         // page, not a second wish.
+        // The safe scene is never held back: a second one costs nothing.
         let key = format!("{}@{:?}", encode(&request.command), request.basis.map(|b| (b * 100.0).round()));
-        if let Some((last, at)) = &session.last_command
+        if !matches!(request.command, protocol::Command::SafeScene)
+            && let Some((last, at)) = &session.last_command
             && *last == key
             && at.elapsed() < self.config.duplicate_window
         {

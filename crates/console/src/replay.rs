@@ -361,6 +361,44 @@ pub(crate) async fn run(hub: Arc<Hub>, replay: Arc<Replay>) {
     }
 }
 
+/// Whether `id` can name a session's files: letters, digits and `-` only
+/// (so it never leaves the recordings folder).
+pub fn valid_session_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// A session's recording, all its parts joined (`<id>.mcap`,
+/// `<id>-part2.mcap`, … in `dir`): messages in time order, what two parts
+/// hold twice (resent after a reconnect) once. `None` when no part exists.
+pub fn join_parts(dir: &std::path::Path, session_id: &str) -> Result<Option<(Recording, usize)>, recording::Error> {
+    let first = dir.join(format!("{session_id}.mcap"));
+    let files: Vec<std::path::PathBuf> =
+        research::session_files(&first, session_id).into_iter().filter(|f| f.is_file()).collect();
+    let mut joined: Option<Recording> = None;
+    for file in &files {
+        let part = Recording::open(file)?;
+        match &mut joined {
+            None => joined = Some(part),
+            Some(all) => {
+                all.complete &= part.complete;
+                all.messages.extend(part.messages);
+            }
+        }
+    }
+    let Some(mut all) = joined else { return Ok(None) };
+    all.messages.sort_by_key(|m| m.log_time_us);
+    let (mut seqs, mut times) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+    all.messages.retain(|m| {
+        let value = || serde_json::from_slice::<serde_json::Value>(&m.data).ok();
+        match m.channel {
+            Channel::Events => value().and_then(|v| v["seq"].as_u64()).is_none_or(|seq| seqs.insert(seq)),
+            Channel::Telemetry => value().and_then(|v| v["session_us"].as_u64()).is_none_or(|t| times.insert(t)),
+            _ => true,
+        }
+    });
+    Ok(Some((all, files.len())))
+}
+
 #[cfg(test)]
 mod tests {
     use recording::{Metadata, Writer};
@@ -478,42 +516,4 @@ mod tests {
         assert_eq!(samples.last().map(|s| s.t_us), Some(10_000_000));
         assert_eq!(events.len(), 10);
     }
-}
-
-/// Whether `id` can name a session's files: letters, digits and `-` only
-/// (so it never leaves the recordings folder).
-pub fn valid_session_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
-/// A session's recording, all its parts joined (`<id>.mcap`,
-/// `<id>-part2.mcap`, … in `dir`): messages in time order, what two parts
-/// hold twice (resent after a reconnect) once. `None` when no part exists.
-pub fn join_parts(dir: &std::path::Path, session_id: &str) -> Result<Option<(Recording, usize)>, recording::Error> {
-    let first = dir.join(format!("{session_id}.mcap"));
-    let files: Vec<std::path::PathBuf> =
-        research::session_files(&first, session_id).into_iter().filter(|f| f.is_file()).collect();
-    let mut joined: Option<Recording> = None;
-    for file in &files {
-        let part = Recording::open(file)?;
-        match &mut joined {
-            None => joined = Some(part),
-            Some(all) => {
-                all.complete &= part.complete;
-                all.messages.extend(part.messages);
-            }
-        }
-    }
-    let Some(mut all) = joined else { return Ok(None) };
-    all.messages.sort_by_key(|m| m.log_time_us);
-    let (mut seqs, mut times) = (std::collections::HashSet::new(), std::collections::HashSet::new());
-    all.messages.retain(|m| {
-        let value = || serde_json::from_slice::<serde_json::Value>(&m.data).ok();
-        match m.channel {
-            Channel::Events => value().and_then(|v| v["seq"].as_u64()).is_none_or(|seq| seqs.insert(seq)),
-            Channel::Telemetry => value().and_then(|v| v["session_us"].as_u64()).is_none_or(|t| times.insert(t)),
-            _ => true,
-        }
-    });
-    Ok(Some((all, files.len())))
 }

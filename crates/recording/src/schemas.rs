@@ -76,7 +76,10 @@ const COMMAND: &str = r##"{
   "required": ["id", "command"],
   "properties": {
     "id": {"type": "integer"},
-    "command": {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}}
+    "command": {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}},
+    "page": {"type": "integer", "description": "the console's id of the page that sent it (0: the console itself)"},
+    "by": {"type": "string", "description": "that page's name, or \"console\""},
+    "at_us": {"type": "integer", "description": "session time when the console passed it on, µs"}
   }
 }"##;
 
