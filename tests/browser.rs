@@ -862,6 +862,19 @@ async fn the_second_session_proposes_where_the_first_left_off_and_the_patients_v
     page.goto(&report);
     page.wait_until("the report", wait(), |p| p.text("body").contains("P-COURSE"));
 
+    // Each session replays from the Patients view, in the page.
+    page.goto(&format!("http://{}/?token={}", console.addr, console.therapist));
+    page.click("#patients-button");
+    page.wait_until("a replay link per session", wait(), |p| {
+        p.click("#patients-refresh");
+        p.script("return document.querySelectorAll('#patients a.replay-link').length") == 2
+    });
+    let replay = page.script("return document.querySelector('#patients a.replay-link').href");
+    page.goto(replay.as_str().unwrap());
+    page.wait_until("the replay in the page", wait(), |p| {
+        p.text("#mode").contains("replay of") && p.text("#patient").contains("P-COURSE")
+    });
+
     // The index again from the recordings alone: the same rows.
     let _ = console.stop().await;
     let index = data.join("course.sqlite");
