@@ -15,18 +15,6 @@ pub(crate) struct Index {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-/// The files of the session that `file` (a console recording) belongs to:
-/// `<id>.mcap` and its `<id>-partN.mcap`, as the console names them.
-fn session_files(file: &Path) -> Vec<PathBuf> {
-    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let id = match stem.rsplit_once("-part") {
-        Some((id, n)) if n.parse::<u32>().is_ok() => id.to_owned(),
-        _ => stem,
-    };
-    let first = file.with_file_name(format!("{id}.mcap"));
-    research::session_files(if first.is_file() { &first } else { file }, &id)
-}
-
 impl Index {
     /// Opens `<data>/course.sqlite` and starts the indexer.
     pub(crate) fn open(data: &Path) -> std::io::Result<Index> {
@@ -37,7 +25,7 @@ impl Index {
         let indexing = db.clone();
         let thread = std::thread::Builder::new().name("course-index".into()).spawn(move || {
             for file in files {
-                let parts = session_files(&file);
+                let parts = recording::parts::all_parts_of(&file);
                 if parts.is_empty() {
                     continue;
                 }

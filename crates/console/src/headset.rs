@@ -277,7 +277,7 @@ fn attach(
                     session.restored = false;
                 }
                 session.parts += 1;
-                let file = format!("{id}-part{}.mcap", session.parts);
+                let file = recording::parts::file_name(id, session.parts);
                 let metadata = metadata(hello, id, now, offset_us, hub.config.mirror_record_every);
                 let recorder = hub
                     .recorders
@@ -316,7 +316,7 @@ fn attach(
         return Err(AttachError::Full);
     }
     let id = format!("{}-{}", compact(now), crate::auth::short_id());
-    let file = format!("{id}.mcap");
+    let file = recording::parts::file_name(&id, 1);
     let metadata = metadata(hello, &id, now, offset_us, hub.config.mirror_record_every);
     let recorder = hub
         .recorders

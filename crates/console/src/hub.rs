@@ -244,10 +244,19 @@ impl Hub {
             let info = replay.lock().info.clone();
             state.sessions.insert(info.session_id.clone(), Session::replayed(info));
         } else if let Some(data) = &config.data {
-            for saved in crate::table::load(data, &config.recordings) {
-                tracing::info!(session = %saved.info.session_id, patient = %saved.info.patient_code,
+            // Each session's memory is read back from its parts, all at once
+            // (a long session's recording takes a moment to read).
+            let restored: Vec<Session> = std::thread::scope(|scope| {
+                let reading: Vec<_> = crate::table::load(data, &config.recordings)
+                    .into_iter()
+                    .map(|saved| scope.spawn(|| Session::restored(saved, &config.recordings)))
+                    .collect();
+                reading.into_iter().filter_map(|r| r.join().ok()).collect()
+            });
+            for session in restored {
+                tracing::info!(session = %session.info.session_id, patient = %session.info.patient_code,
                     "session from before the restart: waiting for its headset to resume it");
-                state.sessions.insert(saved.info.session_id.clone(), Session::restored(saved, &config.recordings));
+                state.sessions.insert(session.info.session_id.clone(), session);
             }
             saver = Some(Mutex::new(crate::table::Saver::new(data)?));
         }
@@ -619,7 +628,7 @@ impl Hub {
         let json = serde_json::to_vec(&event).unwrap_or_default();
         if !session.recorder.as_ref().is_some_and(Recorder::alive) {
             session.parts += 1;
-            let file = format!("{session_id}-part{}.mcap", session.parts);
+            let file = recording::parts::file_name(session_id, session.parts);
             let metadata =
                 crate::headset::metadata_of(&session.info, now, session.offset_us, self.config.mirror_record_every);
             let recorder =

@@ -186,7 +186,7 @@ impl Memory {
             u64::try_from(headset).unwrap_or(0).saturating_sub(epoch_us)
         };
         for part in 1..=parts.max(1) {
-            let name = if part == 1 { format!("{session_id}.mcap") } else { format!("{session_id}-part{part}.mcap") };
+            let name = recording::parts::file_name(session_id, part);
             let Ok(recording) = Recording::open(&dir.join(&name)) else { continue };
             for m in &recording.messages {
                 match m.channel {

@@ -371,9 +371,9 @@ pub fn valid_session_id(id: &str) -> bool {
 /// `<id>-part2.mcap`, … in `dir`): messages in time order, what two parts
 /// hold twice (resent after a reconnect) once. `None` when no part exists.
 pub fn join_parts(dir: &std::path::Path, session_id: &str) -> Result<Option<(Recording, usize)>, recording::Error> {
-    let first = dir.join(format!("{session_id}.mcap"));
+    let first = dir.join(recording::parts::file_name(session_id, 1));
     let files: Vec<std::path::PathBuf> =
-        research::session_files(&first, session_id).into_iter().filter(|f| f.is_file()).collect();
+        recording::parts::session_files(&first, session_id).into_iter().filter(|f| f.is_file()).collect();
     let mut joined: Option<Recording> = None;
     for file in &files {
         let part = Recording::open(file)?;

@@ -26,6 +26,7 @@
 //! types; messages are JSON bytes. Only this crate knows MCAP.
 
 pub mod image;
+pub mod parts;
 mod schemas;
 
 use std::collections::BTreeMap;

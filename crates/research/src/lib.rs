@@ -53,32 +53,9 @@ pub fn load(path: &Path) -> Result<SessionData, ReadError> {
     Ok(SessionData::from_recording(&recording, &name))
 }
 
-/// The files of session `session_id` beside `file`: `file` first, then the
-/// console's other files of that session there, `<id>.mcap` and
-/// `<id>-partN.mcap` in part order (by name only: no file is opened).
-pub fn session_files(file: &Path, session_id: &str) -> Vec<PathBuf> {
-    let mut files = vec![file.to_path_buf()];
-    if session_id.is_empty() {
-        return files;
-    }
-    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let part_of = |name: &str| -> Option<u32> {
-        if name == format!("{session_id}.mcap") {
-            return Some(1);
-        }
-        name.strip_prefix(&format!("{session_id}-part"))?.strip_suffix(".mcap")?.parse().ok()
-    };
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name() != file.file_name())
-        .filter_map(|p| Some((part_of(&p.file_name()?.to_string_lossy())?, p)))
-        .collect();
-    found.sort();
-    files.extend(found.into_iter().map(|(_, p)| p));
-    files
-}
+/// The files of session `session_id` beside `file` (the naming is
+/// `recording::parts`'s).
+pub use recording::parts::session_files;
 
 /// The recordings grouped by session: the parts a console writes when a
 /// session resumes after a restart (`<id>.mcap`, `<id>-part2.mcap`, …) and
