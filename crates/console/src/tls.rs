@@ -47,7 +47,7 @@ pub enum TlsError {
 
 /// SHA-256 of `der` as `AB:CD:…` (32 pairs).
 pub fn fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+    protocol::fingerprint_text(&Sha256::digest(der))
 }
 
 /// The identity in `<data>/tls/`, made there at the first call: a

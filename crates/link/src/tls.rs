@@ -28,18 +28,10 @@ pub(crate) type Socket = WebSocketStream<Box<dyn Io>>;
 
 /// SHA-256 of a certificate (DER) as `AB:CD:…`, the form the console prints.
 pub fn fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+    protocol::fingerprint_text(&Sha256::digest(der))
 }
 
-/// A fingerprint in any usual spelling (colons or not, either case) in the
-/// console's form; `None` unless it is 32 bytes of hex.
-pub fn normalise_fingerprint(text: &str) -> Option<String> {
-    let hex: String = text.chars().filter(|c| !matches!(c, ':' | ' ')).collect::<String>().to_ascii_uppercase();
-    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    Some(hex.as_bytes().chunks(2).map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>().join(":"))
-}
+pub use protocol::normalise_fingerprint;
 
 /// What one TLS connection learnt about the console's certificate.
 #[derive(Debug, Default)]

@@ -47,7 +47,10 @@ pub use hello::{Hello, ScenarioRef, StepInfo};
 pub use limits::{OutOfRange, Validate};
 pub use mirror::MirrorRate;
 pub use page::{Acknowledge, History, Notice, NoticeKind, PageHello, PageInfo, Pages};
-pub use pairing::{CODE_EXPIRED, HeadsetToPairing, PairCode, PairRequest, Paired, PairingToHeadset};
+pub use pairing::{
+    CODE_EXPIRED, HeadsetToPairing, PairCode, PairRequest, Paired, PairingToHeadset, fingerprint_text,
+    normalise_fingerprint,
+};
 pub use ping::{Ping, Pong};
 pub use recordings::{RecordingFile, RecordingList};
 pub use replay::{REPLAY_SPEEDS, ReplayControl, ReplayStatus};

@@ -71,6 +71,23 @@ impl Validate for PairingToHeadset {
     }
 }
 
+/// A certificate's SHA-256 digest in the form the console prints and a
+/// headset pins: 32 pairs of upper-case hex, `AB:CD:…`. Both ends make it
+/// here, so they always agree.
+pub fn fingerprint_text(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+}
+
+/// A fingerprint in any usual spelling (colons or spaces or none, either
+/// case) in the console's form; `None` unless it is 32 bytes of hex.
+pub fn normalise_fingerprint(text: &str) -> Option<String> {
+    let hex: String = text.chars().filter(|c| !matches!(c, ':' | ' ')).collect::<String>().to_ascii_uppercase();
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(hex.as_bytes().chunks(2).map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>().join(":"))
+}
+
 #[cfg(test)]
 mod tests {
     use expect_test::expect;

@@ -55,15 +55,9 @@ fn research(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("seek");
     let (start, end) = Index::read(&bytes).expect("reads").expect("indexed").time_range().expect("messages");
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut random_time = move || {
-        // SplitMix64: a random time in the recording, the same sequence every run.
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        start + (z ^ (z >> 31)) % (end - start)
-    };
+    // A random time in the recording, the same sequence every run.
+    let mut rng = patient::Rng::new(0x9e37_79b9_7f4a_7c15);
+    let mut random_time = move || start + rng.next_u64() % (end - start);
     group.bench_function("one second at a random time (index read each time)", |b| {
         b.iter(|| {
             let t = random_time();

@@ -323,17 +323,14 @@ fn honest_sample(t_us: u64) -> Sample {
 // ---------------------------------------------------------------------------
 // The generator.
 
-/// SplitMix64: a seed means the same numbers on every platform and build.
+/// The synthetic patient's generator (`patient::Rng`, SplitMix64): a seed
+/// means the same numbers on every platform and build.
 #[derive(Clone, Debug)]
-struct Rng(u64);
+struct Rng(patient::Rng);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// 0 ≤ x < n (0 when n is 0).
@@ -486,7 +483,7 @@ impl Ctx {
         let i = rng.below(self.session_ids.len().max(1));
         match self.session_ids.get(i) {
             Some(id) if known => id.clone(),
-            _ => format!("20260101T000000Z-{:08x}", rng.0 as u32),
+            _ => format!("20260101T000000Z-{:08x}", rng.next() as u32),
         }
     }
 
@@ -1131,7 +1128,7 @@ impl Tally {
 // A client: one connection after another until the time is up.
 
 async fn client(target: Arc<Target>, seed: u64, index: u32, deadline: Instant, shared: Arc<Mutex<Tally>>) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng(patient::Rng::new(seed));
     let mut ctx = Ctx::new(index);
     let mut tally = Tally::default();
     let mut silent = JoinSet::new();
@@ -1472,8 +1469,12 @@ async fn browser_connection(target: &Target, rng: &mut Rng, ctx: &mut Ctx, tally
 async fn ping_storm(target: &Target, endpoint: Endpoint, rng: &mut Rng, ctx: &mut Ctx, tally: &mut Tally) {
     let plan_name = format!("ping storm/{}", endpoint.name());
     let count = rng.range(200, 2000);
-    let payloads: Vec<Vec<u8>> =
-        (0..count).map(|_| (0..rng.range(0, 125)).map(|i| (i as u8) ^ (rng.0 as u8)).collect()).collect();
+    let payloads: Vec<Vec<u8>> = (0..count)
+        .map(|_| {
+            let (salt, n) = (rng.next() as u8, rng.range(0, 125));
+            (0..n).map(|i| (i as u8) ^ salt).collect()
+        })
+        .collect();
     let hello = plan(Kind::Hello, 0, false, rng, ctx);
     let Some(mut socket) = open(target, endpoint, tally, &plan_name).await else { return };
     if endpoint == Endpoint::Headset && socket.send(hello.frame.message()).await.is_err() {
@@ -1898,7 +1899,7 @@ mod tests {
 
     /// What a client would send, without a console: 300 planned frames.
     fn frames(seed: u64) -> Vec<(String, Vec<&'static str>, Frame)> {
-        let mut rng = Rng(seed);
+        let mut rng = Rng(patient::Rng::new(seed));
         let mut ctx = Ctx::new(0);
         (0..300)
             .map(|i| {
@@ -1931,7 +1932,7 @@ mod tests {
 
     #[test]
     fn duplicate_keys_and_deep_nesting_reach_the_text() {
-        let mut rng = Rng(3);
+        let mut rng = Rng(patient::Rng::new(3));
         let mut raw = Raw::default();
         let mut value = json!({ "type": "list_sessions" });
         mutate_value(&mut value, "duplicate_key", &mut rng, &mut raw, false);
