@@ -313,3 +313,29 @@ fn unsafe_code_is_only_where_it_is_listed() {
     assert_eq!(found, listed, "unsafe code where UNSAFE_SITES does not list it (or listed and gone)");
     assert_eq!(unsafe_sites("let x = unsafe { f() }; // unsafe { no }\nunsafe fn g() {}"), 2);
 }
+
+/// ARCHITECTURE.md's test inventory names every test file, so a newcomer
+/// finds each from the code map.
+#[test]
+fn the_code_map_names_every_test_file() {
+    let root = trinvis_tests::root();
+    let map = std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let mut files = Vec::new();
+    for dir in ["crates", "tools", "tests"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    let missing: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.strip_prefix(&root).ok().map(|p| p.to_string_lossy().replace('\\', "/")))
+        // Test files: a `tests/` folder's own files (not helpers in its subfolders, not lib.rs).
+        .filter(|p| {
+            let parts: Vec<&str> = p.split('/').collect();
+            parts.len() >= 2 && parts[parts.len() - 2] == "tests" && !p.ends_with("/lib.rs") && *p != "tests/lib.rs"
+        })
+        .filter(|p| {
+            let name = p.rsplit('/').next().unwrap_or_default();
+            !map.contains(p.as_str()) && !map.contains(&format!("`{name}`"))
+        })
+        .collect();
+    assert!(missing.is_empty(), "ARCHITECTURE.md's tests section does not name: {missing:?}");
+}

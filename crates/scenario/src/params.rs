@@ -362,3 +362,72 @@ mod tests {
         assert_eq!(half.get("count"), Some(ParamValue::Count(3)));
     }
 }
+
+/// The parameter table of `kind` as `docs/scenario-format.md` shows it
+/// (name, type, range, default, meaning), made from the schema; a test
+/// compares it with the document, so the two cannot drift.
+pub fn reference_table(kind: EnvironmentKind) -> String {
+    let mut out = String::from("| name | type | range | default | meaning |\n| --- | --- | --- | --- | --- |\n");
+    let number = |x: f64| if x.fract() == 0.0 && x.abs() < 1e9 { format!("{x:.0}") } else { format!("{x}") };
+    for spec in kind.params() {
+        let (kind_word, range) = match spec.kind {
+            ParamKind::Number { min, max, min_exclusive } => {
+                ("number", format!("{}{} to {}", if min_exclusive { "> " } else { "" }, number(min), number(max)))
+            }
+            ParamKind::Count { min, max } => ("count", format!("whole number, {min} to {max}")),
+            ParamKind::Flag => ("flag", "`true`, `false`".to_owned()),
+            ParamKind::Choice(words) => {
+                ("choice", words.iter().map(|w| format!("`\"{w}\"`")).collect::<Vec<_>>().join(", "))
+            }
+        };
+        let default = match spec.default {
+            ParamValue::Number(x) => format!("{x:?}"),
+            ParamValue::Count(n) => n.to_string(),
+            other => format!("`{other}`"),
+        };
+        out.push_str(&format!("| `{}` | {kind_word} | {range} | {default} | {} |\n", spec.name, spec.help));
+    }
+    out
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::{EnvironmentKind, reference_table};
+
+    /// docs/scenario-format.md's parameter tables are the schema's: a
+    /// parameter added, renamed or given another range or default without
+    /// the document fails here (`UPDATE_DOCS=1 cargo test -p trinvis-scenario`
+    /// rewrites them).
+    #[test]
+    fn the_documents_parameter_tables_are_the_schemas() {
+        let path = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")), std::path::PathBuf::from)
+            .join("../../docs/scenario-format.md");
+        let mut doc = std::fs::read_to_string(&path).expect("docs/scenario-format.md");
+        let mut problems = Vec::new();
+        for kind in EnvironmentKind::ALL {
+            let start_marker = format!("<!-- generated: {kind:?} parameters -->\n");
+            let Some(start) = doc.find(&start_marker).map(|s| s + start_marker.len()) else {
+                problems.push(format!("no `{}` in docs/scenario-format.md", start_marker.trim()));
+                continue;
+            };
+            let Some(end) = doc[start..].find("<!-- end generated -->").map(|e| start + e) else {
+                problems.push(format!("no end marker after the {kind:?} table"));
+                continue;
+            };
+            let table = reference_table(kind);
+            if doc[start..end] != table {
+                problems.push(format!("the {kind:?} table differs:\n{}\nshould be:\n{table}", &doc[start..end]));
+                doc.replace_range(start..end, &table);
+            }
+        }
+        if problems.is_empty() {
+            return;
+        }
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, doc).expect("write docs/scenario-format.md");
+            return;
+        }
+        panic!("{}\n(UPDATE_DOCS=1 cargo test -p trinvis-scenario rewrites them)", problems.join("\n"));
+    }
+}
