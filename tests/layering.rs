@@ -113,7 +113,8 @@ const INTERNAL_EDGES: &[(&str, &[&str])] = &[
             "trinvis-sim",
         ],
     ),
-    ("trinvis-tests", &[]),
+    ("trinvis-tests", &["trinvis-testkit"]),
+    ("trinvis-testkit", &["trinvis-protocol"]),
     ("xtask", &[]),
 ];
 

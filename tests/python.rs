@@ -12,7 +12,6 @@ mod support;
 
 use support::{Console, next_of};
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -39,9 +38,7 @@ fn have_python(packages: &[&str]) -> bool {
     ok
 }
 
-fn root() -> PathBuf {
-    trinvis_tests::root()
-}
+use testkit::root;
 
 #[tokio::test]
 async fn python_mcap_reads_every_channel_of_a_console_recording() {

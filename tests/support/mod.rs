@@ -4,7 +4,8 @@
 #![allow(dead_code, reason = "each test binary uses its own part of this module")]
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
 
-pub mod webdriver;
+#[allow(unused_imports, reason = "each test binary uses its own part")]
+pub use testkit::webdriver;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use link::{Clock, Link, LinkConfig};
-use protocol::{Pose, Sample, ScenarioRef, SessionState};
+use protocol::ScenarioRef;
 use recording::Recording;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
@@ -190,28 +191,8 @@ pub fn hello(session_id: Option<&str>) -> Value {
            "session_id": session_id, "resume_from": 1, "headset_us": 1_000_000, "session_epoch_us": 1_000_000})
 }
 
-pub fn sample(t_us: u64, state: SessionState, target: f32) -> Sample {
-    Sample {
-        t_us,
-        session_us: t_us,
-        head: Pose { p: [0.0, 1.6, 0.0], q: [0.0, 0.0, 0.0, 1.0] },
-        left_hand: None,
-        right_hand: None,
-        gaze: [0.0, 0.0, -1.0],
-        gaze_on_stimulus: true,
-        stimulus_angle_deg: 0.0,
-        stimulus_distance_m: None,
-        stimulus_p: None,
-        state,
-        target_level: target,
-        applied_level: target,
-        step: 1,
-        safe_blend: 0.0,
-        frame_ms: 11.1,
-        dropped_frames: 0,
-        heart_rate: None,
-    }
-}
+#[allow(unused_imports, reason = "each test binary uses its own part")]
+pub use testkit::sample;
 
 /// A real JPEG file, `w`x`h` pixels of one grey `shade` with a white
 /// square in its middle (so pictures of different shades differ).
@@ -243,18 +224,5 @@ pub fn mirror_frame(t_us: u64, session_us: u64, number: u32, w: u16, h: u16, sha
     header.encode(&jpeg(w, h, shade))
 }
 
-/// Says a test is skipped because a tool it needs is missing: on stderr,
-/// and in the file `TRINVIS_SKIP_LOG` names (set by `./x test`), so the
-/// run counts it as skipped, not passed.
-pub fn skipped(reason: &str) {
-    use std::io::Write;
-    eprintln!("skipped: {reason}");
-    if let Some(log) = std::env::var_os("TRINVIS_SKIP_LOG") {
-        let test = std::thread::current().name().unwrap_or("a test").to_owned();
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(log);
-        // One write per line: with O_APPEND, tests in parallel never interleave.
-        if let Ok(mut file) = file {
-            let _ = file.write_all(format!("{test}: {reason}\n").as_bytes());
-        }
-    }
-}
+#[allow(unused_imports, reason = "each test binary uses its own part")]
+pub use testkit::skipped;

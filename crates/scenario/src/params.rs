@@ -366,7 +366,8 @@ mod tests {
 /// The parameter table of `kind` as `docs/scenario-format.md` shows it
 /// (name, type, range, default, meaning), made from the schema; a test
 /// compares it with the document, so the two cannot drift.
-pub fn reference_table(kind: EnvironmentKind) -> String {
+#[cfg(test)]
+pub(crate) fn reference_table(kind: EnvironmentKind) -> String {
     let mut out = String::from("| name | type | range | default | meaning |\n| --- | --- | --- | --- | --- |\n");
     let number = |x: f64| if x.fract() == 0.0 && x.abs() < 1e9 { format!("{x:.0}") } else { format!("{x}") };
     for spec in kind.params() {

@@ -14,9 +14,6 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
-#[path = "../../../tests/support/webdriver.rs"]
-mod webdriver;
-
 mod common;
 
 use std::process::{Child, Command};
@@ -24,19 +21,7 @@ use std::time::{Duration, Instant};
 
 use recording::{Channel, Recording};
 use serde_json::Value;
-use webdriver::{Browser, Driver};
-
-/// Says a test is skipped because a tool it needs is missing (counted by `./x test`).
-pub fn skipped(reason: &str) {
-    use std::io::Write;
-    eprintln!("skipped: {reason}");
-    if let Some(log) = std::env::var_os("TRINVIS_SKIP_LOG") {
-        let test = std::thread::current().name().unwrap_or("a test").to_owned();
-        if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
-            let _ = file.write_all(format!("{test}: {reason}\n").as_bytes());
-        }
-    }
-}
+use testkit::webdriver::{Browser, Driver};
 
 const HEADSET_TOKEN: &str = "page-truth-token";
 

@@ -293,21 +293,7 @@ fn the_report_is_one_html_file_with_plots_and_a_row_per_visit() {
     }
 }
 
-/// Says a test is skipped because a tool it needs is missing: on stderr,
-/// and in the file `TRINVIS_SKIP_LOG` names (set by `./x test`), so the
-/// run counts it as skipped, not passed.
-fn skipped(reason: &str) {
-    use std::io::Write;
-    eprintln!("skipped: {reason}");
-    if let Some(log) = std::env::var_os("TRINVIS_SKIP_LOG") {
-        let test = std::thread::current().name().unwrap_or("a test").to_owned();
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(log);
-        // One write per line: with O_APPEND, tests in parallel never interleave.
-        if let Ok(mut file) = file {
-            let _ = file.write_all(format!("{test}: {reason}\n").as_bytes());
-        }
-    }
-}
+use testkit::skipped;
 
 /// `export --since DAY` leaves out older sessions and says how many; two
 /// clinics' datasets answer the README's multi-clinic DuckDB query as one.

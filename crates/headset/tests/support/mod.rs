@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The browser tests' WebDriver client, shared with the workspace's tests.
-#[path = "../../../../tests/support/webdriver.rs"]
-pub mod webdriver;
+#[allow(unused_imports, reason = "each test binary uses its own part")]
+pub use testkit::webdriver;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -20,17 +20,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 /// A therapist's WebSocket.
 pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// This package's folder, as cargo says when it runs the test (not as it was
-/// when the binary was built: clones share one target directory, and cargo
-/// may reuse a test binary another clone built).
-pub fn manifest_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
-}
-
-/// The repository's root.
-pub fn root() -> PathBuf {
-    manifest_dir().join("../..")
-}
+#[allow(unused_imports, reason = "each test binary uses its own part")]
+pub use testkit::root;
 
 /// A console serving on loopback, recording into its own temp folder.
 pub struct Console {
@@ -199,18 +190,5 @@ pub fn can_render() -> bool {
     ok
 }
 
-/// Says a test is skipped because a tool it needs is missing: on stderr,
-/// and in the file `TRINVIS_SKIP_LOG` names (set by `./x test`), so the
-/// run counts it as skipped, not passed.
-pub fn skipped(reason: &str) {
-    use std::io::Write;
-    eprintln!("skipped: {reason}");
-    if let Some(log) = std::env::var_os("TRINVIS_SKIP_LOG") {
-        let test = std::thread::current().name().unwrap_or("a test").to_owned();
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(log);
-        // One write per line: with O_APPEND, tests in parallel never interleave.
-        if let Ok(mut file) = file {
-            let _ = file.write_all(format!("{test}: {reason}\n").as_bytes());
-        }
-    }
-}
+#[allow(unused_imports, reason = "each test binary uses its own part")]
+pub use testkit::skipped;

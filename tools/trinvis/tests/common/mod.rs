@@ -3,7 +3,6 @@
 #![allow(dead_code, reason = "each test binary uses its own part of this module")]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
 /// Runs the `trinvis` binary in the workspace root.
@@ -11,17 +10,8 @@ pub fn trinvis(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trinvis")).args(args).current_dir(root()).output().expect("trinvis runs")
 }
 
-/// This package's folder, as cargo says when it runs the test (not as it was
-/// when the binary was built: clones share one target directory, and cargo
-/// may reuse a test binary another clone built).
-pub fn manifest_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
-}
-
-/// The workspace root.
-pub fn root() -> PathBuf {
-    manifest_dir().join("../..")
-}
+#[allow(unused_imports, reason = "each test binary uses its own part")]
+pub use testkit::root;
 
 /// Output as text.
 pub fn text(bytes: &[u8]) -> String {

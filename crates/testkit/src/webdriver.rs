@@ -3,9 +3,6 @@
 //! Enough for navigating, finding elements, clicking, typing, running a
 //! script and taking screenshots; no dependency beyond serde_json.
 
-#![allow(dead_code, reason = "each test binary uses its own part of this module")]
-#![allow(clippy::unwrap_used, reason = "test helpers: a panic is the failure report")]
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -18,6 +15,7 @@ use serde_json::{Value, json};
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// Chromium and its driver, found on this machine.
+#[derive(Debug)]
 pub struct Browser {
     pub chromium: PathBuf,
     pub chromedriver: PathBuf,
@@ -50,7 +48,7 @@ impl Browser {
                     std::env::var_os("TRINVIS_REQUIRE_BROWSER").is_none(),
                     "{missing} required here (TRINVIS_REQUIRE_BROWSER is set): `apt-get install chromium chromium-driver`"
                 );
-                super::skipped(&format!(
+                crate::skipped(&format!(
                     "{missing} not found (`apt-get install chromium chromium-driver`; ./x test installs them)"
                 ));
                 None
@@ -109,6 +107,7 @@ impl Browser {
 }
 
 /// One browser session. Closed, with its driver, when dropped.
+#[derive(Debug)]
 pub struct Driver {
     addr: SocketAddr,
     process: Child,
