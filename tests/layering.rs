@@ -84,6 +84,7 @@ const INTERNAL_EDGES: &[(&str, &[&str])] = &[
     ("trinvis-protocol", &[]),
     ("trinvis-recording", &[]),
     ("trinvis-research", &["trinvis-recording", "trinvis-scenario"]),
+    ("trinvis-outputs", &["trinvis-recording", "trinvis-research", "trinvis-scenario"]),
     ("trinvis-course", &["trinvis-recording", "trinvis-research"]),
     ("trinvis-link", &["trinvis-protocol", "trinvis-scenario", "trinvis-session"]),
     ("trinvis-console", &["trinvis-course", "trinvis-protocol", "trinvis-recording", "trinvis-research"]),
@@ -104,6 +105,7 @@ const INTERNAL_EDGES: &[(&str, &[&str])] = &[
             "trinvis-console",
             "trinvis-course",
             "trinvis-link",
+            "trinvis-outputs",
             "trinvis-patient",
             "trinvis-protocol",
             "trinvis-recording",
@@ -140,9 +142,9 @@ const HEAVY: &[(&str, &[&str], &[&str])] = &[
     (
         "the research outputs (Arrow, Parquet, charts)",
         &["arrow", "parquet", "plotters"],
-        // The console and the course index reach them through `research`
-        // only to read sessions and draw `/report`; issue 27 takes them out.
-        &["trinvis-research", "trinvis-course", "trinvis-console", "trinvis"],
+        // Only where the outputs are made and used: the console draws
+        // `/report` with a renderer the binary gives it.
+        &["trinvis-outputs", "trinvis"],
     ),
     ("SQLite", &["rusqlite", "libsqlite3-sys"], &["trinvis-course", "trinvis-console", "trinvis"]),
     ("an HTTP server", &["axum", "hyper"], &["trinvis-console", "trinvis"]),

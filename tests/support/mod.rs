@@ -45,6 +45,8 @@ impl Console {
     pub async fn start_at(address: &str, dir: PathBuf, tune: impl FnOnce(&mut console::Config)) -> Console {
         let mut config = console::Config::new(dir.clone());
         config.flush_interval = Duration::from_millis(100);
+        // `/report` as `trinvis console` draws it.
+        config.report = Some(|data, visits| outputs::report::html(data, visits, None));
         tune(&mut config);
         let listener = TcpListener::bind(address).await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -118,7 +118,14 @@ pub struct Config {
     /// The same command (with the same basis) for a session within this
     /// time of the last one passed on is refused as a duplicate.
     pub duplicate_window: Duration,
+    /// Draws a session's report for `/report` (the `trinvis` binary gives
+    /// `outputs::report`'s, so this crate builds without plotters); `None`
+    /// answers 501.
+    pub report: Option<ReportRenderer>,
 }
+
+/// Draws a session's HTML report from its data and visits.
+pub type ReportRenderer = fn(&research::SessionData, &[research::steps::Visit]) -> String;
 
 impl Config {
     /// Defaults with new random tokens.
@@ -146,6 +153,7 @@ impl Config {
             command_timeout: Duration::from_secs(10),
             mirror_record_every: Some(Duration::from_secs(1)),
             duplicate_window: Duration::from_millis(1500),
+            report: None,
         }
     }
 }
@@ -611,6 +619,9 @@ async fn report(
     let (Some(session), Some(index)) = (session, &hub.course) else {
         return refuse(StatusCode::NOT_FOUND, "no such session in the course index");
     };
+    let Some(render) = hub.config.report else {
+        return refuse(StatusCode::NOT_IMPLEMENTED, "this console was started without a report renderer");
+    };
     let (db, recordings) = (index.db(), hub.config.recordings.clone());
     let made = tokio::task::spawn_blocking(move || -> Result<Option<String>, String> {
         let files = db
@@ -627,7 +638,7 @@ async fn report(
             .collect();
         let data = research::load_session(&paths).map_err(|e| e.to_string())?;
         let visits = research::steps::visits(&data, None);
-        Ok(Some(research::report::html(&data, &visits, None)))
+        Ok(Some(render(&data, &visits)))
     })
     .await;
     match made {

@@ -1,4 +1,4 @@
-//! A made-up session for unit tests, with what the simulator gives only
+//! A made-up session for tests (this crate's and `outputs`'s), with what the simulator gives only
 //! sometimes: a pause, a panic into the safe scene with the level easing
 //! down behind it, notes, markers, predictions and outcomes, and notes the
 //! console wrote after the end.

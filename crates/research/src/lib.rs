@@ -1,13 +1,14 @@
-//! Research tools: a session recording as tidy tables (CSV or Parquet, one
-//! hive-style dataset for many recordings), a per-step summary, and a
-//! self-contained HTML report with SVG plots.
+//! Research tools, the light part: a session recording read and joined
+//! across its parts, summarised per visit to a step and over the course of
+//! the session, and laid out as tidy tables (rows and typed columns). The
+//! outputs (CSV, Parquet, the HTML report) are `outputs`'s, so what only
+//! reads sessions (the console, the course index) builds without them.
 //!
 //! ```no_run
 //! use std::path::Path;
 //! let session = research::load(Path::new("recordings/session.mcap")).unwrap();
 //! let visits = research::steps::visits(&session, None);
-//! research::export(&session, &visits, Path::new("dataset"), research::Format::Parquet).unwrap();
-//! std::fs::write("report.html", research::report::html(&session, &visits, None)).unwrap();
+//! let tables = research::tables(&session, &visits);
 //! ```
 //!
 //! Times: every table has the console time (`log_time_us`, µs since the
@@ -20,18 +21,14 @@
 //! folder it is given.
 
 pub mod course;
-pub mod export;
+#[doc(hidden)]
+pub mod fixture;
 pub mod load;
-pub mod report;
 pub mod steps;
 pub mod table;
 
-#[cfg(test)]
-mod fixture;
-
 use std::path::{Path, PathBuf};
 
-pub use export::{ExportError, Format};
 pub use load::SessionData;
 pub use table::{TABLES, Table, tables};
 
@@ -100,19 +97,4 @@ pub fn load_session(paths: &[PathBuf]) -> Result<SessionData, ReadError> {
 /// files in an export.
 pub fn stem(data: &SessionData) -> String {
     Path::new(&data.file_name).file_stem().map_or_else(|| data.file_name.clone(), |s| s.to_string_lossy().into_owned())
-}
-
-/// Writes every table of one session into the dataset at `dir`; returns
-/// the files written, in [`TABLES`] order.
-pub fn export(
-    data: &SessionData,
-    visits: &[steps::Visit],
-    dir: &Path,
-    format: Format,
-) -> Result<Vec<PathBuf>, ExportError> {
-    let stem = stem(data);
-    tables(data, visits)
-        .iter()
-        .map(|table| export::write_table(dir, &data.metadata.session_id, &stem, table, format))
-        .collect()
 }

@@ -37,13 +37,13 @@ fn research(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("60-minute recording");
     group.sample_size(10);
-    for (name, format) in [("export to CSV", research::Format::Csv), ("export to Parquet", research::Format::Parquet)] {
+    for (name, format) in [("export to CSV", outputs::Format::Csv), ("export to Parquet", outputs::Format::Parquet)] {
         let out = dir.join(format.extension());
         group.bench_function(name, |b| {
             b.iter(|| {
                 let data = research::load(&file).expect("reads");
                 let visits = research::steps::visits(&data, None);
-                black_box(research::export(&data, &visits, &out, format).expect("writes"))
+                black_box(outputs::export(&data, &visits, &out, format).expect("writes"))
             })
         });
     }

@@ -89,6 +89,7 @@ fn saved_tokens(data: &std::path::Path, new: bool) -> anyhow::Result<Tokens> {
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut config = console::Config::new(args.recordings.clone());
+    config.report = Some(report);
     let data = args.data.clone().unwrap_or_else(|| {
         args.recordings.parent().map_or_else(|| PathBuf::from("console-data"), |p| p.join("console-data"))
     });
@@ -245,3 +246,9 @@ fn return_freed_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn return_freed_memory() {}
+
+/// `/report`'s renderer: the research report, without a scenario file
+/// (the console knows the steps only from the recording).
+fn report(data: &research::SessionData, visits: &[research::steps::Visit]) -> String {
+    outputs::report::html(data, visits, None)
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use research::Format;
+use outputs::Format;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -140,11 +140,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         let visits = research::steps::visits(data, scenarios.get(&data.metadata.scenario_id));
         for table in research::tables(data, &visits) {
-            research::export::write_table(&args.out, &data.metadata.session_id, &research::stem(data), &table, format)?;
+            outputs::export::write_table(&args.out, &data.metadata.session_id, &research::stem(data), &table, format)?;
             *rows.entry(table.name).or_default() += table.rows;
         }
         if args.mirror_frames {
-            let table = research::export::write_pictures(&args.out, data, &research::stem(data), format)?;
+            let table = outputs::export::write_pictures(&args.out, data, &research::stem(data), format)?;
             *rows.entry(table.name).or_default() += table.rows;
         }
         progress.inc(paths.len() as u64);

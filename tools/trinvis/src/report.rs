@@ -41,7 +41,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let scenarios = scenarios(&args.scenarios);
     let scenario = scenarios.get(&data.metadata.scenario_id);
     let visits = research::steps::visits(&data, scenario);
-    let html = research::report::html(&data, &visits, scenario);
+    let html = outputs::report::html(&data, &visits, scenario);
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let path = args.out.join("index.html");
     std::fs::write(&path, html).with_context(|| format!("writing {}", path.display()))?;

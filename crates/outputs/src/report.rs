@@ -12,9 +12,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use scenario::Scenario;
 
-use crate::course::{Course, Interval, after_end};
-use crate::load::{Event, SessionData};
-use crate::steps::{TURNED_AWAY_DEG, Visit, visit_of};
+use research::course::{Course, Interval, after_end};
+use research::load::{Event, SessionData};
+use research::steps::{TURNED_AWAY_DEG, Visit, visit_of};
 
 const WIDTH: u32 = 960;
 const BLUE: RGBColor = RGBColor(31, 119, 180);
@@ -827,7 +827,7 @@ fn timeline(r: &Report) -> Result<String, String> {
 }
 
 /// One value per second of session time: the mean of the samples that have it.
-fn per_second(data: &SessionData, value: impl Fn(&crate::load::Sample) -> Option<f64>) -> Vec<(f64, f64)> {
+fn per_second(data: &SessionData, value: impl Fn(&research::load::Sample) -> Option<f64>) -> Vec<(f64, f64)> {
     let mut out: Vec<(u64, f64, u32)> = Vec::new();
     for s in &data.samples {
         let Some(x) = value(s) else { continue };
@@ -1051,8 +1051,8 @@ mod tests {
     use expect_test::expect;
 
     use super::*;
-    use crate::fixture;
-    use crate::steps::visits;
+    use research::fixture;
+    use research::steps::visits;
 
     fn report(data: &SessionData) -> String {
         html(data, &visits(data, None), None)
@@ -1093,7 +1093,7 @@ mod tests {
         // A picture every 10 s of session time; its bytes name the second.
         for s in (0..430u64).step_by(10) {
             let jpeg = [&[0xFF, 0xD8][..], s.to_string().as_bytes(), &[0xFF, 0xD9]].concat();
-            data.pictures.push(crate::load::PictureRow { log_time_us: s, session_us: Some(s * 1_000_000), jpeg });
+            data.pictures.push(research::load::PictureRow { log_time_us: s, session_us: Some(s * 1_000_000), jpeg });
         }
         let html = report(&data);
         let strip = &html[html.find("<h3>What the patient saw").expect("a strip")..];

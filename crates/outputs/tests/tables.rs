@@ -58,7 +58,7 @@ fn csv(table: &str, cut: bool) -> String {
     let tables = research::tables(&data, &visits);
     let table = tables.iter().find(|t| t.name == table).unwrap();
     let mut out = Vec::new();
-    research::export::write_csv(&mut out, table).unwrap();
+    outputs::export::write_csv(&mut out, table).unwrap();
     String::from_utf8(out).unwrap()
 }
 

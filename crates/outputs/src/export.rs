@@ -13,7 +13,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use crate::table::{Table, Values};
+use research::table::{Table, Values};
 
 /// The file format of an export.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,9 +95,14 @@ pub fn write_table(
 
 /// Writes a session's mirror pictures as JPEG files,
 /// `DIR/mirror/session=<id>/<stem>-<session ms>.jpg`, and their table
-/// beside them (`<stem>.csv|parquet`, [`crate::table::mirror`]); returns
+/// beside them (`<stem>.csv|parquet`, [`research::table::mirror`]); returns
 /// the table. Nothing is written for a session without pictures.
-pub fn write_pictures(dir: &Path, data: &crate::SessionData, stem: &str, format: Format) -> Result<Table, ExportError> {
+pub fn write_pictures(
+    dir: &Path,
+    data: &research::SessionData,
+    stem: &str,
+    format: Format,
+) -> Result<Table, ExportError> {
     let session_id = &data.metadata.session_id;
     let relative = Path::new("mirror").join(partition(session_id));
     let folder = dir.join(&relative);
@@ -115,7 +120,7 @@ pub fn write_pictures(dir: &Path, data: &crate::SessionData, stem: &str, format:
         std::fs::write(&path, &picture.jpeg).map_err(|source| ExportError::Io { path: path.clone(), source })?;
         files.push(relative.join(&name).to_string_lossy().into_owned());
     }
-    let table = crate::table::mirror(data, &files);
+    let table = research::table::mirror(data, &files);
     if !data.pictures.is_empty() {
         write_table(dir, session_id, stem, &table, format)?;
     }
