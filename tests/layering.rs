@@ -115,6 +115,7 @@ const INTERNAL_EDGES: &[(&str, &[&str])] = &[
             "trinvis-sim",
         ],
     ),
+    ("trinvis-stress", &["trinvis-link", "trinvis-patient", "trinvis-protocol"]),
     ("trinvis-tests", &["trinvis-testkit"]),
     ("trinvis-testkit", &["trinvis-protocol"]),
     ("xtask", &[]),
@@ -137,7 +138,7 @@ const HEAVY: &[(&str, &[&str], &[&str])] = &[
         "an async runtime",
         &["tokio", "async-std", "smol"],
         // The link's task runs on tokio; the headset and the tools use the link.
-        &["trinvis-console", "trinvis-link", "trinvis-headset", "trinvis"],
+        &["trinvis-console", "trinvis-link", "trinvis-headset", "trinvis", "trinvis-stress"],
     ),
     (
         "the research outputs (Arrow, Parquet, charts)",
@@ -148,12 +149,16 @@ const HEAVY: &[(&str, &[&str], &[&str])] = &[
     ),
     ("SQLite", &["rusqlite", "libsqlite3-sys"], &["trinvis-course", "trinvis-console", "trinvis"]),
     ("an HTTP server", &["axum", "hyper"], &["trinvis-console", "trinvis"]),
-    ("anyhow (binaries only: libraries return typed errors)", &["anyhow"], &["trinvis-headset", "trinvis", "xtask"]),
+    (
+        "anyhow (binaries only: libraries return typed errors)",
+        &["anyhow"],
+        &["trinvis-headset", "trinvis", "trinvis-stress", "xtask"],
+    ),
 ];
 
 /// Every `unsafe` block or function, by file: the loader OpenXR needs, a
 /// malloc setting of the console process, and a test's raw socket.
-const UNSAFE_SITES: &[(&str, usize)] =
+const UNSAFE_SITES: &[(&str, usize)] = // keep sorted by file
     &[("crates/headset/src/xr.rs", 1), ("tools/trinvis/src/console_cmd.rs", 2), ("tests/wire.rs", 1)];
 
 fn metadata() -> serde_json::Value {

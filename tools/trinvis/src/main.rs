@@ -1,11 +1,9 @@
-//! `trinvis`: the command line for clinicians, researchers and developers.
+//! `trinvis`: the command line for clinicians and researchers (the
+//! developers' stress checks are `tools/stress`).
 //! Glue only: each subcommand parses its flags and calls a library.
 
-mod bench_echo;
 mod console_cmd;
-mod console_proc;
 mod export;
-mod fuzz;
 mod index;
 mod inspect;
 mod lint;
@@ -15,7 +13,6 @@ mod replay_cmd;
 mod report;
 mod sim;
 mod sim_live;
-mod soak;
 
 use std::process::ExitCode;
 
@@ -51,17 +48,6 @@ enum Cmd {
     /// Build the course index (each patient's sessions, for the console's
     /// Patients view and start proposals) from a recordings folder.
     Index(index::Args),
-    /// Developer check: mutated frames of every message kind at a console's
-    /// sockets, beside honest headsets; fails on a panic or lost data.
-    #[command(hide = true)]
-    Fuzz(fuzz::Args),
-    /// Developer check: simulated headsets against a recording console for
-    /// hours; fails when its memory, threads or open files grow.
-    #[command(hide = true)]
-    Soak(soak::Args),
-    /// Benchmark floor: a bare WebSocket echo server (`./x bench-live`).
-    #[command(hide = true)]
-    BenchEcho(bench_echo::Args),
 }
 
 fn main() -> ExitCode {
@@ -84,9 +70,6 @@ fn main() -> ExitCode {
         Cmd::Export(args) => export::run(&args),
         Cmd::Index(args) => index::run(&args),
         Cmd::Report(args) => report::run(&args),
-        Cmd::Fuzz(args) => fuzz::run(&args),
-        Cmd::Soak(args) => soak::run(&args),
-        Cmd::BenchEcho(args) => bench_echo::run(&args),
     };
     match result {
         Ok(code) => code,

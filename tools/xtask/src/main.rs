@@ -548,7 +548,10 @@ fn target_dir() -> PathBuf {
 /// The live loop measured: command round trip against a bare echo, console
 /// ingest with many simulated headsets, recording size per session-hour.
 fn bench_live() -> Result {
-    run("release build of trinvis", cargo().args(["build", "--release", "--locked", "--package", "trinvis"]))?;
+    run(
+        "release build of trinvis and trinvis-stress",
+        cargo().args(["build", "--release", "--locked", "--package", "trinvis", "--package", "trinvis-stress"]),
+    )?;
     let exe = target_dir().join("release/trinvis");
     run(
         "command round trip",
@@ -592,7 +595,7 @@ fn spawn_with_address(command: &mut Command, marker: &str) -> Result<(std::proce
 /// process (Python's websockets, three connections), to a headset in that
 /// process that answers at once, while 20 simulated headsets stream to the
 /// console; beside it, the same client against a bare tungstenite echo
-/// server (`trinvis bench-echo`) in the same run.
+/// server (`trinvis-stress bench-echo`) in the same run.
 fn out_of_process_round_trip(exe: &Path) -> Result {
     let python = python_for_tests()?;
     let script = root().join("tools/xtask/bench/round_trip.py");
@@ -641,7 +644,8 @@ fn out_of_process_round_trip(exe: &Path) -> Result {
         let _ = child.wait();
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let (mut echo, echo_address) = spawn_with_address(Command::new(exe).arg("bench-echo"), "ws://")?;
+    let stress = exe.with_file_name("trinvis-stress");
+    let (mut echo, echo_address) = spawn_with_address(Command::new(stress).arg("bench-echo"), "ws://")?;
     let echo_result = measure(&["echo", &format!("ws://{echo_address}")]);
     let _ = echo.kill();
     let _ = echo.wait();
@@ -1025,7 +1029,8 @@ fn ingest(exe: &Path, n: u32, minutes: f64, speed: f64, flush_ms: u64) -> Result
     Ok((sent, recorded, console_cpu, unacked))
 }
 
-/// `fuzz` and `soak`: the `trinvis` binary's hidden developer checks, run
+/// `fuzz` and `soak`: `trinvis-stress`'s developer checks (beside the
+/// `trinvis` binary they start as the console and the headsets), run
 /// from the clone's root (scenarios are found from there), with the flags
 /// passed through. The fuzz runs the dev build: its overflow checks and
 /// debug assertions turn arithmetic on hostile numbers into panics the fuzz
@@ -1034,14 +1039,14 @@ fn ingest(exe: &Path, n: u32, minutes: f64, speed: f64, flush_ms: u64) -> Result
 /// soak runs the release build, whose memory is what a clinic runs.
 fn dev_check(task: &str, args: &[String]) -> Result {
     let (what, flags, dir): (&str, &[&str], &str) = if task == "fuzz" {
-        ("dev build of trinvis (overflow checks on)", &[], "debug")
+        ("dev build of trinvis and trinvis-stress (overflow checks on)", &[], "debug")
     } else {
-        ("release build of trinvis", &["--release"], "release")
+        ("release build of trinvis and trinvis-stress", &["--release"], "release")
     };
-    run(what, cargo().args(["build", "--locked", "--package", "trinvis"]).args(flags))?;
+    run(what, cargo().args(["build", "--locked", "--package", "trinvis", "--package", "trinvis-stress"]).args(flags))?;
     run(
-        &format!("trinvis {task}"),
-        Command::new(target_dir().join(dir).join("trinvis")).current_dir(root()).arg(task).args(args),
+        &format!("trinvis-stress {task}"),
+        Command::new(target_dir().join(dir).join("trinvis-stress")).current_dir(root()).arg(task).args(args),
     )
 }
 

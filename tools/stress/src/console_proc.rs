@@ -82,9 +82,9 @@ impl ConsoleProcess {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let recordings = dir.join("recordings");
         let log = dir.join("console.log");
-        let therapist_token = console::new_token();
-        let headset_token = console::new_token();
-        let exe = std::env::current_exe().context("finding this program to start the console")?;
+        let therapist_token = token();
+        let headset_token = token();
+        let exe = crate::trinvis()?;
         let stderr = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let mut child = Command::new(exe)
             .args(["console", "--bind", "127.0.0.1:0", "--therapist-token", &therapist_token])
@@ -276,5 +276,18 @@ pub fn recording_files(dir: &Path) -> Vec<PathBuf> {
 
 /// A fresh folder under the system's temporary one.
 pub fn temp_dir(what: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("trinvis-{what}-{}-{}", std::process::id(), console::unix_us() / 1_000_000))
+    std::env::temp_dir().join(format!("trinvis-{what}-{}-{}", std::process::id(), now_s()))
+}
+
+/// Seconds since the Unix epoch.
+fn now_s() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A token for a console this tool starts on loopback for itself: 128 bits
+/// from the clock and the process id (a test's secret, not a clinic's).
+fn token() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let mut rng = patient::Rng::new((nanos as u64) ^ u64::from(std::process::id()).rotate_left(32));
+    format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64())
 }

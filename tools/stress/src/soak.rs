@@ -164,7 +164,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     stop_sim(&mut sim);
     let panics = console_proc::panics(&log);
     let files = console_proc::recording_files(&recordings);
-    let inspect = Command::new(std::env::current_exe()?).arg("inspect").args(&files).output()?;
+    let inspect = Command::new(crate::trinvis()?).arg("inspect").args(&files).output()?;
     let report = String::from_utf8_lossy(&inspect.stdout);
     let complete = report.lines().filter(|l| l.contains(" · complete")).count();
     let unfinished: Vec<&str> = report.lines().filter(|l| l.contains("NOT FINISHED")).collect();
@@ -262,7 +262,7 @@ fn spawn_sim(
         .open(log)
         .with_context(|| format!("opening {}", log.display()))?;
     let err = out.try_clone()?;
-    Command::new(std::env::current_exe()?)
+    Command::new(crate::trinvis()?)
         .arg("sim")
         .arg("--scenario")
         .arg(scenario)
