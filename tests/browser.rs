@@ -214,7 +214,7 @@ async fn the_page_steers_a_simulated_headset_and_replays_its_recording() {
     // Stop asks first: dismissed, nothing happens.
     page.click("#stop");
     page.click("#confirm-no");
-    std::thread::sleep(Duration::from_millis(500));
+    after_a_marker(&page, "stop dismissed");
     assert_eq!(state_text(&page), "safe scene");
 
     // The headset goes away: the page says so.
@@ -234,7 +234,7 @@ async fn the_page_steers_a_simulated_headset_and_replays_its_recording() {
         .iter()
         .map(|c| c["command"]["type"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(commands, ["start", "set_level", "marker", "safe_scene"], "no stop: it was dismissed");
+    assert_eq!(commands, ["start", "set_level", "marker", "safe_scene", "marker"], "no stop: it was dismissed");
     let set_level = &channel(recorded, Channel::Commands)[1]["command"]["level"];
     assert!((4.0..5.2).contains(&set_level.as_f64().unwrap()), "the dial at 40 %: {set_level}");
     let events = events(recorded);
@@ -242,7 +242,7 @@ async fn the_page_steers_a_simulated_headset_and_replays_its_recording() {
     assert!(has("target_changed", &|e| e["by"] == "therapist" && e["to"].as_f64().unwrap() > 4.0));
     assert!(has("marker", &|e| e["label"] == "spider moved"));
     assert!(has("safe_scene_entered", &|e| e["cause"] == "therapist"));
-    assert_eq!(channel(recorded, Channel::Acks).iter().filter(|a| a["ok"] == true).count(), 4);
+    assert_eq!(channel(recorded, Channel::Acks).iter().filter(|a| a["ok"] == true).count(), 5);
 
     // The same recording replayed: the timeline moves, commands are refused.
     let file = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
@@ -336,6 +336,21 @@ async fn four_sessions_at_90_hz_with_mirrors_at_5_a_second_frame_times() {
     drop(headsets);
     drop(page);
     console.stop().await;
+}
+
+/// Waits for a positive event instead of "nothing happened" after a fixed
+/// sleep: sends a marker labelled `label` and waits until it is in the
+/// page's log and a sample from after it has come. The headset carries out
+/// commands in order, so whatever was sent before has happened by then (or
+/// never will).
+fn after_a_marker(page: &Driver, label: &str) {
+    page.type_into("#marker-label", &format!("{label}\u{E007}"));
+    page.wait_until(&format!("the marker “{label}”"), wait(), |p| p.text("#log").contains(label));
+    let newer = format!(
+        "const s = state.sessions.get(state.current); const m = s.markers.find((m) => m.label === '{label}'); \
+         return !!m && s.last.session_us / 1e6 > m.t;"
+    );
+    page.wait_until("a sample after the marker", wait(), |p| p.script(&newer) == true);
 }
 
 fn disabled(page: &Driver, id: &str) -> bool {
@@ -442,7 +457,7 @@ async fn the_page_tells_the_truth_and_guards_its_controls() {
     page.wait_until("the question", wait(), dialog_open);
     assert!(page.text("#question-text").contains("step 10 of 10"), "{}", page.text("#question-text"));
     page.click("#question-no");
-    std::thread::sleep(Duration::from_millis(800));
+    after_a_marker(&page, "jump cancelled");
     assert_eq!(page.text("#target"), "1.00", "Cancel sent nothing");
 
     // Automatic mode: confirmed, then shown in the header.
@@ -938,7 +953,7 @@ async fn the_safe_scene_is_never_blocked_and_a_double_click_is_one_step() {
     // A double-click on ▶ is one step: the console passes the same intent on once.
     page.double_click("#next");
     page.wait_until("the target one step up", wait(), |p| (target(p) - 2.0).abs() < 0.01);
-    std::thread::sleep(Duration::from_millis(1200));
+    after_a_marker(&page, "after the double-click");
     assert!((target(&page) - 2.0).abs() < 0.01, "a double-click raised {} steps", target(&page) - 1.0);
     // A double-click on Ask SUDS asks once (counted in the recording below).
     page.double_click("#ask");
