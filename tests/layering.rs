@@ -115,7 +115,7 @@ const INTERNAL_EDGES: &[(&str, &[&str])] = &[
             "trinvis-sim",
         ],
     ),
-    ("trinvis-stress", &["trinvis-link", "trinvis-patient", "trinvis-protocol"]),
+    ("trinvis-stress", &["trinvis-link", "trinvis-patient", "trinvis-protocol", "trinvis-recording"]),
     ("trinvis-tests", &["trinvis-testkit"]),
     ("trinvis-testkit", &["trinvis-protocol"]),
     ("xtask", &[]),
