@@ -290,31 +290,13 @@ pub(crate) fn annotation_of(notice: &Notice) -> Option<serde_json::Value> {
 
 #[cfg(test)]
 mod tests {
-    use protocol::Pose;
-
     use super::*;
 
     fn sample(t_ms: u64, state: SessionState, step: u16, gaze: bool) -> Sample {
-        Sample {
-            t_us: t_ms * 1000,
-            session_us: t_ms * 1000,
-            head: Pose { p: [0.0, 1.6, 0.0], q: [0.0, 0.0, 0.0, 1.0] },
-            left_hand: None,
-            right_hand: None,
-            gaze: [0.0, 0.0, -1.0],
-            gaze_on_stimulus: gaze,
-            stimulus_angle_deg: 0.0,
-            stimulus_distance_m: None,
-            stimulus_p: None,
-            state,
-            target_level: f32::from(step),
-            applied_level: f32::from(step),
-            step,
-            safe_blend: 0.0,
-            frame_ms: 11.1,
-            dropped_frames: 0,
-            heart_rate: None,
-        }
+        let mut s = testkit::sample(t_ms * 1000, state, f32::from(step));
+        s.step = step;
+        s.gaze_on_stimulus = gaze;
+        s
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use link::{Clock, Link, LinkConfig};
-use protocol::{Pose, Sample, ScenarioRef, SessionState};
+use protocol::{Sample, ScenarioRef, SessionState};
 use recording::{Channel, Recording};
 
 mod common;
@@ -118,26 +118,11 @@ fn a_killed_console_loses_at_most_about_a_second_and_the_file_is_recovered() {
 
 /// A sample as a running headset at `step` sends it.
 fn sample(t_us: u64, step: u16) -> Sample {
-    Sample {
-        t_us,
-        session_us: t_us,
-        head: Pose { p: [0.0, 1.6, 0.0], q: [0.0, 0.0, 0.0, 1.0] },
-        left_hand: None,
-        right_hand: None,
-        gaze: [0.0, 0.0, -1.0],
-        gaze_on_stimulus: true,
-        stimulus_angle_deg: 0.0,
-        stimulus_distance_m: None,
-        stimulus_p: None,
-        state: SessionState::Running,
-        target_level: f32::from(step),
-        applied_level: f32::from(step),
-        step,
-        safe_blend: 0.0,
-        frame_ms: 11.1,
-        dropped_frames: 0,
-        heart_rate: Some(80.0),
-    }
+    // The resting sample, on `step`, with a heart rate.
+    let mut s = testkit::sample(t_us, SessionState::Running, f32::from(step));
+    s.step = step;
+    s.heart_rate = Some(80.0);
+    s
 }
 
 /// `trinvis console` with nothing but its folders, as a clinic restarts it;
