@@ -362,6 +362,31 @@ async fn headset_socket(
     }
 }
 
+/// A page's socket (`/ws/browser`, `/ws/replay`): the therapist token, and
+/// only this console's own origin. A page from another site must not drive
+/// a patient's session with the therapist's browser.
+#[allow(clippy::result_large_err, reason = "a refusal is a response, made once per connection attempt")]
+fn page_socket_allowed(
+    hub: &Hub,
+    peer: SocketAddr,
+    query: &TokenQuery,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<(), Response> {
+    if !authorised(query, &hub.config.therapist_token) {
+        log_refusal(hub, peer, what);
+        return Err(refuse(StatusCode::UNAUTHORIZED, "wrong or missing token"));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let own = [format!("http://{host}"), format!("https://{host}")];
+        if !own.iter().any(|o| origin.as_bytes() == o.as_bytes()) {
+            return Err(refuse(StatusCode::FORBIDDEN, "this origin may not connect to the console"));
+        }
+    }
+    Ok(())
+}
+
 async fn browser_socket(
     State(hub): State<Arc<Hub>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -369,18 +394,8 @@ async fn browser_socket(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if !authorised(&query, &hub.config.therapist_token) {
-        log_refusal(&hub, peer, "a therapist page's connection");
-        return refuse(StatusCode::UNAUTHORIZED, "wrong or missing token");
-    }
-    // A page from another site must not drive a patient's session with the
-    // therapist's browser: only this console's own origin may connect.
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-        let own = [format!("http://{host}"), format!("https://{host}")];
-        if !own.iter().any(|o| origin.as_bytes() == o.as_bytes()) {
-            return refuse(StatusCode::FORBIDDEN, "this origin may not connect to the console");
-        }
+    if let Err(refused) = page_socket_allowed(&hub, peer, &query, &headers, "a therapist page's connection") {
+        return refused;
     }
     match upgrade(ws, &headers) {
         Ok(ws) => ws.on_upgrade(move |socket| browser::run(hub, socket)),
@@ -399,16 +414,8 @@ async fn replay_socket(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if !authorised(&query, &hub.config.therapist_token) {
-        log_refusal(&hub, peer, "a therapist page's replay");
-        return refuse(StatusCode::UNAUTHORIZED, "wrong or missing token");
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-        let own = [format!("http://{host}"), format!("https://{host}")];
-        if !own.iter().any(|o| origin.as_bytes() == o.as_bytes()) {
-            return refuse(StatusCode::FORBIDDEN, "this origin may not connect to the console");
-        }
+    if let Err(refused) = page_socket_allowed(&hub, peer, &query, &headers, "a therapist page's replay") {
+        return refused;
     }
     let session = match &query {
         Ok(Query(pairs)) => pairs.iter().find(|(k, _)| k == "session").map(|(_, v)| v.clone()).unwrap_or_default(),
